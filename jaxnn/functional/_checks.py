@@ -1,0 +1,112 @@
+"""Shape and dtype validation shared by all losses.
+
+Everything here runs on static shapes and dtypes, so it raises at trace time
+under ``jax.jit`` with a message naming the argument and the shapes or dtypes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "as_array",
+    "float_input",
+    "class_target",
+    "broadcast_pair",
+    "same_shape",
+    "check_static_value",
+]
+
+
+def as_array(x: jax.typing.ArrayLike, name: str) -> jax.Array:
+    """``jnp.asarray`` with an error naming ``name`` for things that are not arrays.
+
+    torch tensors are accepted through numpy (``detach().cpu().numpy()``), so a
+    user porting code can pass them directly.
+    """
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        x = x.detach().cpu().numpy()
+    try:
+        return jnp.asarray(x)
+    except TypeError as e:
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}") from e
+
+
+def float_input(x: jax.typing.ArrayLike, name: str = "input") -> jax.Array:
+    """An array of floating dtype; integer or boolean input is rejected, as torch does."""
+    x = as_array(x, name)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"{name} must have a floating dtype, got {x.dtype} with shape {tuple(x.shape)}"
+        )
+    return x
+
+
+def class_target(target: jax.typing.ArrayLike, name: str = "target") -> jax.Array:
+    """Integer class indices; a floating or boolean target is rejected with its dtype."""
+    target = as_array(target, name)
+    if not jnp.issubdtype(target.dtype, jnp.integer):
+        raise TypeError(
+            f"{name} must hold integer class indices, got dtype {target.dtype} "
+            f"with shape {tuple(target.shape)}"
+        )
+    return target
+
+
+def broadcast_pair(
+    input: jax.Array, target: jax.Array, *, names: Sequence[str] = ("input", "target"), warn: bool = True
+) -> tuple[jax.Array, jax.Array]:
+    """Broadcasts input and target as torch's pointwise losses do.
+
+    Different but broadcastable shapes give torch's ``UserWarning`` (when
+    ``warn``); shapes that do not broadcast raise ``ValueError`` naming both.
+    Both come back in the promoted floating dtype.
+    """
+    a, b = names
+    if input.shape != target.shape:
+        try:
+            shape = np.broadcast_shapes(input.shape, target.shape)
+        except ValueError:
+            raise ValueError(
+                f"{a} shape {tuple(input.shape)} and {b} shape {tuple(target.shape)} "
+                "cannot be broadcast together"
+            ) from None
+        if warn:
+            warnings.warn(
+                f"Using a target size ({tuple(target.shape)}) that is different to the input "
+                f"size ({tuple(input.shape)}). This will likely lead to incorrect results due "
+                "to broadcasting. Please ensure they have the same size.",
+                UserWarning,
+                stacklevel=3,
+            )
+        input = jnp.broadcast_to(input, shape)
+        target = jnp.broadcast_to(target, shape)
+    dtype = jnp.result_type(input.dtype, target.dtype)
+    return input.astype(dtype), target.astype(dtype)
+
+
+def same_shape(x: jax.Array, y: jax.Array, names: Sequence[str], what: str = "") -> None:
+    """Raises ``ValueError`` naming both arguments and shapes unless they are equal."""
+    if tuple(x.shape) != tuple(y.shape):
+        extra = f" {what}" if what else ""
+        raise ValueError(
+            f"{names[0]} shape {tuple(x.shape)} must equal {names[1]} shape "
+            f"{tuple(y.shape)}{extra}"
+        )
+
+
+def check_static_value(condition_fn, value, message: str) -> None:
+    """Raises ``ValueError(message)`` if ``value`` is concrete and fails ``condition_fn``.
+
+    Under ``jax.jit`` a traced value cannot be inspected; the check is then
+    skipped (see ``jaxnn.checks`` for the opt-in checkify path).
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    if not bool(np.all(condition_fn(np.asarray(value)))):
+        raise ValueError(message)

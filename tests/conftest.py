@@ -1,0 +1,22 @@
+import jax
+import pytest
+
+# Parity tests compare against torch's full-float32 matmuls.
+jax.config.update("jax_default_matmul_precision", "highest")
+
+
+@pytest.fixture
+def x64():
+    """Runs the test with ``jax_enable_x64`` on, restoring the previous flag afterwards."""
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.fixture(params=["float32", "float64"])
+def float_dtype(request):
+    """float32 and float64 (the latter with x64 enabled for the test's duration)."""
+    if request.param == "float64":
+        with jax.enable_x64(True):
+            yield request.param
+    else:
+        yield request.param
