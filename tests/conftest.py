@@ -20,3 +20,23 @@ def float_dtype(request):
             yield request.param
     else:
         yield request.param
+
+from hypothesis import HealthCheck, settings
+
+# CI runs a fixed, derandomised sample; `pytest --hypothesis-profile=deep` fuzzes longer.
+settings.register_profile(
+    "ci",
+    max_examples=30,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.register_profile(
+    "deep",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.load_profile("ci")
