@@ -130,7 +130,7 @@ def _huber_jvp(threshold, smooth, primals, tangents):
 
 def _static_threshold(value, name: str, fn: str, *, allow_zero: bool) -> float:
     """``delta``/``beta`` as torch takes them: a Python number, checked here, at trace time."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not isinstance(value, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a float or int, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
         bound = "negative" if allow_zero else "non-positive"
