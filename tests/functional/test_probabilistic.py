@@ -25,8 +25,11 @@ def _normal(shape, dtype, seed=0, scale=1.0):
     return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
 
 
-def _bf16(*arrays):
-    return tuple(np.asarray(jnp.asarray(a, jnp.bfloat16)) for a in arrays)
+def _half(dtype, *arrays):
+    return tuple(np.asarray(jnp.asarray(a, dtype)) for a in arrays)
+
+
+HALF = pytest.mark.parametrize("half", ["bfloat16", "float16"])
 
 
 def _torch_raises(fn, *args, **kwargs):
@@ -107,8 +110,9 @@ def test_gaussian_extremes():
         assert_parity(F.gaussian_nll_loss, TF.gaussian_nll_loss, (x, y, var), {"reduction": "none"}, wrt=wrt)
 
 
-def test_gaussian_bfloat16():
-    x, y, var = _bf16(_normal((4, 6), "float32", 0), _normal((4, 6), "float32", 1), _variances((4, 6), "float32"))
+@HALF
+def test_gaussian_half_precision(half):
+    x, y, var = _half(half, _normal((4, 6), "float32", 0), _normal((4, 6), "float32", 1), _variances((4, 6), "float32"))
     assert_parity(F.gaussian_nll_loss, TF.gaussian_nll_loss, (x, y, var), {"reduction": "mean"}, wrt=(0, 2))
 
 
@@ -165,8 +169,9 @@ def test_poisson_extremes():
         assert_parity(F.poisson_nll_loss, TF.poisson_nll_loss, (xi, t), {"log_input": log_input, "reduction": "none"})
 
 
-def test_poisson_bfloat16():
-    x, t = _bf16(_normal((4, 6), "float32", 0), _counts((4, 6), "float32"))
+@HALF
+def test_poisson_half_precision(half):
+    x, t = _half(half, _normal((4, 6), "float32", 0), _counts((4, 6), "float32"))
     for full in [False, True]:
         assert_parity(F.poisson_nll_loss, TF.poisson_nll_loss, (x, t), {"full": full}, wrt=(0,))
 
@@ -263,9 +268,10 @@ def test_kl_extremes(log_target):
     assert_parity(F.kl_div, TF.kl_div, (x, t), {"reduction": "none", "log_target": log_target}, wrt=(0, 1))
 
 
-def test_kl_bfloat16():
+@HALF
+def test_kl_half_precision(half):
     for log_target in [False, True]:
-        x, t = _bf16(*_kl_data((4, 6), "float32", log_target))
+        x, t = _half(half, *_kl_data((4, 6), "float32", log_target))
         assert_parity(F.kl_div, TF.kl_div, (x, t), {"reduction": "batchmean", "log_target": log_target}, wrt=(0,))
 
 
@@ -282,6 +288,16 @@ def test_kl_legacy_arguments_keep_torchs_batchmean_quirk(size_average, reduce, r
         with pytest.warns(LegacyReductionWarning):
             out = F.kl_div(x, t, size_average, reduce, reduction)
     chex.assert_trees_all_close(np.asarray(out), expected, rtol=2e-6)
+
+
+def test_kl_class_resolves_legacy_arguments_at_construction_like_torch():
+    x, t = _kl_data((3, 4), "float32", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tcrit = torch.nn.KLDivLoss(size_average=False, reduction="batchmean")
+        crit = jaxnn.KLDivLoss(size_average=False, reduction="batchmean")
+    assert crit.reduction == tcrit.reduction == "sum"
+    assert_parity(crit, tcrit, (x, t), wrt=(0,))
 
 
 # ---------------------------------------------------------------------------

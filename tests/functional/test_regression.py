@@ -270,10 +270,11 @@ def test_huber_weighted_mean_is_a_plain_mean():
 
 
 @pytest.mark.parametrize("fns", SWITCHED, ids=SWITCHED_IDS)
-def test_huber_smooth_l1_bfloat16(fns):
+@pytest.mark.parametrize("half", ["bfloat16", "float16"])
+def test_huber_smooth_l1_half_precision(fns, half):
     jfn, tfn, option = fns
     x, y = _switch_data((4, 8), 0.5, "float32", seed=4)
-    xb, yb = (np.asarray(jnp.asarray(a, jnp.bfloat16)) for a in (x, y))
+    xb, yb = (np.asarray(jnp.asarray(a, half)) for a in (x, y))
     for reduction in ["none", "mean"]:
         assert_parity(jfn, tfn, (xb, yb), {"reduction": reduction, option: 0.5}, wrt=(0,))
 
