@@ -47,7 +47,7 @@ def _gaussian_var(var, input: jax.Array) -> jax.Array:
         return jnp.asarray(var, input.dtype)
     var = float_input(var, "var")
     check_static_value(
-        lambda v: ~(v < 0), var, "var has negative entry/entries (checked on concrete values only)"
+        lambda v: ~(v < 0), var, f"var has negative entry/entries (var shape {tuple(var.shape)})"
     )
     in_shape, var_shape = tuple(input.shape), tuple(var.shape)
     if var_shape == in_shape:

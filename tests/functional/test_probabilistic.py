@@ -207,9 +207,8 @@ def _kl_data(shape, dtype, log_target, seed=3):
 
 @pytest.mark.parametrize("log_target", [False, True])
 @pytest.mark.parametrize("reduction", KL_REDUCTIONS)
-@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 4)])
-def test_kl_values_and_gradients(log_target, reduction, shape, float_dtype):
-    x, t = _kl_data(shape, float_dtype, log_target)
+def test_kl_values_and_gradients(log_target, reduction, float_dtype):
+    x, t = _kl_data((2, 3, 4), float_dtype, log_target)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         # target gradient included: nan where target == 0 (non-log), as torch's xlogy rule gives
