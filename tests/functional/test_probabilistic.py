@@ -83,6 +83,14 @@ def test_gaussian_channel_var_on_4d_input():
     assert_parity(F.gaussian_nll_loss, TF.gaussian_nll_loss, (x, y, var), {"reduction": "none"}, wrt=(0, 1, 2))
 
 
+def test_gaussian_zero_dim_var_array_is_a_shape_like_torch():
+    """A 0-d var array fits a 1-d input (one fewer dim) and a 0-d input (same shape), as a 0-d tensor in torch."""
+    var = np.array(0.5, np.float32)
+    for x in [_normal((5,), "float32", 0), np.array(1.5, np.float32)]:
+        y = np.zeros_like(x)
+        assert_parity(F.gaussian_nll_loss, TF.gaussian_nll_loss, (x, y, var), {"reduction": "none"}, wrt=(0, 2))
+
+
 def test_gaussian_clamp_is_straight_through_for_the_gradient(x64):
     """Below eps the value uses eps, and d/dvar is the derivative at eps passed through unchanged."""
     eps = 1e-3
