@@ -303,6 +303,8 @@ class HuberLoss(_Loss):
     _function = "huber_loss"
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        if not isinstance(delta, (float, int)):
+            raise TypeError(f"delta must be a float or int, got: {type(delta)}")
         self._set(reduction=reduction, delta=delta)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import numbers
 from typing import Callable, Optional
 
 import jax
@@ -12,7 +14,7 @@ from . import _ops
 from ._checks import as_array, broadcast_pair, float_input
 from ._reduction import resolve, reduce, weighted_mean
 
-__all__ = ["l1_loss", "mse_loss"]
+__all__ = ["l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss"]
 
 
 def _pointwise(
@@ -21,11 +23,15 @@ def _pointwise(
     target: ArrayLike,
     reduction: str,
     weight: Optional[ArrayLike],
+    *,
+    mean_over_weight: bool = True,
 ) -> jax.Array:
     """Shared body of the pointwise regression losses: broadcast, f(input - target), reduce.
 
-    With ``weight`` (torch 2.13), each element's loss is multiplied by it and
-    'mean' divides by ``weight.sum()``; the weight must have the input's shape.
+    With ``weight`` (torch 2.13), each element's loss is multiplied by it; the
+    weight must have the input's shape. 'mean' then divides by ``weight.sum()``
+    (l1, mse) or, with ``mean_over_weight=False``, by the element count (huber:
+    torch 2.13 takes a plain ``.mean()`` of the weighted loss there).
     """
     input = float_input(input, "input")
     x, y = broadcast_pair(input, float_input(target, "target"))
@@ -39,7 +45,9 @@ def _pointwise(
             f"input shape {tuple(input.shape)}"
         )
     loss = loss * weight
-    return weighted_mean(loss, weight, reduction)
+    if mean_over_weight:
+        return weighted_mean(loss, weight, reduction)
+    return reduce(loss, reduction)
 
 
 def l1_loss(
@@ -89,3 +97,135 @@ def mse_loss(
     """
     reduction = resolve(reduction, size_average, reduce)
     return _pointwise(jnp.square, input, target, reduction, weight)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _huber(diff: jax.Array, threshold: float, smooth: bool) -> jax.Array:
+    """torch's huber kernel on ``diff = input - target``, or smooth_l1's (huber / threshold).
+
+    Written in torch's own operation order (smooth_l1 is not huber divided
+    afterwards, which could overflow ``threshold * |diff|`` before the division).
+    """
+    z = jnp.abs(diff)
+    t = jnp.asarray(threshold, diff.dtype)
+    if smooth:
+        return jnp.where(z < t, 0.5 * z * z / t, z - 0.5 * t)
+    return jnp.where(z < t, 0.5 * z * z, t * (z - 0.5 * t))
+
+
+@_huber.defjvp
+def _huber_jvp(threshold, smooth, primals, tangents):
+    # torch's huber/smooth_l1 backward kernels: the linear slope from |diff| >= threshold
+    # on (ties included), diff itself inside. Differentiating the forward `where`
+    # instead would give nan at diff = +-inf (0 * inf from the unselected square).
+    (diff,), (tangent,) = primals, tangents
+    t = jnp.asarray(threshold, diff.dtype)
+    outside = jnp.where(diff > 0, 1, -1).astype(diff.dtype)
+    if smooth:
+        slope = jnp.where(jnp.abs(diff) >= t, outside, diff / t)
+    else:
+        slope = jnp.where(jnp.abs(diff) >= t, outside * t, diff)
+    return _huber(diff, threshold, smooth), slope * tangent
+
+
+def _static_threshold(value, name: str, fn: str, *, allow_zero: bool) -> float:
+    """``delta``/``beta`` as torch takes them: a Python number, checked here, at trace time."""
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a float or int, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "negative" if allow_zero else "non-positive"
+        raise ValueError(f"{fn} does not support {bound} values for {name}, got {name}={value}")
+    return float(value)
+
+
+def huber_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Optional[ArrayLike] = None,
+) -> jax.Array:
+    """Huber loss: ``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``.
+
+    ``d = input - target``.
+
+    Args:
+      input: predictions, any shape.
+      target: same shape as ``input`` (broadcastable shapes work with torch's
+        ``UserWarning``).
+      reduction: 'none' | 'mean' | 'sum'.
+      delta: the switch point, a Python number > 0 (static under ``jax.jit``).
+      weight: optional per-element weights of ``input``'s shape (torch 2.13).
+        Unlike l1/mse, 'mean' is then the plain mean of ``weight * loss`` over
+        the elements, not divided by ``weight.sum()`` -- torch's rule.
+
+    Returns:
+      The loss: a scalar, or the broadcast shape with ``reduction='none'``.
+      The mean of an empty input is nan.
+
+    Gradient w.r.t. ``input``: ``d`` inside, ``delta * sign(d)`` from
+    ``|d| >= delta`` on (the switch point takes the linear side, as torch's
+    kernel), 0 at ``d == 0``; finite at ``d = +-inf``.
+
+    Raises:
+      ValueError: ``delta <= 0`` (torch: "huber_loss does not support
+        non-positive values for delta"), a bad ``reduction``, a ``weight`` of
+        another shape, shapes that do not broadcast.
+
+    Reference: ``torch.nn.functional.huber_loss``.
+    """
+    delta = _static_threshold(delta, "delta", "huber_loss", allow_zero=False)
+    reduction = resolve(reduction)
+    return _pointwise(
+        functools.partial(_huber, threshold=delta, smooth=False),
+        input,
+        target,
+        reduction,
+        weight,
+        mean_over_weight=False,
+    )
+
+
+def smooth_l1_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> jax.Array:
+    """Smooth L1: ``0.5 * d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 * beta``.
+
+    ``d = input - target``; this is ``huber_loss(delta=beta) / beta``, and
+    ``beta == 0`` is exactly :func:`l1_loss` (value and gradient, as torch
+    dispatches it).
+
+    Args:
+      input: predictions, any shape.
+      target: same shape as ``input`` (broadcastable shapes work with torch's
+        ``UserWarning``).
+      size_average, reduce: deprecated; override ``reduction`` as in torch.
+      reduction: 'none' | 'mean' | 'sum'.
+      beta: the switch point, a Python number >= 0 (static under ``jax.jit``).
+
+    Returns:
+      The loss: a scalar, or the broadcast shape with ``reduction='none'``.
+      The mean of an empty input is nan.
+
+    Gradient w.r.t. ``input``: ``d / beta`` inside, ``sign(d)`` from
+    ``|d| >= beta`` on, 0 at ``d == 0``.
+
+    Raises:
+      ValueError: ``beta < 0`` (torch: "smooth_l1_loss does not support
+        negative values for beta"), a bad ``reduction``, shapes that do not
+        broadcast.
+
+    Reference: ``torch.nn.functional.smooth_l1_loss``.
+    """
+    beta = _static_threshold(beta, "beta", "smooth_l1_loss", allow_zero=True)
+    reduction = resolve(reduction, size_average, reduce)
+    if beta == 0.0:
+        return _pointwise(_ops.abs, input, target, reduction, None)
+    return _pointwise(
+        functools.partial(_huber, threshold=beta, smooth=True), input, target, reduction, None
+    )
