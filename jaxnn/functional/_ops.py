@@ -17,14 +17,15 @@ __all__ = ["abs", "relu", "clamp_min", "clamp_max", "sign"]
 
 @jax.custom_jvp
 def abs(x: jax.Array) -> jax.Array:  # noqa: A001 - mirrors torch.abs
-    """|x| with torch's gradient sign(x), which is 0 at x == 0."""
+    """|x| with torch's gradient sgn(x): 0 at x == 0, and 0 at nan (torch's sgn(nan) is 0)."""
     return jnp.abs(x)
 
 
 @abs.defjvp
 def _abs_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    return jnp.abs(x), jnp.sign(x).astype(t.dtype) * t
+    slope = jnp.where(x > 0, 1, jnp.where(x < 0, -1, 0)).astype(t.dtype)
+    return jnp.abs(x), slope * t
 
 
 def sign(x: jax.Array) -> jax.Array:

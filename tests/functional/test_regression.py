@@ -334,3 +334,9 @@ class TestHuberBadInput:
             F.smooth_l1_loss(jnp.ones(2), jnp.zeros(2), beta=jnp.ones(2))
         with pytest.raises(TypeError, match="delta must be a float or int"):
             jaxnn.HuberLoss(delta="1")
+
+
+def test_l1_gradient_at_nan_difference_is_zero_as_torch():
+    x = np.array([np.nan, 0.0, 1.0], np.float32)
+    y = np.zeros(3, np.float32)
+    assert_parity(F.l1_loss, TF.l1_loss, (x, y), {"reduction": "sum"}, wrt=(0, 1))
