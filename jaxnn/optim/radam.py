@@ -1,0 +1,116 @@
+"""``torch.optim.RAdam``: Adam with variance rectification once rho_t > 5."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from ._core import (
+    Rule,
+    ScalarOrSchedule,
+    TorchOptimizer,
+    build,
+    check_betas,
+    check_nonnegative,
+    lerp,
+    one_minus_pow,
+)
+
+__all__ = ["RAdam"]
+
+# y^2/12 - y^4/720 + ...: the Bernoulli series of y / (e^y - 1) - 1 + y / 2.
+_SERIES = (1 / 12, -1 / 720, 1 / 30240, -1 / 1209600, 1 / 47900160)
+
+
+def _h(y: jax.Array) -> jax.Array:
+    """``y / expm1(y) - 1 + y / 2``, accurate for small ``y`` too."""
+    y2 = y * y
+    series = sum(c * y2 ** (k + 1) for k, c in enumerate(_SERIES))
+    direct = y / jnp.expm1(y) - 1 + y / 2
+    return jnp.where(y < 1, series, direct)
+
+
+def rho(beta2: float, t: jax.Array) -> jax.Array:
+    """RAdam's ``rho_t = rho_inf - 2 t beta2**t / (1 - beta2**t)``.
+
+    Written as ``t - 2 (h(t x) - h(x)) / x`` with ``x = -log(beta2)``, which is
+    the same quantity without the cancellation of two numbers near ``rho_inf``
+    (torch avoids it by computing in double; float32 would lose ~1e-4 near t = 6).
+    """
+    if beta2 == 0.0:
+        return jnp.ones_like(t)
+    x = -math.log(beta2)
+    return t - 2 * (_h(t * x) - _h(jnp.asarray(x, t.dtype))) / x
+
+
+def _step(group, t, lr, g, p, slots):
+    beta1, beta2 = group["betas"]
+    m = lerp(slots["exp_avg"], g, 1 - beta1)
+    v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * g * g
+    bias_corrected_exp_avg = m / one_minus_pow(beta1, t)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho(beta2, t)
+    rect = jnp.sqrt(
+        (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+    )
+    adaptive_lr = jnp.sqrt(one_minus_pow(beta2, t)) / (jnp.sqrt(v) + group["eps"])
+    plain = bias_corrected_exp_avg * lr
+    update = jnp.where(rho_t > 5.0, plain * adaptive_lr * rect, plain)
+    return -update, {"exp_avg": m, "exp_avg_sq": v}
+
+
+RULE = Rule(
+    "RAdam",
+    lambda group: ("exp_avg", "exp_avg_sq"),
+    _step,
+    decoupled=lambda group: group["decoupled_weight_decay"],
+)
+
+
+def RAdam(
+    lr: ScalarOrSchedule = 1e-3,
+    betas: Sequence[float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0,
+    decoupled_weight_decay: bool = False,
+    *,
+    foreach: Optional[bool] = None,
+    maximize: bool = False,
+    capturable: bool = False,
+    differentiable: bool = False,
+) -> TorchOptimizer:
+    """RAdam as torch computes it.
+
+    Per step ``t`` (``g`` negated first if ``maximize``)::
+
+        g = g + weight_decay * p    (or p = p * (1 - lr * weight_decay) if decoupled)
+        m = lerp(m, g, 1 - beta1);  v = beta2 * v + (1 - beta2) * g * g
+        rho_inf = 2 / (1 - beta2) - 1;  rho_t = rho_inf - 2 t beta2**t / (1 - beta2**t)
+        r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+        p = p - lr * m / (1 - beta1**t) * sqrt(1 - beta2**t) / (sqrt(v) + eps) * r   (rho_t > 5)
+        p = p - lr * m / (1 - beta1**t)                                              (otherwise)
+
+    With the default betas the first five steps are un-rectified (rho_5 ~ 4.996).
+
+    Args:
+      lr: a float or an optax schedule of the step count.
+      betas, eps, weight_decay, decoupled_weight_decay, maximize: as in torch.
+      foreach, capturable, differentiable: accepted for torch compatibility.
+
+    Raises:
+      ValueError: negative ``lr``/``eps``/``weight_decay`` or betas outside [0, 1).
+
+    Reference: ``torch.optim.RAdam``.
+    """
+    check_nonnegative(lr=lr, eps=eps)
+    betas = check_betas(betas)
+    check_nonnegative(weight_decay=weight_decay)
+    group = dict(
+        lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
+        foreach=foreach, capturable=capturable,
+        decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable,
+    )
+    return build(RULE, [group])
