@@ -72,7 +72,13 @@ def CosineAnnealingLR(lr: float, T_max: int, eta_min: float = 0.0) -> optax.Sche
     """
     if T_max <= 0:
         raise ValueError(f"CosineAnnealingLR expects a positive T_max, got {T_max!r}")
-    return lambda count: eta_min + (lr - eta_min) * (1 + jnp.cos(math.pi * _float(count) / T_max)) / 2
+
+    def schedule(count):
+        # cos has period 2 * T_max in k: reducing k exactly first keeps float32's argument small.
+        phase = _float(jnp.asarray(count) % (2 * T_max))
+        return eta_min + (lr - eta_min) * (1 + jnp.cos(math.pi * phase / T_max)) / 2
+
+    return schedule
 
 
 def LinearLR(
