@@ -59,6 +59,9 @@ class Rule:
       decoupled: ``group -> bool``, whether weight decay scales the parameter
         (AdamW style) instead of being added to the gradient.
       init: slot name -> ``(group, param) -> initial value`` where it is not zeros.
+      init_from_defaults: initial values read the constructor's arguments, not
+        the parameter's group (torch's Adagrad fills ``sum`` with the
+        constructor's ``initial_accumulator_value`` for every group).
     """
 
     name: str
@@ -68,6 +71,7 @@ class Rule:
     init: Mapping[str, Callable[[Mapping[str, Any], jax.Array], jax.Array]] = dataclasses.field(
         default_factory=dict
     )
+    init_from_defaults: bool = False
 
 
 class TorchOptimizer(optax.GradientTransformationExtraArgs):
@@ -133,14 +137,21 @@ def _lr_at(lr: ScalarOrSchedule, count: jax.Array) -> Any:
     return lr(count) if callable(lr) else lr
 
 
-def build(rule: Rule, param_groups: Sequence[Mapping[str, Any]], labels: Labels = None) -> TorchOptimizer:
+def build(
+    rule: Rule,
+    param_groups: Sequence[Mapping[str, Any]],
+    labels: Labels = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> TorchOptimizer:
     """An optax transformation running ``rule`` with one hyper-parameter dict per group.
 
     ``labels`` (a pytree of group indices shaped like the parameters, or a
     function of the parameters returning one) says which group each leaf
-    belongs to; ``None`` puts every leaf in group 0.
+    belongs to; ``None`` puts every leaf in group 0. ``defaults`` is the
+    constructor's group (default: the first group), for ``rule.init_from_defaults``.
     """
     groups = [dict(g) for g in param_groups]
+    init_groups = [dict(defaults or groups[0])] * len(groups) if rule.init_from_defaults else groups
     slot_names = tuple(dict.fromkeys(name for g in groups for name in rule.slots(g)))
 
     def init_fn(params):
@@ -150,7 +161,7 @@ def build(rule: Rule, param_groups: Sequence[Mapping[str, Any]], labels: Labels 
         for name in slot_names:
             make = rule.init.get(name, lambda g, p: jnp.zeros_like(p))
             slots[name] = treedef.unflatten(
-                [make(groups[k], jnp.asarray(p)) for k, p in zip(groups_of, flat)]
+                [make(init_groups[k], jnp.asarray(p)) for k, p in zip(groups_of, flat)]
             )
         return OptimizerState(count=jnp.zeros([], jnp.int32), slots=slots)
 
@@ -220,4 +231,5 @@ def param_groups(
     if not groups:
         raise ValueError("optimizer got an empty parameter list")
     built = [optimizer(**{**defaults, **g}) for g in groups]
-    return build(built[0].rule, [b.param_groups[0] for b in built], labels)
+    constructor = optimizer(**defaults).param_groups[0]
+    return build(built[0].rule, [b.param_groups[0] for b in built], labels, constructor)

@@ -23,6 +23,7 @@ RULE = Rule(
     lambda group: ("sum",),
     _step,
     init={"sum": lambda group, p: jnp.full_like(p, group["initial_accumulator_value"])},
+    init_from_defaults=True,
 )
 
 
@@ -46,6 +47,10 @@ def Adagrad(
         clr = lr / (1 + (t - 1) * lr_decay)
         s = s + g * g                      (s starts at initial_accumulator_value)
         p = p - clr * g / (sqrt(s) + eps)
+
+    With :func:`jaxnn.optim.param_groups`, every group's accumulator starts at
+    the constructor's ``initial_accumulator_value`` even if a group overrides
+    it, as torch's ``Adagrad.__init__`` does.
 
     Args:
       lr: a float or an optax schedule of the step count.

@@ -21,29 +21,32 @@ from ._core import (
 
 __all__ = ["RAdam"]
 
-# y^2/12 - y^4/720 + ...: the Bernoulli series of y / (e^y - 1) - 1 + y / 2.
+# y^2/12 - y^4/720 + ...: the Bernoulli series of y / (e^y - 1) - 1 + y / 2, for |y| < 1.
 _SERIES = (1 / 12, -1 / 720, 1 / 30240, -1 / 1209600, 1 / 47900160)
 
 
 def _h(y: jax.Array) -> jax.Array:
-    """``y / expm1(y) - 1 + y / 2``, accurate for small ``y`` too."""
     y2 = y * y
-    series = sum(c * y2 ** (k + 1) for k, c in enumerate(_SERIES))
-    direct = y / jnp.expm1(y) - 1 + y / 2
-    return jnp.where(y < 1, series, direct)
+    return sum(c * y2 ** (k + 1) for k, c in enumerate(_SERIES))
 
 
 def rho(beta2: float, t: jax.Array) -> jax.Array:
-    """RAdam's ``rho_t = rho_inf - 2 t beta2**t / (1 - beta2**t)``.
+    """RAdam's ``rho_t = rho_inf - 2 t beta2**t / (1 - beta2**t)``, accurate in float32.
 
-    Written as ``t - 2 (h(t x) - h(x)) / x`` with ``x = -log(beta2)``, which is
-    the same quantity without the cancellation of two numbers near ``rho_inf``
-    (torch avoids it by computing in double; float32 would lose ~1e-4 near t = 6).
+    With ``x = -log(beta2)`` and ``y = t x``, ``rho_t = rho_inf - 2 t / expm1(y)``,
+    which cancels for small ``y`` (two numbers near ``rho_inf``; torch avoids
+    it by computing in double). There ``rho_t = t - 2 (h(y) - h(x)) / x`` with
+    ``h(y) = y / expm1(y) - 1 + y / 2`` from its series: the same value
+    without the cancellation.
     """
     if beta2 == 0.0:
         return jnp.ones_like(t)
     x = -math.log(beta2)
-    return t - 2 * (_h(t * x) - _h(jnp.asarray(x, t.dtype))) / x
+    far = (2 / (1 - beta2) - 1) - 2 * t / jnp.expm1(t * x)
+    if x >= 1:
+        return far
+    near = t - 2 * (_h(t * x) - _h(jnp.asarray(x, t.dtype))) / x
+    return jnp.where(t * x < 1, near, far)
 
 
 def _step(group, t, lr, g, p, slots):

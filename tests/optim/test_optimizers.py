@@ -177,3 +177,63 @@ def test_works_with_nnx_optimizer():
     opt.update(model, grads)
     # a constant gradient of 1: Adam moves every weight by lr per step
     np.testing.assert_allclose(np.asarray(model.kernel[...]), w0 - 0.2, rtol=1e-5)
+
+
+BAD = [
+    ("SGD", dict(lr=-0.1)),
+    ("SGD", dict(momentum=-0.5)),
+    ("SGD", dict(weight_decay=-1e-4)),
+    ("SGD", dict(nesterov=True)),
+    ("SGD", dict(momentum=0.9, dampening=0.1, nesterov=True)),
+    ("Adam", dict(lr=-1e-3)),
+    ("Adam", dict(eps=-1e-8)),
+    ("Adam", dict(betas=(1.0, 0.999))),
+    ("Adam", dict(betas=(0.9, -0.1))),
+    ("AdamW", dict(weight_decay=-0.01)),
+    ("RMSprop", dict(alpha=-0.9)),
+    ("RMSprop", dict(momentum=-0.1)),
+    ("Adagrad", dict(lr_decay=-0.1)),
+    ("Adagrad", dict(initial_accumulator_value=-1.0)),
+    ("NAdam", dict(momentum_decay=-1.0)),
+    ("NAdam", dict(betas=(0.9, 1.0))),
+    ("RAdam", dict(betas=(-0.1, 0.999))),
+    ("Adamax", dict(eps=-1.0)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", BAD, ids=[f"{n}-{list(k)[0]}" for n, k in BAD])
+def test_bad_hyperparameters_raise_torchs_error(name, kwargs):
+    p = [torch.nn.Parameter(torch.zeros(1))]
+    with pytest.raises(ValueError) as theirs:
+        getattr(torch.optim, name)(p, **kwargs)
+    with pytest.raises(ValueError) as ours:
+        getattr(jo, name)(**kwargs)
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
+def test_unknown_argument_is_a_type_error(name):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'momentun'"):
+        getattr(jo, name)(momentun=0.9)
+
+
+def test_param_group_errors():
+    with pytest.raises(ValueError, match="Invalid learning rate: -1"):
+        jo.param_groups(jo.SGD, None, [{}, {"lr": -1}], lr=0.1)
+    opt = jo.param_groups(jo.SGD, {"w": 2}, [{}, {}], lr=0.1)
+    with pytest.raises(ValueError, match=r"ints in \[0, 2\).*leaf 0 has 2"):
+        opt.init({"w": jax.numpy.zeros(2)})
+    with pytest.raises(ValueError, match="needs the parameters"):
+        jo.Adam().update({"w": jax.numpy.zeros(2)}, jo.Adam().init({"w": jax.numpy.zeros(2)}))
+
+
+@pytest.mark.parametrize("beta2", [0.999, 0.99, 0.9, 0.3])
+def test_radam_rho_float32_close_to_torchs_double(beta2):
+    """torch computes rho_t in double on the host; the float32 form must not cancel."""
+    from jaxnn.optim.radam import rho
+
+    t = np.arange(1, 3001, dtype=np.float64)
+    rho_inf = 2 / (1 - beta2) - 1
+    expected = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+    got = np.asarray(jax.jit(lambda t: rho(beta2, t))(jax.numpy.asarray(t, "float32")))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=2e-6)
