@@ -103,6 +103,21 @@ def check_betas(betas: Sequence[float]) -> tuple[float, float]:
     return (float(betas[0]), float(betas[1]))
 
 
+def check_adam_family(lr, eps, betas, weight_decay, **more) -> tuple[float, float]:
+    """torch's checks of the Adam family, in its order: lr, eps, betas, weight_decay, then ``more``."""
+    check_nonnegative(lr=lr, eps=eps)
+    betas = check_betas(betas)
+    check_nonnegative(weight_decay=weight_decay, **more)
+    return betas
+
+
+def moments(slots: Mapping[str, jax.Array], g: jax.Array, beta1: float, beta2: float) -> tuple[jax.Array, jax.Array]:
+    """torch's ``exp_avg.lerp_(g, 1 - beta1)`` and ``exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)``."""
+    m = lerp(slots["exp_avg"], g, 1 - beta1)
+    v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * g * g
+    return m, v
+
+
 def one_minus_pow(beta: float, t: jax.Array) -> jax.Array:
     """``1 - beta**t`` without float32's cancellation (torch does it in double on the host)."""
     if beta == 0.0:

@@ -11,9 +11,8 @@ from ._core import (
     ScalarOrSchedule,
     TorchOptimizer,
     build,
-    check_betas,
-    check_nonnegative,
-    lerp,
+    check_adam_family,
+    moments,
     one_minus_pow,
 )
 
@@ -26,8 +25,7 @@ def _slots(group):
 
 def _step(group, t, lr, g, p, slots):
     beta1, beta2 = group["betas"]
-    m = lerp(slots["exp_avg"], g, 1 - beta1)
-    v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * g * g
+    m, v = moments(slots, g, beta1, beta2)
     new = {"exp_avg": m, "exp_avg_sq": v}
     step_size = lr / one_minus_pow(beta1, t)
     bias_correction2_sqrt = jnp.sqrt(one_minus_pow(beta2, t))
@@ -42,9 +40,7 @@ RULE = Rule("Adam", _slots, _step, decoupled=lambda group: group["decoupled_weig
 
 def adam_group(lr, betas, eps, weight_decay, amsgrad, **flags) -> dict:
     """Validates Adam-family hyper-parameters and returns torch's param-group dict."""
-    check_nonnegative(lr=lr, eps=eps)
-    betas = check_betas(betas)
-    check_nonnegative(weight_decay=weight_decay)
+    betas = check_adam_family(lr, eps, betas, weight_decay)
     return dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, **flags)
 
 

@@ -11,8 +11,7 @@ from ._core import (
     ScalarOrSchedule,
     TorchOptimizer,
     build,
-    check_betas,
-    check_nonnegative,
+    check_adam_family,
     lerp,
     one_minus_pow,
 )
@@ -60,9 +59,7 @@ def Adamax(
 
     Reference: ``torch.optim.Adamax``.
     """
-    check_nonnegative(lr=lr, eps=eps)
-    betas = check_betas(betas)
-    check_nonnegative(weight_decay=weight_decay)
+    betas = check_adam_family(lr, eps, betas, weight_decay)
     group = dict(
         lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
         maximize=maximize, differentiable=differentiable, capturable=capturable,

@@ -12,9 +12,8 @@ from ._core import (
     ScalarOrSchedule,
     TorchOptimizer,
     build,
-    check_betas,
-    check_nonnegative,
-    lerp,
+    check_adam_family,
+    moments,
     one_minus_pow,
 )
 
@@ -30,8 +29,7 @@ def _step(group, t, lr, g, p, slots):
     mu = _mu(beta1, group["momentum_decay"], t)
     mu_next = _mu(beta1, group["momentum_decay"], t + 1)
     mu_product = slots["mu_product"] * mu
-    m = lerp(slots["exp_avg"], g, 1 - beta1)
-    v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * g * g
+    m, v = moments(slots, g, beta1, beta2)
     denom = jnp.sqrt(v / one_minus_pow(beta2, t)) + group["eps"]
     grad_coef = -lr * (1.0 - mu) / (1.0 - mu_product)
     avg_coef = (-lr * mu_next) / (1.0 - mu_product * mu_next)
@@ -86,9 +84,7 @@ def NAdam(
 
     Reference: ``torch.optim.NAdam``.
     """
-    check_nonnegative(lr=lr, eps=eps)
-    betas = check_betas(betas)
-    check_nonnegative(weight_decay=weight_decay, momentum_decay=momentum_decay)
+    betas = check_adam_family(lr, eps, betas, weight_decay, momentum_decay=momentum_decay)
     group = dict(
         lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,

@@ -13,9 +13,8 @@ from ._core import (
     ScalarOrSchedule,
     TorchOptimizer,
     build,
-    check_betas,
-    check_nonnegative,
-    lerp,
+    check_adam_family,
+    moments,
     one_minus_pow,
 )
 
@@ -51,8 +50,7 @@ def rho(beta2: float, t: jax.Array) -> jax.Array:
 
 def _step(group, t, lr, g, p, slots):
     beta1, beta2 = group["betas"]
-    m = lerp(slots["exp_avg"], g, 1 - beta1)
-    v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * g * g
+    m, v = moments(slots, g, beta1, beta2)
     bias_corrected_exp_avg = m / one_minus_pow(beta1, t)
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho(beta2, t)
@@ -108,9 +106,7 @@ def RAdam(
 
     Reference: ``torch.optim.RAdam``.
     """
-    check_nonnegative(lr=lr, eps=eps)
-    betas = check_betas(betas)
-    check_nonnegative(weight_decay=weight_decay)
+    betas = check_adam_family(lr, eps, betas, weight_decay)
     group = dict(
         lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
         foreach=foreach, capturable=capturable,
