@@ -193,8 +193,11 @@ def build(
         new_s = {name: list(leaves) for name, leaves in flat_s.items()}
         for i, (k, g, p) in enumerate(zip(groups_of, flat_g, flat_p)):
             group = groups[k]
-            lr = jnp.asarray(lrs[k], p.dtype) if callable(group["lr"]) else lrs[k]
-            t = (state.count + 1).astype(p.dtype)
+            # Step-dependent scalars in at least float32 (torch: double on the host), so
+            # bf16/fp16 parameters do not count steps in 8 bits of mantissa.
+            scalar_dtype = jnp.promote_types(p.dtype, jnp.float32)
+            lr = jnp.asarray(lrs[k], scalar_dtype) if callable(group["lr"]) else lrs[k]
+            t = (state.count + 1).astype(scalar_dtype)
             if group.get("maximize", False):
                 g = -g
             wd = group.get("weight_decay", 0)
@@ -207,7 +210,7 @@ def build(
                 u = (p * (1 - lr * wd) - p) + u
             updates.append(u.astype(p.dtype))
             for name, value in slots.items():
-                new_s[name][i] = value
+                new_s[name][i] = value.astype(flat_s[name][i].dtype)
         new_state = OptimizerState(
             count=optax.safe_int32_increment(state.count),
             slots={name: treedef.unflatten(leaves) for name, leaves in new_s.items()},

@@ -42,7 +42,7 @@ RULE = Rule(
     lambda group: ("mu_product", "exp_avg", "exp_avg_sq"),
     _step,
     decoupled=lambda group: group["decoupled_weight_decay"],
-    init={"mu_product": lambda group, p: jnp.ones([], p.dtype)},
+    init={"mu_product": lambda group, p: jnp.ones([], jnp.promote_types(p.dtype, jnp.float32))},
 )
 
 
@@ -70,8 +70,8 @@ def NAdam(
         p = p - lr * (1 - mu_t) / (1 - P_t) * g / d - lr * mu_{t+1} / (1 - P_t * mu_{t+1}) * m / d
 
     ``P`` is torch's ``mu_product``, kept per parameter as a scalar in the
-    parameter's dtype (torch: its default scalar dtype, float32 unless the
-    default dtype is float64).
+    parameter's dtype, at least float32 (torch: its default scalar dtype,
+    float32 unless the default dtype is float64).
 
     Args:
       lr: a float or an optax schedule of the step count.

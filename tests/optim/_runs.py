@@ -42,8 +42,8 @@ def torch_run(make_opt, params, grads, dtype, groups=None, scheduler=None, start
 
     ``groups``: list of lists of param names, one per torch param group.
     """
-    tdtype = torch.float64 if dtype == "float64" else torch.float32
-    with torch_default_dtype(tdtype):
+    tdtype = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+    with torch_default_dtype(torch.float64 if dtype == "float64" else torch.float32):
         ps = {k: torch.nn.Parameter(torch.tensor(v, dtype=tdtype)) for k, v in params.items()}
         if groups is None:
             opt = make_opt([ps[k] for k in sorted(ps)])
@@ -61,7 +61,7 @@ def torch_run(make_opt, params, grads, dtype, groups=None, scheduler=None, start
             if sched is not None:
                 sched.step()
             for k, p in ps.items():
-                out[k].append(p.detach().numpy().copy())
+                out[k].append(p.detach().double().numpy().copy())
     return {k: np.stack(v) for k, v in out.items()}, opt
 
 
@@ -92,10 +92,10 @@ def jax_run(opt, params, grads, dtype, state=None):
 
 
 def assert_rounding_level(j32, t32, t64, factor=4.0):
-    """float32 jaxnn vs float32 torch: within a few times torch's own float32 error (vs float64)."""
+    """float32 (or bf16) jaxnn vs torch in the same dtype: within a few times torch's own error vs float64."""
     for k in t32:
         own = np.max(np.abs(t32[k] - t64[k]))
-        diff = np.max(np.abs(j32[k] - t32[k]))
+        diff = np.max(np.abs(np.asarray(j32[k], np.float64) - t32[k]))
         assert diff <= factor * own + 1e-7, f"{k}: |jax32 - torch32| = {diff:.3g}, torch32's own error {own:.3g}"
 
 

@@ -141,6 +141,18 @@ def test_param_groups_match_torch_groups(name, defaults, overrides):
     )
 
 
+@pytest.mark.parametrize("name", ["Adam", "NAdam"])
+def test_bfloat16_params_at_torchs_rounding_level(name):
+    """bf16 parameters and state; step-dependent scalars stay float32 (torch: double)."""
+    params, grads = problem(8, steps=30)
+    make_torch = lambda ps: getattr(torch.optim, name)(ps, lr=0.05)  # noqa: E731
+    t16, _ = torch_run(make_torch, params, grads, "bfloat16")
+    t64, _ = torch_run(make_torch, params, grads, "float64")
+    j16, state = jax_run(getattr(jo, name)(lr=0.05), params, grads, jax.numpy.bfloat16)
+    assert {x.dtype for x in jax.tree.leaves(state.slots["exp_avg"])} == {np.dtype(jax.numpy.bfloat16)}
+    assert_rounding_level(j16, t16, t64)
+
+
 def test_first_sgd_step_uses_raw_gradient_as_buffer():
     """Hand-worked: torch's buffer is g1 at step 1 (no dampening), then m*buf + (1-d)*g."""
     opt = jo.SGD(lr=1.0, momentum=0.5, dampening=0.5)
