@@ -46,7 +46,7 @@ class Config:
                 timing=Timing(rounds=3, min_sample_s=0.01, warmup=1),
                 modes=("fwd+bwd",),
                 torch_compile=False,
-                train_configs=("tiny", "mlp128", "cnn64"),
+                train_configs=("tiny", "mlp128"),
                 scan_scale=0.25,
                 memory_steps=3,
                 floor_mib=64,

@@ -83,7 +83,7 @@ class Timing:
 
     rounds: int = 5
     min_sample_s: float = 0.02
-    warmup: int = 2
+    warmup: int = 1
     max_inner: int = 5000
 
 
@@ -225,6 +225,17 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cache() -> str:
+    """Size of the largest cache level of CPU 0, as the kernel reports it (e.g. '32768K')."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        levels = sorted(d for d in os.listdir(base) if d.startswith("index"))
+        with open(os.path.join(base, levels[-1], "size")) as f:
+            return f.read().strip()
+    except (OSError, IndexError):
+        return ""
+
+
 def _git_commit() -> str:
     try:
         return subprocess.run(
@@ -250,6 +261,7 @@ def machine(device: str) -> dict[str, Any]:
         "device": device,
         "cpu": _cpu_model(),
         "cores": cores(),
+        "cache": _cache(),
         "torch_threads": torch.get_num_threads(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),

@@ -21,7 +21,7 @@ import jaxnn.functional as JF
 
 from .config import Config, Env
 from .harness import Contender, apply_floor, measure
-from .loss_table import LOSSES, LossRow, to_jax
+from .loss_table import LOSSES, Args, LossRow, to_jax
 from .peers import CompileBudget, torch_contenders
 
 def _jax_fn(fn: Callable[..., jax.Array], kwargs: dict[str, Any], mode: str, wrt: tuple[int, ...]):
@@ -57,8 +57,7 @@ def _torch_run(fn: Callable[..., torch.Tensor], args, kwargs, mode, wrt, env: En
     return run
 
 
-def _group(row: LossRow, n: int, mode: str, env: Env, cfg: Config, budget: CompileBudget) -> dict[str, Any]:
-    args = row.make(n, np.random.default_rng(0))
+def _group(row: LossRow, args: Args, mode: str, env: Env, cfg: Config, budget: CompileBudget) -> dict[str, Any]:
     wrt = row.wrt if mode == "fwd+bwd" else ()
     reads = sum(a.nbytes for a in args)
     writes = sum(args[i].nbytes for i in wrt)
@@ -106,7 +105,8 @@ def run_losses(env: Env, cfg: Config) -> list[dict[str, Any]]:
                 if row.name in fixed_done:
                     continue
                 fixed_done.add(row.name)
+            args = row.make(n, np.random.default_rng(0))
             for mode in cfg.modes:
-                groups.append(_group(row, n, mode, env, cfg, budget))
+                groups.append(_group(row, args, mode, env, cfg, budget))
                 env.log(groups[-1])
     return groups

@@ -22,7 +22,11 @@ def _t(seconds: Optional[float]) -> str:
 
 
 def _x(ratio: Optional[float]) -> str:
-    return "-" if ratio is None else f"{ratio:.2f}x"
+    if ratio is None:
+        return "-"
+    if ratio >= 10:
+        return f"{ratio:,.0f}x"
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
 
 
 def _status(result: Result) -> str:
@@ -49,17 +53,22 @@ def _header(report: dict[str, Any]) -> list[str]:
         "",
         f"- command: `{m['command']}` ({report['mode']} mode)",
         f"- device: {m['device']}" + (f" ({m['gpu']})" if m.get("gpu") else ""),
-        f"- CPU: {m['cpu']}, {m['cores']} cores, torch threads {m['torch_threads']}"
-        + (f", load average at start {load[0]:.2f}" if load else ""),
+        f"- CPU: {m['cpu']}, {m['cores']} cores, last-level cache {m.get('cache') or '?'}, "
+        f"torch threads {m['torch_threads']}" + (f", load average at start {load[0]:.2f}" if load else ""),
         "- versions: " + ", ".join(f"{k} {m[k]}" for k in ("python", "jax", "jaxlib", "flax", "optax", "torch", "numpy", "jaxnn")),
         f"- floor: read {f['read_gbs']:.1f} GB/s, copy {f['copy_gbs']:.1f} GB/s (write {f['write_gbs']:.1f} GB/s) "
         f"on {f['array_mib']} MiB; float32 GEMM {f['gemm_gflops']:.0f} GFLOP/s at n={f['gemm_n']}",
         f"- cells: median [min - max] of {report['timing']['rounds']} interleaved rounds, warm-up excluded; "
         "compile = first call minus one steady call; x peer = time / fastest other-library contender; "
-        "x floor = time / the floor (memory traffic over bandwidth, or FLOPs over the GEMM rate)",
-        "",
+        "x floor = time / the floor (memory traffic over DRAM bandwidth, or FLOPs over the GEMM rate; "
+        "inputs that fit in the cache can beat a DRAM floor)",
     ]
-    return lines
+    if load and load[0] > m["cores"]:
+        lines.append(
+            f"- WARNING: the load average ({load[0]:.1f}) exceeded the {m['cores']} cores when this run "
+            "started; other processes shared the machine and the timings are unreliable"
+        )
+    return lines + [""]
 
 
 def _losses(groups: list[dict[str, Any]]) -> list[str]:
@@ -196,13 +205,23 @@ def plots(report: dict[str, Any], out_dir: str) -> list[str]:
     training = sorted(report["suites"].get("training", []), key=lambda g: g["flops"])
     if training:
         fig, ax = plt.subplots(figsize=(7, 5))
-        flops = [g["flops"] for g in training]
-        for contender in dict.fromkeys(r.contender for g in training for r in g["results"]):
-            points = [(g["flops"], _by_name(g).get(contender)) for g in training]
-            points = [(f, r.median_s) for f, r in points if r is not None and r.median_s]
-            if points:
-                ax.plot(*zip(*points), marker="o", label=contender)
-        ax.plot(flops, [g["floor_s"] for g in training], "k--", label="floor")
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        contenders = list(dict.fromkeys(r.contender for g in training for r in g["results"]))
+        models = list(dict.fromkeys(g["model"] for g in training))
+        # One line per (contender, model): batch sizes of one model join up,
+        # different models sit apart as points.
+        for colour, contender in zip(colours, contenders):
+            label = contender
+            for model in models:
+                points = [(g["flops"], _by_name(g).get(contender)) for g in training if g["model"] == model]
+                points = [(f, r.median_s) for f, r in points if r is not None and r.median_s]
+                if points:
+                    ax.plot(*zip(*points), marker="o", color=colour, label=label)
+                    label = None
+        for i, model in enumerate(models):
+            series = [g for g in training if g["model"] == model]
+            ax.plot([g["flops"] for g in series], [g["floor_s"] for g in series], "k--", marker="x",
+                    label="floor" if i == 0 else None)
         for g in training:
             ax.annotate(g["name"], (g["flops"], g["floor_s"]), fontsize=7)
         ax.set(xscale="log", yscale="log", xlabel="FLOPs per training step", ylabel="seconds per step",
