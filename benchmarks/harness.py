@@ -2,7 +2,8 @@
 
 A group is a set of contenders doing the same work. Each contender's first
 call (trace + compile for JAX and torch.compile) is timed on its own and
-reported apart; a few warm-up calls follow and are discarded; then the
+reported apart; warm-up calls follow (their times are kept in the JSON, so a
+late recompilation shows) and one more call sizes the samples; then the
 contenders are timed in interleaved rounds (A B C A B C ...) so that machine
 drift -- other processes, frequency changes -- hits all of them alike. Every
 sample times ``inner`` back-to-back calls, each one synchronised (JAX results
@@ -70,6 +71,7 @@ class Result:
     max_s: Optional[float] = None
     first_call_s: Optional[float] = None
     compile_s: Optional[float] = None
+    warmup_s: list[float] = field(default_factory=list)
     inner: int = 0
     samples: list[float] = field(default_factory=list)
     note: str = ""
@@ -140,11 +142,10 @@ def _start(contender: Contender, timing: Timing, result: Result) -> Optional[Cal
             run = contender.build()
             sync(run())
             result.first_call_s = time.perf_counter() - start
-        last = result.first_call_s
-        for _ in range(timing.warmup):
+        for _ in range(timing.warmup + 1):
             start = time.perf_counter()
             sync(run())
-            last = time.perf_counter() - start
+            result.warmup_s.append(time.perf_counter() - start)
     except NotAvailable as error:
         result.status = f"not available: {error}"
         return None
@@ -154,6 +155,8 @@ def _start(contender: Contender, timing: Timing, result: Result) -> Optional[Cal
     except Exception as error:  # a contender that breaks is reported, the run goes on
         result.status = f"failed: {_reason(error)}"
         return None
+    # The extra call after the warm-up sizes the samples: a warm-up call may still compile.
+    last = result.warmup_s[-1]
     result.inner = max(1, min(timing.max_inner, math.ceil(timing.min_sample_s / max(last, 1e-9))))
     return run
 

@@ -240,8 +240,12 @@ LOSSES: tuple[LossRow, ...] = (
 
 
 def to_jax(args: Args, device: jax.Device) -> tuple[jax.Array, ...]:
-    """Moves numpy inputs to ``device``; integer targets become int32 (JAX's default width)."""
-    return tuple(
-        jax.device_put(jnp.asarray(a.astype(np.int32) if np.issubdtype(a.dtype, np.integer) else a), device)
-        for a in args
-    )
+    """Numpy inputs as JAX arrays on ``device``; integer targets become int32 (JAX's default width).
+
+    The arrays are left uncommitted (``jnp.asarray`` under ``default_device``,
+    not ``device_put``), like a model's parameters: mixing committed inputs with
+    uncommitted parameters makes a jitted step compile a second time on its
+    second call, when its outputs come back committed.
+    """
+    with jax.default_device(device):
+        return tuple(jnp.asarray(a.astype(np.int32) if np.issubdtype(a.dtype, np.integer) else a) for a in args)

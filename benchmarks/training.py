@@ -59,7 +59,7 @@ def make_criterion(kind: str) -> tuple[Callable[[jax.Array, jax.Array], jax.Arra
 
 
 def jaxnn_step(model: jaxnn.Module, criterion, optimizer):
-    """The one call into jaxnn's step API: returns ``(state, step(state, batch) -> (state, loss))``."""
+    """The one call into jaxnn's step API: ``(state, step(state, batch) -> (state, loss or metrics))``."""
     graphdef, params, rest = jaxnn.training.split_model(model)
     step = jaxnn.training.make_train_step(graphdef, criterion, optimizer)
 
@@ -70,9 +70,23 @@ def jaxnn_step(model: jaxnn.Module, criterion, optimizer):
     return (params, rest, optimizer.init(params)), run
 
 
+SCAN_FALLBACK = "jaxnn scan: the benchmark's own lax.scan (no jaxnn.training.make_multi_step in this build)"
+
+
 def jaxnn_scan(model: jaxnn.Module, criterion, optimizer):
-    """Many steps per call: ``lax.scan`` of jaxnn's unjitted step over stacked batches."""
+    """Many steps per call over stacked batches: ``jaxnn.training.make_multi_step`` where the
+    build has it, else a ``lax.scan`` of jaxnn's unjitted step written here."""
     graphdef, params, rest = jaxnn.training.split_model(model)
+    state = (params, rest, optimizer.init(params))
+    multi = getattr(jaxnn.training, "make_multi_step", None)
+    if multi is not None:
+        driver = multi(graphdef, criterion, optimizer)
+
+        def run(state, batches):
+            *state, metrics = driver(*state, batches)
+            return tuple(state), metrics
+
+        return state, run
     step = jaxnn.training.make_train_step(graphdef, criterion, optimizer, jit=False)
 
     def body(state, batch):
@@ -80,10 +94,10 @@ def jaxnn_scan(model: jaxnn.Module, criterion, optimizer):
         return (params, rest, opt_state), loss
 
     @functools.partial(jax.jit, donate_argnums=0)
-    def run(state, batches):
+    def scan(state, batches):
         return jax.lax.scan(body, state, batches)
 
-    return (params, rest, optimizer.init(params)), run
+    return state, scan
 
 
 def _stateful(state, fn, data) -> Callable[[], Any]:
@@ -155,6 +169,7 @@ def train_contenders(
     xs, ys = np.stack([b[0] for b in stacked]), np.stack([b[1] for b in stacked])
     optimizer, opt_note = make_optimizer()
     criterion, crit_note = make_criterion(spec.criterion)
+    scan_note = "" if hasattr(jaxnn.training, "make_multi_step") else SCAN_FALLBACK
 
     def jax_build(kind: str) -> Callable[[], Callable[[], Any]]:
         def build():
@@ -187,7 +202,7 @@ def train_contenders(
         "scan_steps": scan_steps,
         "floor_s": max(memory_s, compute_s),
         "floor_kind": "gemm" if compute_s >= memory_s else "memory",
-        "notes": [n for n in (opt_note, crit_note) if n],
+        "notes": [n for n in (opt_note, crit_note, scan_note) if n],
     }
     return contenders, group
 
