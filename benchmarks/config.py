@@ -28,7 +28,7 @@ class Config:
     timing: Timing = field(default_factory=Timing)
     torch_compile: bool = True
     compile_timeout: float = 120.0
-    compile_budget: float = 180.0
+    compile_budget: float = 150.0
     train_configs: tuple[str, ...] = TRAIN_CONFIGS
     scan_scale: float = 1.0
     modes: tuple[str, ...] = ("fwd", "fwd+bwd")

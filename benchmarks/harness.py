@@ -129,7 +129,8 @@ def time_box(seconds: Optional[float]):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _reason(error: BaseException) -> str:
+def reason(error: BaseException) -> str:
+    """The first line of an exception with its type, short enough for a table note."""
     text = f"{type(error).__name__}: {error}".strip().splitlines()[0]
     return text[:160]
 
@@ -153,7 +154,7 @@ def _start(contender: Contender, timing: Timing, result: Result) -> Optional[Cal
         result.status = f"skipped: {error}"
         return None
     except Exception as error:  # a contender that breaks is reported, the run goes on
-        result.status = f"failed: {_reason(error)}"
+        result.status = f"failed: {reason(error)}"
         return None
     # The extra call after the warm-up sizes the samples: a warm-up call may still compile.
     last = result.warmup_s[-1]
@@ -179,7 +180,7 @@ def measure(contenders: list[Contender], timing: Timing, order: Optional[list[st
                     sync(run())
                 elapsed = time.perf_counter() - start
             except Exception as error:
-                result.status = f"failed: {_reason(error)}"
+                result.status = f"failed: {reason(error)}"
                 live.remove(i)
                 continue
             result.samples.append(elapsed / result.inner / contenders[i].units)

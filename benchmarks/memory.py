@@ -78,7 +78,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
 
     from .config import Env
     from .floor import Floor
-    from .harness import NotAvailable, Skipped, cores, sync, use_cuda
+    from .harness import NotAvailable, Skipped, cores, reason, sync, use_cuda
     from .peers import CompileBudget, configure_torch
     from .training import train_contenders
 
@@ -101,7 +101,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         kind = "not available" if isinstance(error, NotAvailable) else "skipped"
         return {"status": f"{kind}: {error}"}
     except Exception as error:
-        return {"status": f"failed: {type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}"}
+        return {"status": f"failed: {reason(error)}"}
     row = {
         "status": "ok",
         "rss_before_mib": before,

@@ -47,17 +47,21 @@ def _compile(fn: Callable) -> Callable:
     return torch.compile(fn, dynamic=False)
 
 
+def require_device(env: Env) -> None:
+    """Raises :class:`NotAvailable` when torch cannot reach the run's device (CPU-only torch, ``--device gpu``)."""
+    if env.torch_device is None:
+        raise NotAvailable("torch has no CUDA device")
+
+
 def torch_contenders(make_run: MakeRun, env: Env, budget: CompileBudget, cfg: Config) -> list[Contender]:
     """torch eager and torch.compile doing the same work."""
 
     def eager():
-        if env.torch_device is None:
-            raise NotAvailable("torch has no CUDA device")
+        require_device(env)
         return make_run(lambda fn: fn)
 
     def compiled():
-        if env.torch_device is None:
-            raise NotAvailable("torch has no CUDA device")
+        require_device(env)
         if not cfg.torch_compile:
             raise Skipped("torch.compile off (--quick or --no-compile)")
         start = time.perf_counter()

@@ -33,6 +33,11 @@ def _status(result: Result) -> str:
     return result.status.split(":", 1)[0]
 
 
+def _noteworthy(result: Result) -> bool:
+    """A contender that did not run for a reason the reader should see (not a deliberate quick-mode skip)."""
+    return result.median_s is None and not result.status.startswith("skipped: torch.compile off")
+
+
 def _cell(result: Optional[Result]) -> str:
     if result is None:
         return "-"
@@ -94,7 +99,7 @@ def _losses(groups: list[dict[str, Any]]) -> list[str]:
         for r in g["results"]:
             if r.note:
                 notes[f"optax for {g['name']}"] = r.note
-            if r.median_s is None and not r.status.startswith("skipped: torch.compile off"):
+            if _noteworthy(r):
                 notes[f"{r.contender}, {g['name']}"] = r.status
     if missing:
         notes["not available in this build"] = ", ".join(sorted(set(missing)))
@@ -118,7 +123,7 @@ def _long(groups: list[dict[str, Any]], title: str, per_step: bool) -> list[str]
                 f"| {g['name']} | {r.contender} | {rate} | {_cell(r)} | {_t(r.compile_s)} | "
                 f"{_x(r.ratio_best_peer)} | {_t(g.get('floor_s'))} | {_x(r.ratio_floor)} |"
             )
-            if r.median_s is None and not r.status.startswith("skipped: torch.compile off"):
+            if _noteworthy(r):
                 notes.append(f"- {r.contender}, {g['name']}: {r.status}")
         notes += [f"- {g['name']}: {n}" for n in g.get("notes", [])]
     return lines + [""] + sorted(set(notes)) + [""]

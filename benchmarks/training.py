@@ -30,10 +30,10 @@ from flax import nnx
 import jaxnn
 
 from .config import Config, Env
-from .harness import Contender, NotAvailable, apply_floor, measure
+from .harness import Contender, apply_floor, measure
 from .loss_table import to_jax
 from .models import CONFIGS, MODELS, ModelSpec, State, torch_state
-from .peers import CompileBudget, torch_contenders
+from .peers import CompileBudget, require_device, torch_contenders
 
 LR, MOMENTUM = 0.01, 0.9
 CONTENDERS = ("jaxnn step", "jaxnn scan", "torch eager", "torch.compile", "flax nnx.jit")
@@ -229,8 +229,7 @@ def _noop_contenders(env: Env) -> list[Contender]:
         return lambda: f(v)
 
     def torch_noop():
-        if env.torch_device is None:
-            raise NotAvailable("torch has no CUDA device")
+        require_device(env)
         v = torch.ones((), device=env.torch_device)
         return lambda: v + 1
 
