@@ -185,7 +185,7 @@ def plots(report: dict[str, Any], out_dir: str) -> list[str]:
             continue
         cols = min(5, len(names))
         rows = -(-len(names) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(max(6.0, 3.2 * cols), 2.6 * rows + 0.6), squeeze=False)
         for ax, name in zip(axes.flat, names):
             series = sorted((g for g in groups if g["name"] == name), key=lambda g: g["elements"])
             sizes = [g["elements"] for g in series]
@@ -194,13 +194,13 @@ def plots(report: dict[str, Any], out_dir: str) -> list[str]:
                 points = [(n, r.median_s) for n, r in points if r is not None and r.median_s]
                 if points:
                     ax.plot(*zip(*points), marker="o", label=contender)
-            ax.plot(sizes, [g["floor_s"] for g in series], "k--", label="memory floor")
+            ax.plot(sizes, [g["floor_s"] for g in series], "k--", marker="x", label="memory floor")
             ax.set(xscale="log", yscale="log", title=name, xlabel="elements", ylabel="seconds")
             ax.title.set_fontsize(8)
         for ax in list(axes.flat)[len(names):]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=6)
-        fig.suptitle(f"losses, {mode}: median time per call ({report['machine']['device']})")
+        fig.suptitle(f"losses {mode}, median per call ({report['machine']['device']})")
         fig.tight_layout()
         path = os.path.join(out_dir, f"losses_{mode.replace('+', '_')}.png")
         fig.savefig(path, dpi=80)

@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--json", default=None, help="where to write the JSON (default benchmarks/results/<mode>.json)")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile contenders")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per row (default 5, quick 3)")
     parser.add_argument(
         "--reference", action="store_true",
         help="also copy the table and plots to benchmarks/results/reference/ (the committed reference run)",
@@ -103,6 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_compile:
         overrides["torch_compile"] = False
     cfg = Config.preset(args.quick, **overrides)
+    if args.rounds:
+        cfg = dataclasses.replace(cfg, timing=dataclasses.replace(cfg.timing, rounds=args.rounds))
     try:
         result = run_benchmarks(cfg)
     except NoDevice as error:
