@@ -79,6 +79,14 @@ def run_benchmarks(cfg: Config, log=progress) -> dict[str, Any]:
     }
 
 
+def _names() -> tuple[str, ...]:
+    """Every name ``--only`` accepts: suites, losses and training configurations."""
+    from .loss_table import LOSSES
+    from .models import CONFIGS
+
+    return (*SUITES, *(r.name for r in LOSSES), *CONFIGS)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="about a minute: one loss size, no torch.compile")
@@ -104,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_compile:
         overrides["torch_compile"] = False
     cfg = Config.preset(args.quick, **overrides)
+    unknown = [token for token in cfg.only if not any(n == token or n.startswith(token) for n in _names())]
+    if unknown:
+        _parser().error(f"--only {','.join(unknown)}: no suite or row of that name ({', '.join(_names())})")
     if args.rounds:
         cfg = dataclasses.replace(cfg, timing=dataclasses.replace(cfg.timing, rounds=args.rounds))
     try:

@@ -15,7 +15,7 @@ from benchmarks.config import Config
 from benchmarks.harness import Contender, NotAvailable, Skipped, Timing, measure
 from benchmarks.loss_table import LOSSES
 from benchmarks.models import MODELS, torch_state
-from benchmarks.run import NoDevice, run_benchmarks
+from benchmarks.run import NoDevice, main, run_benchmarks
 
 TINY = dict(
     quick=True,
@@ -187,3 +187,10 @@ def test_gpu_request_without_gpu_says_so():
         pytest.skip("torch sees a GPU")
     with pytest.raises(NoDevice, match="no CUDA GPU is available"):
         run_benchmarks(Config(device="gpu", **TINY), log=lambda group: None)
+
+
+def test_only_with_an_unknown_name_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--only", "mse_loss,no_such_row"])
+    assert exit_info.value.code == 2
+    assert "--only no_such_row: no suite or row of that name" in capsys.readouterr().err
