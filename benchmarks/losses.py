@@ -24,6 +24,7 @@ from .harness import Contender, apply_floor, measure
 from .loss_table import LOSSES, Args, LossRow, to_jax
 from .peers import CompileBudget, torch_contenders
 
+
 def _jax_fn(fn: Callable[..., jax.Array], kwargs: dict[str, Any], mode: str, wrt: tuple[int, ...]):
     f = functools.partial(fn, **kwargs)
     return jax.jit(f if mode == "fwd" else jax.value_and_grad(f, argnums=wrt))
