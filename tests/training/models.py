@@ -100,3 +100,17 @@ def plain(tree):
         lambda a: jax.random.key_data(a) if jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key) else a,
         tree,
     )
+
+
+def cross_entropy(logits, target):
+    """Mean cross-entropy over class indices (stands in for jaxnn.CrossEntropyLoss until the losses branch lands)."""
+    logp = jax.nn.log_softmax(logits, axis=1)
+    return -jnp.mean(jnp.take_along_axis(logp, target[:, None], axis=1))
+
+
+def classification_data(n, d_in=4, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = 2.0 * rng.standard_normal((classes, d_in)).astype(np.float32)
+    y = rng.integers(0, classes, n)
+    x = (centres[y] + rng.standard_normal((n, d_in))).astype(np.float32)
+    return x, y.astype(np.int32)
