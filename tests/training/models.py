@@ -9,7 +9,6 @@ inverted dropout drawing its mask from an ``nnx.Rngs`` stream.
 import jax
 import jax.numpy as jnp
 import numpy as np
-import torch
 from flax import nnx
 
 import jaxnn
@@ -60,30 +59,6 @@ class MLP(jaxnn.Module):
     def __call__(self, x):
         h = self.centre(jax.nn.relu(x @ self.w1[...].T + self.b1[...]))
         return self.drop(h) @ self.w2[...].T + self.b2[...]
-
-    def torch_twin(self):
-        twin = TorchMLP(self.w1.shape[1], self.w1.shape[0], self.w2.shape[0])
-        with torch.no_grad():
-            for name in ("w1", "b1", "w2", "b2"):
-                getattr(twin, name).copy_(torch.tensor(np.asarray(getattr(self, name)[...])))
-        return twin
-
-
-class TorchMLP(torch.nn.Module):
-    def __init__(self, d_in, d_hidden, d_out):
-        super().__init__()
-        self.w1 = torch.nn.Parameter(torch.zeros(d_hidden, d_in))
-        self.b1 = torch.nn.Parameter(torch.zeros(d_hidden))
-        self.w2 = torch.nn.Parameter(torch.zeros(d_out, d_hidden))
-        self.b2 = torch.nn.Parameter(torch.zeros(d_out))
-        self.register_buffer("running_mean", torch.zeros(d_hidden))
-
-    def forward(self, x):
-        h = torch.relu(x @ self.w1.T + self.b1)
-        mean = h.mean(0)
-        with torch.no_grad():
-            self.running_mean.mul_(0.9).add_(0.1 * mean)
-        return (h - mean) @ self.w2.T + self.b2
 
 
 def regression_data(n, d_in=4, d_out=3, seed=0):
