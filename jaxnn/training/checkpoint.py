@@ -132,6 +132,10 @@ class Checkpointer:
         ]
         return jax.tree.unflatten(treedef, rebuilt), meta
 
+    def close(self) -> None:
+        """Releases orbax's background resources."""
+        self._manager.close()
+
     def restore_latest(self, template: Any) -> tuple[Any, dict[str, Any]] | None:
         """The newest checkpoint that restores cleanly, or ``None`` if there is none.
 

@@ -348,4 +348,6 @@ def fit(
                 break
     finally:
         nnx.update(model, params, other)
+        if ckpt is not None:
+            ckpt.close()
     return history
