@@ -65,7 +65,12 @@ class History:
         if self.steps:
             ax.plot([r["step"] for r in self.steps], [r["loss"] for r in self.steps], alpha=0.3, label="train loss (step)")
         epoch_end = [e["step"] for e in self.epochs]
-        ax.plot(epoch_end, [e.get("loss", math.nan) for e in self.epochs], "o-", label="train loss (epoch)")
+        # An epoch's mean training loss sits at the middle of its steps, the validation loss at its end.
+        middle = [
+            sum(s) / len(s) if (s := [r["step"] for r in self.steps if r["epoch"] == e["epoch"]]) else e["step"]
+            for e in self.epochs
+        ]
+        ax.plot(middle, [e.get("loss", math.nan) for e in self.epochs], "o-", label="train loss (epoch mean)")
         if any("val_loss" in e for e in self.epochs):
             ax.plot(epoch_end, self["val_loss"], "s-", label="validation loss")
         ax.set_xlabel("step")
