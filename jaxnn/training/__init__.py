@@ -10,6 +10,7 @@ from .callbacks import Callback, EarlyStopping
 from .checkpoint import Checkpointer
 from .history import History
 from .loop import NonFiniteLossError, fit
+from .precision import dynamic_loss_scale
 from .step import make_eval_step, make_multi_step, make_train_step, split_model
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "EarlyStopping",
     "NonFiniteLossError",
     "Checkpointer",
+    "dynamic_loss_scale",
 ]

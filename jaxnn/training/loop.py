@@ -20,18 +20,24 @@ from .checkpoint import Checkpointer
 from .history import History
 from .metrics import MetricFn, resolve_metrics
 from .parallel import fsdp_shard, replicate, shard_batch
+from .precision import DynamicLossScale
 from .step import make_eval_step, make_multi_step, make_train_step, split_model
 
 __all__ = ["fit", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss became nan or inf; ``step`` names the step, the model holds the state before it."""
+    """The training loss (or its gradient) became nan or inf.
 
-    def __init__(self, step: int, epoch: int, loss: float, history: History):
-        self.step, self.epoch, self.loss, self.history = step, epoch, loss, history
+    ``step`` names the step (1-based, as ``history.steps`` counts); the model
+    holds the state from before it, and ``history`` the records up to it.
+    """
+
+    def __init__(self, step: int, epoch: int, loss: float, grad_norm: float, history: History):
+        self.step, self.epoch, self.loss, self.grad_norm, self.history = step, epoch, loss, grad_norm, history
+        what = f"training loss is {loss}" if not math.isfinite(loss) else f"gradient norm is {grad_norm} (loss {loss})"
         super().__init__(
-            f"training loss is {loss} at step {step} (epoch {epoch + 1}); stopped, and the model holds "
+            f"{what} at step {step} (epoch {epoch + 1}); stopped, and the model holds "
             f"the last good state, from after step {step - 1}"
         )
 
@@ -240,8 +246,10 @@ def fit(
         across its first axis, state replicated -- or, with ``fsdp``, sharded.
 
     Raises:
-      NonFiniteLossError: the loss became nan/inf; it names the step, the model
-        keeps the state from before that step.
+      NonFiniteLossError: the loss or the gradient norm became nan/inf (the
+        loss only with a ``dynamic_loss_scale`` optimizer, which skips
+        overflowing steps itself); it names the step, the model keeps the
+        state from before that step.
     """
     if epochs < 1 or batch_size < 1 or steps_per_call < 1:
         raise ValueError(f"epochs, batch_size and steps_per_call must be >= 1, got {epochs}, {batch_size}, {steps_per_call}")
@@ -288,6 +296,8 @@ def fit(
     multi_fn = make_multi_step(model, criterion, optimizer, **options) if steps_per_call > 1 else None
     eval_fn = make_eval_step(model, criterion, metrics=metric_fns, compute_dtype=compute_dtype) if evaluation else None
     show = _progress_enabled(progress)
+    # A dynamic loss scaler skips overflowing steps itself; anything else non-finite stops training.
+    dynamic = isinstance(optimizer, DynamicLossScale)
     step = history.steps[-1]["step"] if history.steps else 0
     saved_at = step if resume else -1
 
@@ -317,8 +327,8 @@ def fit(
                     params, other, opt_state, out = out[0], out[1], out[2], jax.tree.map(lambda v: v[None], out[3])
                 losses, norms = np.asarray(out["loss"]), np.asarray(out["grad_norm"])
                 for i, batch in enumerate(group):
-                    if not math.isfinite(losses[i]):
-                        raise NonFiniteLossError(first + i, epoch, float(losses[i]), history)
+                    if not (math.isfinite(losses[i]) and (math.isfinite(norms[i]) or dynamic)):
+                        raise NonFiniteLossError(first + i, epoch, float(losses[i]), float(norms[i]), history)
                     record = {"step": first + i, "epoch": epoch, "loss": float(losses[i]),
                               "grad_norm": float(norms[i]), "samples": _samples(batch)}
                     history.steps.append(record)

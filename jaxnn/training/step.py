@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from .precision import DynamicLossScale
+
 __all__ = [
     "make_train_step",
     "make_eval_step",
@@ -139,9 +141,11 @@ def _core_train_step(
         raise ValueError(f"accumulate_steps must be >= 1, got {accumulate_steps}")
     if loss_scale is not None and not loss_scale > 0:
         raise ValueError(f"loss_scale must be a positive number, got {loss_scale}")
-    scale = 1.0 if loss_scale is None else float(loss_scale)
+    dynamic = isinstance(optimizer, DynamicLossScale)
+    if dynamic and loss_scale is not None:
+        raise ValueError("loss_scale must be None when the optimizer is a dynamic_loss_scale wrapper, which holds the scale")
 
-    def loss_fn(params, rest, batch, rng):
+    def loss_fn(params, rest, batch, rng, scale):
         inputs, target = _unpack(batch)
         output, new_rest = _forward(graphdef, params, rest, inputs, rng, compute_dtype)
         loss = jnp.asarray(criterion(output, target), jnp.float32)
@@ -149,16 +153,16 @@ def _core_train_step(
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
-    def gradients(params, rest, batch, rng):
+    def gradients(params, rest, batch, rng, scale):
         if accumulate_steps == 1:
-            (_, (loss, rest)), grads = grad_fn(params, rest, batch, rng)
+            (_, (loss, rest)), grads = grad_fn(params, rest, batch, rng, scale)
             return loss, rest, grads
 
         def micro(carry, xs):
             grad_sum, rest, loss_sum = carry
             i, mb = xs
             key = None if rng is None else jax.random.fold_in(rng, i)
-            (_, (loss, rest)), grads = grad_fn(params, rest, mb, key)
+            (_, (loss, rest)), grads = grad_fn(params, rest, mb, key, scale)
             grad_sum = jax.tree.map(jnp.add, grad_sum, grads)
             return (grad_sum, rest, loss_sum + loss), None
 
@@ -170,13 +174,16 @@ def _core_train_step(
         return loss_sum / accumulate_steps, rest, jax.tree.map(lambda g: g / accumulate_steps, grad_sum)
 
     def step(params, rest, opt_state, batch, rng=None):
-        loss, new_rest, grads = gradients(params, rest, batch, rng)
-        if loss_scale is not None:
+        scale = opt_state.scale if dynamic else jnp.float32(1.0 if loss_scale is None else loss_scale)
+        loss, new_rest, grads = gradients(params, rest, batch, rng, scale)
+        if dynamic or loss_scale is not None:
             grads = jax.tree.map(lambda g: g / scale, grads)
         grad_norm = optax.tree.norm(grads)
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
-        ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        # Under dynamic scaling an overflowing gradient is the scaler's business:
+        # its state (the shrunken scale) must be kept, not rolled back.
+        ok = jnp.isfinite(loss) & (dynamic | jnp.isfinite(grad_norm))
         if skip_nonfinite:
             new_params, new_rest, new_opt_state = _select(
                 ok, (new_params, new_rest, new_opt_state), (params, rest, opt_state)
@@ -223,9 +230,12 @@ def make_train_step(
       loss_scale: multiply the loss by this before differentiating and divide the
         gradient by it after (static loss scaling, for float16 compute, whose
         small gradients underflow otherwise). Combine with ``skip_nonfinite`` so
-        an overflowing step is skipped.
-      skip_nonfinite: if the loss or the gradient norm is nan/inf, return the
-        input state unchanged (the step becomes a no-op) -- the buffers are
+        an overflowing step is skipped. For torch's ``GradScaler`` behaviour
+        wrap the optimizer instead: ``dynamic_loss_scale(optax.adam(1e-3))``
+        (see :mod:`jaxnn.training.precision`; it must be the outermost
+        transformation, and ``loss_scale`` stays ``None``).
+      skip_nonfinite: if the loss or the gradient norm is nan/inf (the loss only,
+        under dynamic loss scaling), return the input state unchanged (the step becomes a no-op) -- the buffers are
         donated, so this is how the last good state survives a bad step.
       jit: compile the step with ``jax.jit``.
       donate: donate the parameter, other-state and optimizer buffers.

@@ -298,3 +298,31 @@ def test_sgd_cycle_matches_torch_for_100_steps():
     chex.assert_trees_all_close(np.array(jl), np.array(tl), rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(params["weight"][...], tmodel.weight.detach().numpy(), rtol=1e-5, atol=1e-5)
     chex.assert_trees_all_close(params["bias"][...], tmodel.bias.detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_dynamic_loss_scale_follows_torch_gradscaler_rule():
+    from jaxnn.training import dynamic_loss_scale
+
+    x, y = regression_data(16)
+    model, params, rest, _, _ = _fresh()
+    opt = dynamic_loss_scale(optax.sgd(0.1), init_scale=2.0**20, growth_interval=2)
+    opt_state = opt.init(params)
+    step = make_train_step(model, jaxnn.MSELoss(), opt, compute_dtype=jnp.float16, skip_nonfinite=True)
+    scales, changed = [], []
+    for _ in range(6):
+        before = np.asarray(params["w1"][...])
+        params, rest, opt_state, m = step(params, rest, opt_state, (x, y))
+        scales.append(float(opt_state.scale))
+        changed.append(not np.array_equal(before, np.asarray(params["w1"][...])))
+    # 2**20 times an O(1) loss overflows float16's 65504 in the backward pass:
+    # such steps are skipped (parameters unchanged) and halve the scale; a
+    # clean step keeps it, and every 2nd clean step in a row doubles it.
+    assert changed[0] is False and True in changed
+    scale, good = 2.0**20, 0
+    for clean, observed in zip(changed, scales):
+        good = good + 1 if clean else 0
+        scale = (scale * 2 if good == 2 else scale) if clean else scale / 2
+        good = 0 if good == 2 else good
+        assert observed == scale
+    with pytest.raises(ValueError, match="loss_scale must be None"):
+        make_train_step(model, jaxnn.MSELoss(), opt, loss_scale=8.0)
