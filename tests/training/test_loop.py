@@ -113,19 +113,43 @@ def test_a_generator_serves_one_epoch_only():
 
 
 def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch, capsys):
+    from jaxnn.training.loop import _progress_enabled
+
+    monkeypatch.delenv("CI", raising=False)
+    assert not _progress_enabled(None), "pytest's captured stderr is not a TTY"
+    assert _progress_enabled(True)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert _progress_enabled(None) and not _progress_enabled(False)
     data = regression_data(16)
 
-    def bar_shown(**kw):
-        jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.1), data, epochs=1, batch_size=8, verbose=False, **kw)
+    def bar_shown():
+        jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.1), data, epochs=1, batch_size=8, verbose=False)
         return "epoch 1/1:" in capsys.readouterr().err
 
+    assert bar_shown()
     monkeypatch.setenv("CI", "true")
     assert not bar_shown()
-    monkeypatch.delenv("CI")
-    assert not bar_shown(), "pytest's captured stderr is not a TTY"
-    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
-    assert bar_shown()
-    assert not bar_shown(progress=False)
+
+
+def test_fit_drives_a_flax_model_with_batchnorm_and_dropout():
+    from flax import nnx
+
+    class Net(nnx.Module):
+        def __init__(self, rngs):
+            self.l1, self.bn = nnx.Linear(4, 16, rngs=rngs), nnx.BatchNorm(16, rngs=rngs)
+            self.drop, self.l2 = nnx.Dropout(0.3, rngs=rngs), nnx.Linear(16, 3, rngs=rngs)
+
+        def __call__(self, x):
+            return self.l2(self.drop(jax.nn.relu(self.bn(self.l1(x)))))
+
+    x, y = regression_data(96)
+    model = Net(nnx.Rngs(0, dropout=1))
+    h = jaxnn.fit(model, jaxnn.MSELoss(), optax.adam(1e-2), (x[:64], y[:64]), epochs=2, batch_size=16,
+                  eval_data=(x[64:], y[64:]), **QUIET)
+    assert float(jnp.abs(model.bn.mean[...]).sum()) > 0, "batch statistics were threaded back into the model"
+    assert not model.drop.deterministic, "still in training mode"
+    model.eval()
+    assert h["val_loss"][-1] == pytest.approx(float(jnp.mean((model(x[64:]) - y[64:]) ** 2)), rel=1e-5)
 
 
 def test_early_stopping():
