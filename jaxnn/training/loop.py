@@ -287,9 +287,9 @@ def fit(
 
     if mesh is not None:
         params, other, opt_state = (fsdp_shard if fsdp else replicate)((params, other, opt_state), mesh)
-        place = lambda b: shard_batch(b, mesh)  # noqa: E731
+        place = lambda b, axis=0: shard_batch(b, mesh, axis)  # noqa: E731
     else:
-        place = lambda b: b  # noqa: E731
+        place = lambda b, axis=0: b  # noqa: E731
 
     options = dict(accumulate_steps=accumulate_steps, compute_dtype=compute_dtype, loss_scale=loss_scale, skip_nonfinite=True)
     step_fn = make_train_step(model, criterion, optimizer, **options)
@@ -318,12 +318,12 @@ def fit(
             done, t0, seen, stop = skip, time.perf_counter(), 0, False
             for group in _groups(batches, steps_per_call):
                 first = step + 1
-                placed = place(jax.tree.map(lambda *xs: np.stack(xs), *group)) if len(group) > 1 else place(group[0])
                 if len(group) > 1:
+                    placed = place(jax.tree.map(lambda *xs: np.stack(xs), *group), axis=1)
                     rngs = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(first, first + len(group)))
                     params, other, opt_state, out = multi_fn(params, other, opt_state, placed, rngs)
                 else:
-                    out = step_fn(params, other, opt_state, placed, jax.random.fold_in(key, first))
+                    out = step_fn(params, other, opt_state, place(group[0]), jax.random.fold_in(key, first))
                     params, other, opt_state, out = out[0], out[1], out[2], jax.tree.map(lambda v: v[None], out[3])
                 losses, norms = np.asarray(out["loss"]), np.asarray(out["grad_norm"])
                 for i, batch in enumerate(group):

@@ -31,9 +31,9 @@ def data_mesh(devices: Sequence[jax.Device] | None = None, axis_name: str = "dat
     return Mesh(np.asarray(devices), (axis_name,))
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Leading (batch) axis split over the mesh's first axis, other axes whole."""
-    return NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))
+def batch_sharding(mesh: Mesh, axis: int = 0) -> NamedSharding:
+    """Array axis ``axis`` (the batch axis) split over the mesh's first axis, other axes whole."""
+    return NamedSharding(mesh, PartitionSpec(*([None] * axis), mesh.axis_names[0]))
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
@@ -41,19 +41,19 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
-def shard_batch(batch: Any, mesh: Mesh) -> Any:
-    """Each leaf's axis 0 split across the mesh.
+def shard_batch(batch: Any, mesh: Mesh, axis: int = 0) -> Any:
+    """Each leaf's batch axis (``axis``: 0, or 1 for a stack of batches) split across the mesh.
 
     A leaf whose batch size the device count does not divide (the short last
     batch of an epoch) is replicated instead: the step is then computed whole
     on every device, with the same numbers.
     """
     n = mesh.devices.size
-    split, whole = batch_sharding(mesh), NamedSharding(mesh, PartitionSpec())
+    split, whole = batch_sharding(mesh, axis), NamedSharding(mesh, PartitionSpec())
 
     def put(a):
         a = np.asarray(a) if not isinstance(a, jax.Array) else a
-        return jax.device_put(a, split if a.ndim and a.shape[0] % n == 0 else whole)
+        return jax.device_put(a, split if a.ndim > axis and a.shape[axis] % n == 0 else whole)
 
     return jax.tree.map(put, batch)
 

@@ -40,11 +40,12 @@ def steps(layout=None, mesh=None):
     return (params, rest, opt_state), params
 
 
-def fitted(mesh=None, fsdp=False):
+def fitted(mesh=None, steps_per_call=1):
     model = MLP(sizes=(4, 16, 3), p=0.2)
-    # 46 samples in batches of 16: the last batch (14) is not divisible by 4 and runs replicated.
+    # 46 samples in batches of 16: the last batch (14) is not divisible by 4 and runs replicated;
+    # with steps_per_call=2 the first two run as one scanned block sharded on its batch axis (1).
     h = jaxnn.fit(model, jaxnn.MSELoss(), optax.adam(1e-2), regression_data(46), epochs=2, batch_size=16,
-                  mesh=mesh, fsdp=fsdp, progress=False, verbose=False)
+                  mesh=mesh, steps_per_call=steps_per_call, progress=False, verbose=False)
     _, params, rest = split_model(model)
     return (params, rest), [r["loss"] for r in h.steps]
 
@@ -54,7 +55,7 @@ single, _ = steps()
 dp, dp_params = steps(replicate, mesh)
 fs, fs_params = steps(lambda t, m: fsdp_shard(t, m, min_size=16), mesh)
 fit_single, loss_single = fitted()
-fit_dp, loss_dp = fitted(mesh)
+fit_dp, loss_dp = fitted(mesh, steps_per_call=2)
 print(json.dumps({
     "devices": jax.device_count(),
     "dp": max_diff(single, dp),
@@ -64,4 +65,5 @@ print(json.dumps({
     "dp_w1_shards": [s.data.shape for s in dp_params["w1"][...].addressable_shards],
     "fsdp_w1_shards": [s.data.shape for s in fs_params["w1"][...].addressable_shards],
     "batch_shards": [s.data.shape for s in shard_batch(regression_data(16), mesh)[0].addressable_shards],
+    "block_shards": [s.data.shape for s in shard_batch(np.zeros((2, 16, 4)), mesh, axis=1).addressable_shards],
 }))

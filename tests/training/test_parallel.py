@@ -17,6 +17,7 @@ def test_four_device_mesh_equals_one_device():
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["devices"] == 4
     assert r["batch_shards"] == [[4, 4]] * 4, "a batch of 16 is split 4 ways"
+    assert r["block_shards"] == [[2, 4, 4]] * 4, "a stack of 2 batches is split on its batch axis"
     assert r["dp_w1_shards"] == [[16, 4]] * 4, "replicated parameters live whole on every device"
     assert r["fsdp_w1_shards"] == [[4, 4]] * 4, "FSDP splits w1 (16, 4) along its 16 rows"
     # Sharding changes only the order of the batch reductions (an all-reduce of
