@@ -4,9 +4,10 @@ A checkpoint holds one pytree of training state (parameters, other state,
 optimizer state, rng) and a JSON record (step, epoch, position in the epoch,
 history, ...). The pytree is saved as its flat list of leaves; restoring needs
 a template of the same structure (a freshly initialised state), whose treedef
-rebuilds it. Each checkpoint stores a SHA-256 digest of its leaves, checked on
-restore, so a checkpoint whose files were damaged after writing is detected
-even where the storage format would read back wrong numbers silently.
+rebuilds it. Each checkpoint stores the shapes and dtypes of its leaves and a
+SHA-256 digest of their bytes, checked on restore: a changed model is told
+apart from damage, and a checkpoint whose files were damaged after writing is
+detected even where the storage format would read back wrong numbers silently.
 
 orbax writes each checkpoint into a temporary directory and renames it when
 complete, so a process killed mid-save leaves no checkpoint that looks
@@ -19,13 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import time
 import warnings
 from typing import Any
 
 import jax
 import numpy as np
 
-__all__ = ["Checkpointer"]
+__all__ = ["Checkpointer", "CorruptCheckpointError", "CheckpointMismatchError"]
 
 
 def _ocp():
@@ -55,6 +58,14 @@ def _digest(leaves: list[np.ndarray]) -> str:
 
 class CorruptCheckpointError(RuntimeError):
     """A checkpoint that cannot be read back as saved."""
+
+
+class CheckpointMismatchError(ValueError):
+    """An intact checkpoint of a different training state (another model or optimizer)."""
+
+
+def _signature(leaves: list[np.ndarray]) -> list[list[Any]]:
+    return [[a.dtype.str, list(a.shape)] for a in leaves]
 
 
 class Checkpointer:
@@ -87,7 +98,7 @@ class Checkpointer:
         """
         ocp = _ocp()
         leaves = [_to_host(x) for x in jax.tree.leaves(state)]
-        meta = {**meta, "num_leaves": len(leaves), "sha256": _digest(leaves)}
+        meta = {**meta, "arrays": _signature(leaves), "sha256": _digest(leaves)}
         if step in self.steps():
             self._manager.delete(step)
         self._manager.save(
@@ -100,37 +111,41 @@ class Checkpointer:
         self._manager.wait_until_finished()
 
     def restore(self, step: int, template: Any) -> tuple[Any, dict[str, Any]]:
-        """Checkpoint ``step`` rebuilt into ``template``'s structure; raises :class:`CorruptCheckpointError`."""
+        """Checkpoint ``step`` rebuilt into ``template``'s structure.
+
+        Raises:
+          CheckpointMismatchError: the checkpoint is intact but holds other
+            arrays (shapes, dtypes, count) than ``template`` -- a changed model
+            or optimizer, not damage.
+          CorruptCheckpointError: it cannot be read, or its arrays fail their digest.
+        """
         ocp = _ocp()
         t_leaves, treedef = jax.tree.flatten(template)
         host = [_to_host(x) for x in t_leaves]
+        meta = self._read(step, ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+        if not isinstance(meta, dict) or "arrays" not in meta or "sha256" not in meta:
+            raise CorruptCheckpointError(f"checkpoint {step} has no readable record of its arrays")
+        if meta["arrays"] != _signature(host):
+            raise CheckpointMismatchError(
+                f"checkpoint {step} in {self.directory} holds {len(meta['arrays'])} arrays of other shapes/dtypes "
+                f"than this training state ({len(host)} arrays): it was saved from a different model or optimizer"
+            )
         target = {f"{i:06d}": a for i, a in enumerate(host)}
-        try:
-            restored = self._manager.restore(
-                step,
-                args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()),
-            )
-        except Exception as err:  # orbax/tensorstore raise many kinds for damaged files
-            raise CorruptCheckpointError(f"checkpoint {step} could not be read: {type(err).__name__}: {err}") from err
-        meta = restored["meta"]
-        if meta is None or meta.get("num_leaves") != len(host):
-            raise CorruptCheckpointError(
-                f"checkpoint {step} holds {None if meta is None else meta.get('num_leaves')} arrays, "
-                f"the training state has {len(host)}"
-            )
-        leaves = [np.asarray(restored["state"][k]) for k in sorted(target)]
-        for i, (a, t) in enumerate(zip(leaves, host)):
-            if a.shape != t.shape or a.dtype != t.dtype:
-                raise CorruptCheckpointError(
-                    f"checkpoint {step}: array {i} is {a.dtype}{a.shape}, the training state expects {t.dtype}{t.shape}"
-                )
-        if _digest(leaves) != meta["sha256"]:
+        restored = self._read(step, ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
+        leaves = [np.asarray(restored[k]) for k in sorted(target)]
+        if _signature(leaves) != meta["arrays"] or _digest(leaves) != meta["sha256"]:
             raise CorruptCheckpointError(f"checkpoint {step}: the arrays do not match their saved SHA-256 digest")
         rebuilt = [
             jax.random.wrap_key_data(a, impl=jax.random.key_impl(t)) if _is_key(t) else a
             for a, t in zip(leaves, t_leaves)
         ]
         return jax.tree.unflatten(treedef, rebuilt), meta
+
+    def _read(self, step: int, args: Any) -> Any:
+        try:
+            return self._manager.restore(step, args=args)
+        except Exception as err:  # orbax/tensorstore raise many kinds for damaged files
+            raise CorruptCheckpointError(f"checkpoint {step} could not be read: {type(err).__name__}: {err}") from err
 
     def close(self) -> None:
         """Releases orbax's background resources."""
@@ -140,13 +155,18 @@ class Checkpointer:
         """The newest checkpoint that restores cleanly, or ``None`` if there is none.
 
         A damaged checkpoint is reported with a warning naming its step and
-        error, deleted (so later saves of that step are not blocked), and the
-        next older one is tried.
+        error, moved aside to ``<directory>-corrupt/<step>-<time>`` (kept for
+        inspection, out of the way of later saves of that step), and the next
+        older one is tried. A :class:`CheckpointMismatchError` is raised, not
+        skipped: falling back would only meet the same mismatch.
         """
         for step in reversed(self.steps()):
             try:
                 return self.restore(step, template)
             except CorruptCheckpointError as err:
-                warnings.warn(f"{err}; deleting it and falling back to an earlier checkpoint in {self.directory}", stacklevel=2)
-                self._manager.delete(step)
+                aside = os.path.join(f"{self.directory}-corrupt", f"{step}-{time.strftime('%Y%m%dT%H%M%S')}")
+                warnings.warn(f"{err}; moving it to {aside} and falling back to an earlier checkpoint", stacklevel=2)
+                os.makedirs(os.path.dirname(aside), exist_ok=True)
+                shutil.move(os.path.join(self.directory, str(step)), aside)
+                self._manager.reload()
         return None

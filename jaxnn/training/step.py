@@ -250,13 +250,7 @@ def make_train_step(
       the gradient given to the optimizer, what ``clip_grad_norm_`` returns).
     """
     core = _core_train_step(
-        mode_graphdef(model_or_graphdef, True),
-        criterion,
-        optimizer,
-        accumulate_steps,
-        compute_dtype,
-        loss_scale,
-        skip_nonfinite,
+        mode_graphdef(model_or_graphdef, True), criterion, optimizer, accumulate_steps, compute_dtype, loss_scale, skip_nonfinite
     )
 
     def step(params, other_state, opt_state, batch, rng=None):
@@ -294,13 +288,7 @@ def make_multi_step(
     first non-finite entry).
     """
     core = _core_train_step(
-        mode_graphdef(model_or_graphdef, True),
-        criterion,
-        optimizer,
-        accumulate_steps,
-        compute_dtype,
-        loss_scale,
-        skip_nonfinite,
+        mode_graphdef(model_or_graphdef, True), criterion, optimizer, accumulate_steps, compute_dtype, loss_scale, skip_nonfinite
     )
 
     def run(params, other_state, opt_state, batches, rngs=None):

@@ -51,11 +51,11 @@ class Record(jaxnn.Callback):
         self.steps.append(logs["step"])
 
 
-def template():
-    """A fresh training state of this run's structure, to restore checkpoints into."""
+def template(sizes=(4, 8, 3)):
+    """A fresh training state of this run's structure (or of another model's), to restore checkpoints into."""
     import jax
 
-    _, params, rest = jaxnn.training.split_model(MLP(p=0.2))
+    _, params, rest = jaxnn.training.split_model(MLP(sizes=sizes, p=0.2))
     return {"params": params, "other_state": rest, "opt_state": optax.adam(1e-2).init(params), "rng": jax.random.key(0)}
 
 

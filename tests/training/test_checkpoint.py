@@ -11,7 +11,7 @@ import chex
 import pytest
 
 from jaxnn.training import Checkpointer, split_model
-from jaxnn.training.checkpoint import CorruptCheckpointError
+from jaxnn.training.checkpoint import CheckpointMismatchError, CorruptCheckpointError
 from tests.training._fit_worker import Record, StopAfter, run, template
 from tests.training.models import plain
 
@@ -57,6 +57,7 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, uninterrupt
     with pytest.warns(UserWarning, match=r"checkpoint 10 .*falling back"):
         model, history = run(tmp_path, resume=True, callbacks=[ran])
     assert ran.steps == list(range(9, 16)), "resumed from checkpoint 8"
+    assert len(os.listdir(f"{tmp_path}-corrupt")) == 1, "the damaged checkpoint is kept aside for inspection"
     chex.assert_trees_all_equal(_state(model), uninterrupted[0])
     assert history.steps == uninterrupted[1].steps
 
@@ -66,6 +67,8 @@ def test_digest_catches_wrong_numbers_and_a_used_directory_needs_resume(tmp_path
     ckpt = Checkpointer(tmp_path)
     assert ckpt.steps() == [2]
     ckpt.restore(2, template())
+    with pytest.raises(CheckpointMismatchError, match="different model or optimizer"):
+        ckpt.restore(2, template(sizes=(4, 6, 3)))
     meta_file = tmp_path / "2" / "meta" / "metadata"
     meta = json.loads(meta_file.read_text())
     meta["sha256"] = "0" * 64
