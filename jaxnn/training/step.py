@@ -132,10 +132,11 @@ def _core_train_step(
     graphdef: nnx.GraphDef,
     criterion: Callable[[Any, Any], jax.Array],
     optimizer: optax.GradientTransformation,
-    accumulate_steps: int,
-    compute_dtype: Any,
-    loss_scale: float | None,
-    skip_nonfinite: bool,
+    *,
+    accumulate_steps: int = 1,
+    compute_dtype: Any = None,
+    loss_scale: float | None = None,
+    skip_nonfinite: bool = False,
 ):
     if accumulate_steps < 1:
         raise ValueError(f"accumulate_steps must be >= 1, got {accumulate_steps}")
@@ -250,15 +251,23 @@ def make_train_step(
       the gradient given to the optimizer, what ``clip_grad_norm_`` returns).
     """
     core = _core_train_step(
-        mode_graphdef(model_or_graphdef, True), criterion, optimizer, accumulate_steps, compute_dtype, loss_scale, skip_nonfinite
+        mode_graphdef(model_or_graphdef, True),
+        criterion,
+        optimizer,
+        accumulate_steps=accumulate_steps,
+        compute_dtype=compute_dtype,
+        loss_scale=loss_scale,
+        skip_nonfinite=skip_nonfinite,
     )
 
     def step(params, other_state, opt_state, batch, rng=None):
         return core(params, other_state, opt_state, batch, rng)[:4]
 
-    if jit:
-        step = jax.jit(step, donate_argnums=(0, 1, 2) if donate else ())
-    return step
+    return _compiled(step, jit, donate)
+
+
+def _compiled(fn: Callable, jit: bool, donate: bool) -> Callable:
+    return jax.jit(fn, donate_argnums=(0, 1, 2) if donate else ()) if jit else fn
 
 
 def make_multi_step(
@@ -266,12 +275,9 @@ def make_multi_step(
     criterion: Callable[[Any, Any], jax.Array],
     optimizer: optax.GradientTransformation,
     *,
-    accumulate_steps: int = 1,
-    compute_dtype: Any = None,
-    loss_scale: float | None = None,
-    skip_nonfinite: bool = False,
     jit: bool = True,
     donate: bool = True,
+    **options: Any,
 ) -> Callable[..., tuple[nnx.State, nnx.State, optax.OptState, Metrics]]:
     """Builds ``run(params, other_state, opt_state, batches, rngs=None)``: many steps in one ``lax.scan``.
 
@@ -286,10 +292,12 @@ def make_multi_step(
     non-finite step the state stays as it was before that step, so the returned
     state is the last good one and ``metrics['loss']`` names the bad step (its
     first non-finite entry).
+
+    ``options`` are :func:`make_train_step`'s (``accumulate_steps``,
+    ``compute_dtype``, ``loss_scale``, ``skip_nonfinite``).
     """
-    core = _core_train_step(
-        mode_graphdef(model_or_graphdef, True), criterion, optimizer, accumulate_steps, compute_dtype, loss_scale, skip_nonfinite
-    )
+    core = _core_train_step(mode_graphdef(model_or_graphdef, True), criterion, optimizer, **options)
+    skip_nonfinite = options.get("skip_nonfinite", False)
 
     def run(params, other_state, opt_state, batches, rngs=None):
         def body(carry, xs):
@@ -305,9 +313,7 @@ def make_multi_step(
         ((params, other_state, opt_state), _), metrics = jax.lax.scan(body, carry, (batches, rngs))
         return params, other_state, opt_state, metrics
 
-    if jit:
-        run = jax.jit(run, donate_argnums=(0, 1, 2) if donate else ())
-    return run
+    return _compiled(run, jit, donate)
 
 
 def make_eval_step(
