@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,10 +63,13 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, uninterrupt
     assert history.steps == uninterrupted[1].steps
 
 
-def test_digest_catches_wrong_numbers_and_a_used_directory_needs_resume(tmp_path):
+def test_partial_save_is_ignored_digest_catches_wrong_numbers_used_directory_needs_resume(tmp_path):
     run(tmp_path, callbacks=[StopAfter(2)])
+    # What a process killed while saving step 4 leaves behind: orbax's unfinished temporary directory.
+    shutil.copytree(tmp_path / "2", tmp_path / "4.orbax-checkpoint-tmp-1234")
     ckpt = Checkpointer(tmp_path)
     assert ckpt.steps() == [2]
+    assert not (tmp_path / "4.orbax-checkpoint-tmp-1234").exists(), "leftovers are cleaned on start"
     ckpt.restore(2, template())
     with pytest.raises(CheckpointMismatchError, match="different model or optimizer"):
         ckpt.restore(2, template(sizes=(4, 6, 3)))
