@@ -68,8 +68,7 @@ def test_partial_save_is_ignored_digest_catches_wrong_numbers_used_directory_nee
     # What a process killed while saving step 4 leaves behind: orbax's unfinished temporary directory.
     shutil.copytree(tmp_path / "2", tmp_path / "4.orbax-checkpoint-tmp-1234")
     ckpt = Checkpointer(tmp_path)
-    assert ckpt.steps() == [2]
-    assert not (tmp_path / "4.orbax-checkpoint-tmp-1234").exists(), "leftovers are cleaned on start"
+    assert ckpt.steps() == [2], "an unfinished save is not a checkpoint"
     ckpt.restore(2, template())
     with pytest.raises(CheckpointMismatchError, match="different model or optimizer"):
         ckpt.restore(2, template(sizes=(4, 6, 3)))
