@@ -151,6 +151,12 @@ class Checkpointer:
         """Releases orbax's background resources."""
         self._manager.close()
 
+    def __enter__(self) -> "Checkpointer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     def restore_latest(self, template: Any) -> tuple[Any, dict[str, Any]] | None:
         """The newest checkpoint that restores cleanly, or ``None`` if there is none.
 

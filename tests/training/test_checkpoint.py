@@ -37,7 +37,8 @@ def test_killed_run_resumes_bit_identically(tmp_path, uninterrupted):
     proc = subprocess.run([sys.executable, "-m", "tests.training._fit_worker", str(tmp_path), "7"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    assert Checkpointer(tmp_path).steps() == [4, 5, 6]
+    with Checkpointer(tmp_path) as ckpt:
+        assert ckpt.steps() == [4, 5, 6]
     ran = Record()
     model, history = run(tmp_path, resume=True, callbacks=[ran])
     assert ran.steps == list(range(7, 16))
@@ -48,7 +49,8 @@ def test_killed_run_resumes_bit_identically(tmp_path, uninterrupted):
 
 def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, uninterrupted):
     run(tmp_path, callbacks=[StopAfter(10)])
-    assert Checkpointer(tmp_path).steps() == [6, 8, 10]
+    with Checkpointer(tmp_path) as ckpt:
+        assert ckpt.steps() == [6, 8, 10]
     damaged = glob.glob(str(tmp_path / "10" / "state" / "**" / "d" / "*"), recursive=True)
     assert damaged
     for path in damaged:
@@ -67,16 +69,16 @@ def test_partial_save_is_ignored_digest_catches_wrong_numbers_used_directory_nee
     run(tmp_path, callbacks=[StopAfter(2)])
     # What a process killed while saving step 4 leaves behind: orbax's unfinished temporary directory.
     shutil.copytree(tmp_path / "2", tmp_path / "4.orbax-checkpoint-tmp-1234")
-    ckpt = Checkpointer(tmp_path)
-    assert ckpt.steps() == [2], "an unfinished save is not a checkpoint"
-    ckpt.restore(2, template())
-    with pytest.raises(CheckpointMismatchError, match="different model or optimizer"):
-        ckpt.restore(2, template(sizes=(4, 6, 3)))
-    meta_file = tmp_path / "2" / "meta" / "metadata"
-    meta = json.loads(meta_file.read_text())
-    meta["sha256"] = "0" * 64
-    meta_file.write_text(json.dumps(meta))
-    with pytest.raises(CorruptCheckpointError, match="SHA-256"):
+    with Checkpointer(tmp_path) as ckpt:
+        assert ckpt.steps() == [2], "an unfinished save is not a checkpoint"
         ckpt.restore(2, template())
+        with pytest.raises(CheckpointMismatchError, match="different model or optimizer"):
+            ckpt.restore(2, template(sizes=(4, 6, 3)))
+        meta_file = tmp_path / "2" / "meta" / "metadata"
+        meta = json.loads(meta_file.read_text())
+        meta["sha256"] = "0" * 64
+        meta_file.write_text(json.dumps(meta))
+        with pytest.raises(CorruptCheckpointError, match="SHA-256"):
+            ckpt.restore(2, template())
     with pytest.raises(ValueError, match="already holds checkpoints"):
         run(tmp_path)
