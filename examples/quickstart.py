@@ -16,7 +16,6 @@ import tempfile
 
 import jax
 import numpy as np
-import optax
 from flax import nnx
 
 import jaxnn
@@ -47,7 +46,7 @@ def main(epochs: int = 5, batch_size: int = 64, lr: float = 0.1) -> None:
     train, val = make_data(2048, rng, true_w, true_b), make_data(256, rng, true_w, true_b)
 
     model = MyModel(rngs=nnx.Rngs(0))
-    history = jaxnn.fit(model, jaxnn.MSELoss(), optax.sgd(lr), train, epochs=epochs, batch_size=batch_size,
+    history = jaxnn.fit(model, jaxnn.MSELoss(), jaxnn.optim.SGD(lr=lr), train, epochs=epochs, batch_size=batch_size,
                         eval_data=val)
 
     np.set_printoptions(precision=3, suppress=True)
@@ -61,7 +60,7 @@ def main(epochs: int = 5, batch_size: int = 64, lr: float = 0.1) -> None:
 
     # The level below fit: split once, then a pure jitted step over explicit pytrees.
     _, params, rest = split_model(model)
-    optimizer = optax.sgd(lr)
+    optimizer = jaxnn.optim.SGD(lr=lr)
     opt_state = optimizer.init(params)
     step = make_train_step(model, jaxnn.MSELoss(), optimizer)
     params, rest, opt_state, metrics = step(params, rest, opt_state, val, jax.random.key(0))
