@@ -10,7 +10,6 @@ it the logits' gradient once it flows back through ``log_softmax``.
 
 from __future__ import annotations
 
-import functools
 from typing import Sequence, Union
 
 import jax
@@ -138,7 +137,7 @@ def _betas(lp_ext, skip, input_lengths, target_lengths):
     state = jnp.arange(lp_ext.shape[-1])
     end = 2 * target_lengths[:, None]
     final = (state == end) | ((state == end - 1) & (end > 0))
-    skip_next = _shift(skip.astype(jnp.int8), -2).astype(bool)
+    skip_next = jnp.concatenate([skip[:, 2:], jnp.zeros_like(skip[:, :2])], axis=1)
     neg_inf = jnp.full(lp_ext.shape[1:], -jnp.inf, lp_ext.dtype)
     last = (input_lengths - 1)[:, None]
 
@@ -176,7 +175,7 @@ def _extended(log_probs, labels, target_lengths, blank: int):
     return ext, skip, lp_ext
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+@jax.custom_vjp
 def _ctc_nll(log_probs, labels, input_lengths, target_lengths, blank, zero_infinity):
     ext, skip, lp_ext = _extended(log_probs, labels, target_lengths, blank)
     return _nll_from_alphas(_alphas(lp_ext, skip, input_lengths), input_lengths, target_lengths)
@@ -186,11 +185,11 @@ def _ctc_nll_fwd(log_probs, labels, input_lengths, target_lengths, blank, zero_i
     ext, skip, lp_ext = _extended(log_probs, labels, target_lengths, blank)
     alphas = _alphas(lp_ext, skip, input_lengths)
     nll = _nll_from_alphas(alphas, input_lengths, target_lengths)
-    return nll, (log_probs, ext, skip, lp_ext, alphas, nll, input_lengths, target_lengths)
+    return nll, (log_probs, ext, skip, lp_ext, alphas, nll, input_lengths, target_lengths, zero_infinity)
 
 
-def _ctc_nll_bwd(blank, zero_infinity, residuals, g):
-    log_probs, ext, skip, lp_ext, alphas, nll, input_lengths, target_lengths = residuals
+def _ctc_nll_bwd(residuals, g):
+    log_probs, ext, skip, lp_ext, alphas, nll, input_lengths, target_lengths, zero_infinity = residuals
     t_count, n, c = log_probs.shape
     betas = _betas(lp_ext, skip, input_lengths, target_lengths)
     # posterior occupancy of each (frame, state), summed onto the state's class:
@@ -203,14 +202,15 @@ def _ctc_nll_bwd(blank, zero_infinity, residuals, g):
     impossible = jnp.isposinf(nll)[None, :, None]
     per_class = jnp.where(impossible, jnp.nan, per_class)
     grad = (jnp.exp(log_probs) - per_class) * g[None, :, None]
-    keep = jnp.arange(t_count)[:, None] < input_lengths[None, :]
-    if zero_infinity:
-        keep = keep & ~jnp.isposinf(nll)[None, :]
+    keep = (jnp.arange(t_count)[:, None] < input_lengths[None, :]) & ~(zero_infinity & jnp.isposinf(nll))
     grad = jnp.where(keep[:, :, None], grad, jnp.zeros_like(grad))
-    return grad, None, None, None
+    return grad, None, None, None, None, None
 
 
 _ctc_nll.defvjp(_ctc_nll_fwd, _ctc_nll_bwd)
+# compiled once per shape (blank and zero_infinity are traced), so eager calls
+# do not re-lower the scans each time
+_ctc_nll_compiled = jax.jit(_ctc_nll)
 
 
 def ctc_loss(
@@ -285,8 +285,8 @@ def ctc_loss(
     _check_values(labels, input_lengths, target_lengths, t_count, num_classes)
 
     compute = accumulation_dtype(log_probs.dtype)
-    nll = _ctc_nll(
-        log_probs.astype(compute), labels, input_lengths, target_lengths, int(blank), bool(zero_infinity)
+    nll = _ctc_nll_compiled(
+        log_probs.astype(compute), labels, input_lengths, target_lengths, jnp.int32(blank), jnp.bool_(zero_infinity)
     )
     if zero_infinity:
         nll = jnp.where(jnp.isposinf(nll), jnp.zeros_like(nll), nll)
