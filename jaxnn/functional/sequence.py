@@ -165,8 +165,11 @@ def _nll_from_alphas(alphas, input_lengths, target_lengths):
     return jnp.where(input_lengths == 0, empty_input, nll)
 
 
-def _extended(log_probs, labels, target_lengths, blank: int):
-    """Blank-interleaved labels l' (N, 2S+1), their log probs (T, N, 2S+1) and where l'[s-2] may be skipped."""
+def _extended(log_probs, labels, target_lengths, blank):
+    """Blank-interleaved labels l' (N, 2S+1), their log probs (T, N, 2S+1) and where l'[s-2] may be skipped.
+
+    Padding past each target length becomes blank, so it is never out of range.
+    """
     n, s = labels.shape
     labels = jnp.where(jnp.arange(s) < target_lengths[:, None], labels, blank).astype(jnp.int32)
     ext = jnp.full((n, 2 * s + 1), blank, jnp.int32).at[:, 1::2].set(labels)
@@ -177,8 +180,8 @@ def _extended(log_probs, labels, target_lengths, blank: int):
 
 @jax.custom_vjp
 def _ctc_nll(log_probs, labels, input_lengths, target_lengths, blank, zero_infinity):
-    ext, skip, lp_ext = _extended(log_probs, labels, target_lengths, blank)
-    return _nll_from_alphas(_alphas(lp_ext, skip, input_lengths), input_lengths, target_lengths)
+    """Per-sequence -log p (N,) with torch's CTC gradient w.r.t. log_probs (T, N, C)."""
+    return _ctc_nll_fwd(log_probs, labels, input_lengths, target_lengths, blank, zero_infinity)[0]
 
 
 def _ctc_nll_fwd(log_probs, labels, input_lengths, target_lengths, blank, zero_infinity):
@@ -190,7 +193,7 @@ def _ctc_nll_fwd(log_probs, labels, input_lengths, target_lengths, blank, zero_i
 
 def _ctc_nll_bwd(residuals, g):
     log_probs, ext, skip, lp_ext, alphas, nll, input_lengths, target_lengths, zero_infinity = residuals
-    t_count, n, c = log_probs.shape
+    t_count, n, _ = log_probs.shape
     betas = _betas(lp_ext, skip, input_lengths, target_lengths)
     # posterior occupancy of each (frame, state), summed onto the state's class:
     # torch's exp(log_alpha_beta + nll - log_prob) accumulated per class
