@@ -34,7 +34,9 @@ def _concrete(x: jax.Array):
 def _lengths(lengths: Lengths, name: str, batch: int) -> jax.Array:
     """Integer lengths of shape (batch,) from an array, tuple or list (torch takes all three)."""
     if isinstance(lengths, (tuple, list)):
-        lengths = np.asarray(lengths, dtype=np.int32 if len(lengths) == 0 else None)
+        # stacked rather than np.asarray'd: under jax.jit the entries may be tracers
+        entries = [as_array(v, name) for v in lengths]
+        lengths = jnp.stack(entries) if entries else jnp.zeros((0,), jnp.int32)
     lengths = as_array(lengths, name)
     if not jnp.issubdtype(lengths.dtype, jnp.integer):
         raise TypeError(f"{name} must be integral, got dtype {lengths.dtype}")

@@ -172,6 +172,13 @@ class JitTest(parameterized.TestCase):
         assert_parity(fn, TF.ctc_loss, (lp, targets, IMPOSSIBLE_INPUT_LENGTHS, TARGET_LENGTHS), {},
                       torch_kwargs={"reduction": reduction, "zero_infinity": True})
 
+    def test_tuple_lengths_under_jit(self):
+        lp = _log_probs(seed=17)
+        il, tl = tuple(int(v) for v in INPUT_LENGTHS), tuple(int(v) for v in TARGET_LENGTHS)
+        out = jax.jit(F.ctc_loss, static_argnames="reduction")(lp, TARGETS, il, tl, reduction="none")
+        expected = TF.ctc_loss(torch.tensor(lp), torch.tensor(TARGETS), il, tl, reduction="none")
+        np.testing.assert_allclose(np.asarray(out), expected.numpy(), rtol=2e-5)
+
     def test_compiled_program_does_not_grow_with_time(self):
         def count(t):
             lp = jnp.asarray(_log_probs(t=t, seed=14))
