@@ -5,7 +5,6 @@ explicitly excluded below."""
 import inspect
 
 import pytest
-import torch
 import torch.nn.functional as TF
 import torch.nn.modules.loss as torch_loss
 

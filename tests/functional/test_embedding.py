@@ -366,3 +366,10 @@ class TestClasses:
         with pytest.warns(LegacyReductionWarning):
             crit = jaxnn.HingeEmbeddingLoss(reduce=False)
         assert crit.reduction == "none"
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision(dtype):
+    for name, (make_args, kwargs) in CASES.items():
+        args = tuple(np.asarray(jnp.asarray(a, dtype)) for a in make_args())
+        assert_parity(getattr(F, name), getattr(TF, name), args, kwargs, wrt=(0, 1))
