@@ -111,10 +111,12 @@ def _logsumexp3(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
 
 def _shift(x: jax.Array, k: int) -> jax.Array:
     """x[..., s - k] along the state axis, -inf where that falls off the edge (k may be negative)."""
-    pad = jnp.full(x.shape[:-1] + (abs(k),), -jnp.inf, x.dtype)
+    size = x.shape[-1]
+    width = min(abs(k), size)
+    pad = jnp.full(x.shape[:-1] + (width,), -jnp.inf, x.dtype)
     if k > 0:
-        return jnp.concatenate([pad, x[..., :-k]], axis=-1)
-    return jnp.concatenate([x[..., -k:], pad], axis=-1)
+        return jnp.concatenate([pad, x[..., : size - width]], axis=-1)
+    return jnp.concatenate([x[..., width:], pad], axis=-1)
 
 
 def _alphas(lp_ext, skip, input_lengths):
@@ -175,7 +177,7 @@ def _extended(log_probs, labels, target_lengths, blank):
     n, s = labels.shape
     labels = jnp.where(jnp.arange(s) < target_lengths[:, None], labels, blank).astype(jnp.int32)
     ext = jnp.full((n, 2 * s + 1), blank, jnp.int32).at[:, 1::2].set(labels)
-    skip = jnp.concatenate([jnp.zeros((n, 2), bool), ext[:, 2:] != ext[:, :-2]], axis=1)
+    skip = jnp.zeros(ext.shape, bool).at[:, 2:].set(ext[:, 2:] != ext[:, :-2])
     lp_ext = jnp.take_along_axis(log_probs, jnp.broadcast_to(ext[None], (log_probs.shape[0],) + ext.shape), axis=2)
     return ext, skip, lp_ext
 

@@ -103,6 +103,18 @@ class TestValuesAndGradients:
         np.testing.assert_allclose(out, [0.0, np.inf, -lp[:, 2, 0].sum()])
         assert_parity(F.ctc_loss, TF.ctc_loss, (lp, targets, il, tl), {"reduction": "mean", "zero_infinity": True})
 
+    def test_degenerate_sizes(self):
+        # one frame; all targets empty (S = 0) padded and concatenated; a single label
+        one_frame = _log_probs(t=1, n=2, c=3, seed=18)
+        assert_parity(F.ctc_loss, TF.ctc_loss, (one_frame, np.array([[1], [0]]), np.array([1, 1]), np.array([1, 0])),
+                      {"reduction": "none"})
+        lp = _log_probs(t=4, n=2, c=3, seed=19)
+        for empty in (np.zeros((2, 0), np.int64), np.zeros((0,), np.int64)):
+            assert_parity(F.ctc_loss, TF.ctc_loss, (lp, empty, np.array([4, 3]), np.array([0, 0])),
+                          {"reduction": "mean"})
+        assert_parity(F.ctc_loss, TF.ctc_loss, (lp, np.array([[2], [1]]), np.array([4, 1]), np.array([1, 1])),
+                      {"reduction": "sum"})
+
     def test_mean_divides_by_clamped_target_lengths(self, x64):
         lp = _log_probs(dtype="float64", seed=7)
         per_sequence = np.asarray(F.ctc_loss(lp, TARGETS, INPUT_LENGTHS, TARGET_LENGTHS, reduction="none"))
