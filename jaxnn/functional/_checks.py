@@ -7,7 +7,7 @@ under ``jax.jit`` with a message naming the argument and the shapes or dtypes.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +20,8 @@ __all__ = [
     "broadcast_pair",
     "same_shape",
     "check_static_value",
+    "class_weight",
+    "broadcasts_to",
 ]
 
 
@@ -110,3 +112,39 @@ def check_static_value(condition_fn, value, message: str) -> None:
         return
     if not bool(np.all(condition_fn(np.asarray(value)))):
         raise ValueError(message)
+
+
+def class_weight(
+    weight: Optional[jax.typing.ArrayLike], num_classes: int, what: str = ""
+) -> Optional[jax.Array]:
+    """A per-class rescaling weight: ``None``, or 1-D of length ``num_classes`` (torch's rule).
+
+    ``what`` prefixes the message (torch says "cross_entropy: " on some paths).
+    """
+    if weight is None:
+        return None
+    weight = float_input(weight, "weight")
+    if weight.ndim != 1 or weight.shape[0] != num_classes:
+        raise ValueError(
+            f"{what}weight tensor should be defined either for all {num_classes} classes or no "
+            f"classes but got weight tensor of shape: {tuple(weight.shape)}"
+        )
+    return weight
+
+
+def broadcasts_to(x: jax.Array, shape: Sequence[int], name: str, target_name: str = "input") -> jax.Array:
+    """``x`` broadcast to ``shape``; ``ValueError`` naming both shapes unless it broadcasts *to* it.
+
+    torch's elementwise losses write into an output of the input's shape, so an
+    argument that would enlarge the result is an error there too.
+    """
+    shape = tuple(shape)
+    try:
+        ok = np.broadcast_shapes(tuple(x.shape), shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{name} shape {tuple(x.shape)} does not broadcast to {target_name} shape {shape}"
+        )
+    return jnp.broadcast_to(x, shape)
