@@ -15,6 +15,7 @@ from typing import Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from .. import checks
@@ -34,8 +35,9 @@ __all__ = [
     "multilabel_margin_loss",
 ]
 
-# torch's binary_cross_entropy_backward divides by max(x (1 - x), EPSILON).
-_BCE_EPSILON = 1e-12
+# torch's binary_cross_entropy_backward divides by max(x (1 - x), EPSILON), a
+# C++ float: 1e-12 rounded to float32 even for float64 inputs.
+_BCE_EPSILON = float(np.float32(1e-12))
 
 
 def _describe(x: jax.Array) -> str:
@@ -222,7 +224,13 @@ def cross_entropy(
     target = as_array(target, "target")
     if input.ndim == 0:
         raise ValueError(f"cross_entropy: expected input with 1 or more dimensions, got {_describe(input)}")
-    if tuple(target.shape) == tuple(input.shape) and jnp.issubdtype(target.dtype, jnp.floating):
+    if tuple(target.shape) == tuple(input.shape):
+        if not jnp.issubdtype(target.dtype, jnp.floating):
+            raise TypeError(
+                f"cross_entropy: a target of the input's shape holds class probabilities and needs a "
+                f"floating dtype; got target of {_describe(target)} for input of {_describe(input)} "
+                "(class indices have no class dim 1)"
+            )
         if operator.index(ignore_index) >= 0:
             raise ValueError(
                 f"cross_entropy: ignore_index={ignore_index} is not supported for class-probability "
@@ -347,7 +355,7 @@ def binary_cross_entropy(
     _same_shape_target(
         input,
         target,
-        "Using a target size ({target}) that is different to the input size ({input}) is deprecated. "
+        "Using a target size {target} that is different to the input size {input} is deprecated. "
         "Please ensure they have the same size.",
     )
     checks.validate_interval(input, 0, 1, "input")
@@ -393,7 +401,7 @@ def binary_cross_entropy_with_logits(
     reduction = resolve(reduction, size_average, reduce)
     input = float_input(input, "input")
     target = as_array(target, "target")
-    _same_shape_target(input, target, "Target size ({target}) must be the same as input size ({input})")
+    _same_shape_target(input, target, "Target size {target} must be the same as input size {input}")
     x, y = _upcast(input, target)
     log_sig = jax.nn.log_sigmoid(x)
     if pos_weight is not None:
