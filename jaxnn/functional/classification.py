@@ -19,9 +19,8 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .. import checks
-from . import _ops
+from . import _ops, _reduction
 from ._checks import as_array, broadcasts_to, class_target, class_weight, float_input
-from . import _reduction
 from ._reduction import accumulation_dtype, resolve, weighted_mean
 
 __all__ = [
@@ -44,17 +43,17 @@ def _describe(x: jax.Array) -> str:
     return f"shape {tuple(x.shape)} and dtype {x.dtype}"
 
 
-def _log_normalizer(x: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
-    """``(x - max, log sum exp(x - max))`` over ``axis`` in the accumulation dtype.
+def _log_normalizer(x: jax.Array, axis: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(max, x - max, log sum exp(x - max))`` over ``axis`` in the accumulation dtype.
 
-    Both pieces are non-positive / non-negative respectively, so the log-softmax
-    terms built from them never cancel, even for logits of +-1e4. The max carries
-    no gradient: the loss does not depend on it.
+    ``x - max <= 0`` and the log-sum-exp ``>= 0``, so log-softmax terms built
+    from them never cancel, even for logits of +-1e4. The max carries no
+    gradient: the loss does not depend on it.
     """
     acc = accumulation_dtype(x.dtype)
-    top = jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-    shifted = x.astype(acc) - top.astype(acc)
-    return shifted, jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+    top = jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True)).astype(acc)
+    shifted = x.astype(acc) - top
+    return top, shifted, jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
 
 
 def _class_layout(
@@ -114,11 +113,12 @@ def _indexed(
     ignored = t == ignore_index
     in_range = (t >= 0) & (t < num_classes)
     safe = jnp.where(in_range, t, 0)
+    # gathering from the logits themselves (not the shifted copy) lets XLA fuse
+    # the shift into the log-sum-exp reduction without materialising it
+    log_p = _pick(x, safe).astype(acc)
     if log_softmax:
-        shifted, log_z = _log_normalizer(x, axis=1)
-        log_p = _pick(shifted, safe) - log_z[:, 0]
-    else:
-        log_p = _pick(x, safe).astype(acc)
+        top, shifted, log_z = _log_normalizer(x, axis=1)
+        log_p = (log_p - top[:, 0]) - log_z[:, 0]
     w_t = jnp.ones((), acc) if w is None else w.astype(acc)[safe]
     # torch's total weight counts w[t] of every non-ignored target; an
     # out-of-range one poisons it, as torch would have raised.
@@ -158,7 +158,7 @@ def _soft_cross_entropy(
     axis = 0 if x.ndim == 1 else 1
     num_classes = x.shape[axis]
     w = class_weight(weight, num_classes, "cross_entropy: ")
-    shifted, log_z = _log_normalizer(x, axis=axis)
+    _, shifted, log_z = _log_normalizer(x, axis=axis)
     acc = shifted.dtype
     y = y.astype(acc)
     if label_smoothing > 0:
