@@ -86,7 +86,7 @@ class TestCrossEntropyAndNLL:
         args, kwargs = _index_case(options, shapes, "float32")
         assert_parity(F.cross_entropy, TF.cross_entropy, args, {**kwargs, "reduction": reduction})
 
-    @pytest.mark.parametrize("shapes", INDEX_SHAPES, ids=INDEX_SHAPE_IDS)
+    @pytest.mark.parametrize("shapes", [INDEX_SHAPES[0], INDEX_SHAPES[2], INDEX_SHAPES[3]], ids=["2d", "4d", "unbatched"])
     @pytest.mark.parametrize("options", [o for o in INDEX_OPTIONS if "label_smoothing" not in o], ids=str)
     def test_nll_loss(self, options, shapes):
         args, kwargs = _index_case(options, shapes, "float32", seed=1)
@@ -120,13 +120,17 @@ class TestCrossEntropyAndNLL:
                 {"reduction": reduction, "weight": _weight("float64"), "label_smoothing": 0.1}, wrt=(0, 1)
             )
 
-    @pytest.mark.parametrize("fns", [(F.cross_entropy, TF.cross_entropy), (F.nll_loss, TF.nll_loss)], ids=["ce", "nll"])
-    @pytest.mark.parametrize("options", [{"weight": True}, {"label_smoothing": 0.2, "weight": True}], ids=str)
-    def test_every_target_ignored(self, fns, options):
+    @pytest.mark.parametrize(
+        "jfn,tfn,options",
+        [
+            (F.cross_entropy, TF.cross_entropy, {"weight": True}),
+            (F.cross_entropy, TF.cross_entropy, {"label_smoothing": 0.2, "weight": True}),
+            (F.nll_loss, TF.nll_loss, {"weight": True}),
+        ],
+        ids=["ce", "ce_smoothing", "nll"],
+    )
+    def test_every_target_ignored(self, jfn, tfn, options):
         # torch: 'mean' is nan (0 / 0), 'sum' is 0, the gradient is zero
-        jfn, tfn = fns
-        if jfn is F.nll_loss and "label_smoothing" in options:
-            pytest.skip("nll_loss has no label smoothing")
         (x, _), kwargs = _index_case(options, INDEX_SHAPES[0], "float32")
         t = np.full(6, 3)
         for reduction in REDUCTIONS:
