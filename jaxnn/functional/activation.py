@@ -87,7 +87,7 @@ def prelu(input: ArrayLike, weight: ArrayLike) -> jax.Array:
     """x if x > 0 else weight * x, ``weight`` shared (1 element) or one per channel (dim 1).
 
     Args:
-      input: ``(N, C, *)``, ``(C,)`` or a scalar.
+      input: ``(N, C, *)``; 0- and 1-D input has one channel (torch).
       weight: 1 element, or ``C`` elements broadcast along dim 1 of ``input``.
 
     The gradient at x == 0 is ``weight`` w.r.t. x and ``x = 0`` w.r.t. weight, as torch.
@@ -99,7 +99,7 @@ def prelu(input: ArrayLike, weight: ArrayLike) -> jax.Array:
     if w.ndim > 1:
         raise ValueError(f"prelu: weight must be 1-D or a scalar, got shape {w.shape}")
     if w.size != 1:
-        channels = x.shape[1] if x.ndim >= 2 else (x.shape[0] if x.ndim == 1 else 1)
+        channels = x.shape[1] if x.ndim >= 2 else 1
         if w.size != channels:
             raise ValueError(
                 f"prelu: weight has {w.size} elements, expected 1 or the number of channels "
