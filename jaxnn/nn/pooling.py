@@ -81,7 +81,9 @@ class _Pool(Module):
             pads.append((p, hi))
         return outs, pads
 
-    def _reduce(self, x: jax.Array, init, op) -> jax.Array:
+    def _reduce(self, x: jax.Array, init: np.ndarray, op) -> jax.Array:
+        """``init`` must be a concrete (numpy) identity so that JAX picks its differentiable
+        max/sum window reducers instead of the generic one."""
         outs, pads = self._geometry(x.shape[2:])
         y = jax.lax.reduce_window(
             x,
@@ -93,6 +95,22 @@ class _Pool(Module):
             window_dilation=(1, 1) + self.dilation,
         )
         return y[(slice(None), slice(None)) + tuple(slice(0, o) for o in outs)]
+
+    def _max_over_patches(self, x: jax.Array) -> jax.Array:
+        """Max pooling by explicit windows, for dilated kernels (JAX has no VJP for dilated
+        max windows); ``argmax`` picks each window's first maximum, as torch's backward does."""
+        outs, pads = self._geometry(x.shape[2:])
+        x = jnp.pad(x, [(0, 0), (0, 0)] + pads, constant_values=-jnp.inf)
+        patches = []
+        for offset in np.ndindex(*self.kernel_size):
+            index = tuple(
+                slice(i * d, i * d + (o - 1) * s + 1, s)
+                for i, d, o, s in zip(offset, self.dilation, outs, self.stride)
+            )
+            patches.append(x[(slice(None), slice(None)) + index])
+        patches = jnp.stack(patches, axis=2)
+        first = jnp.argmax(patches, axis=2, keepdims=True)
+        return jnp.take_along_axis(patches, first, axis=2)[:, :, 0]
 
 
 class MaxPool1d(_Pool):
@@ -122,7 +140,10 @@ class MaxPool1d(_Pool):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         x, unbatched = _batched(self, input, self._nd)
-        y = self._reduce(x, jnp.array(-jnp.inf, x.dtype), jax.lax.max)
+        if any(d != 1 for d in self.dilation):
+            y = self._max_over_patches(x)
+        else:
+            y = self._reduce(x, np.asarray(-np.inf, x.dtype), jax.lax.max)
         return y[0] if unbatched else y
 
 
@@ -170,7 +191,7 @@ class AvgPool1d(_Pool):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         x, unbatched = _batched(self, input, self._nd)
-        total = self._reduce(x, jnp.array(0, x.dtype), jax.lax.add)
+        total = self._reduce(x, np.asarray(0, x.dtype), jax.lax.add)
         y = total / jnp.asarray(self._divisor(x.shape[2:], total.shape[2:]), x.dtype)
         return y[0] if unbatched else y
 
