@@ -12,6 +12,11 @@ orders them. What counts:
   ``BatchStat``), except rng state (dropout's key and counter), which torch has
   no counterpart for.
 
+Order: torch's for a freshly built model. ``nnx.merge`` rebuilds a module's
+attributes in sorted order, so after a split/merge the keys of a plain module
+come sorted (containers keep their index / insertion order); the key set is the
+same, and loading never depends on the order.
+
 Arrays leave as numpy arrays in their own dtype, except buffers created with
 ``torch_dtype`` metadata (BatchNorm's ``num_batches_tracked``: int32 in JAX
 without x64, int64 in torch), which leave in that dtype.
@@ -57,6 +62,13 @@ def _is_parameter(variable: nnx.Variable) -> bool:
 def _named_variables(module: Any, prefix: str = "") -> Iterator[tuple[str, nnx.Variable]]:
     """(torch name, variable) of every parameter and buffer, torch's order, duplicates kept."""
     members = [(name, value) for name, value in vars(module).items() if not name.startswith("_pytree__")]
+    # Containers know their torch order; nnx.merge rebuilds attributes in sorted order.
+    order = getattr(module, "_keys", None)
+    if isinstance(module, nnx.List):
+        order = tuple(str(i) for i in range(len(module)))
+    if order is not None:
+        rank = {key: i for i, key in enumerate(order)}
+        members.sort(key=lambda item: rank.get(item[0], -1))
     variables = [
         (name, v) for name, v in members if isinstance(v, nnx.Variable) and not isinstance(v, nnx.RngState)
     ]
