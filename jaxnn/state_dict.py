@@ -80,7 +80,7 @@ def _named_variables(module: Any, prefix: str = "") -> Iterator[tuple[str, nnx.V
 
 
 def _export(variable: nnx.Variable) -> np.ndarray:
-    array = np.asarray(variable[...])
+    array = np.array(variable[...])
     torch_dtype = variable.get_metadata().get("torch_dtype")
     return array.astype(torch_dtype) if torch_dtype is not None else array
 
