@@ -1,7 +1,6 @@
 """LayerNorm, GroupNorm, BatchNorm against torch: outputs, gradients, running statistics."""
 
 import chex
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from flax import nnx
 
 import jaxnn
 from tests.nn import assert_layer_parity, randn
