@@ -26,9 +26,17 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize("name,args,options", CASES, ids=[f"{c[0]}{c[1]}{c[2]}" for c in CASES])
-def test_module_matches_torch(name, args, options, train):
+def test_module_matches_torch(name, args, options):
+    """Activations do not depend on the mode; the eval switch is covered by PReLU below."""
+    _check(name, args, options, train=True)
+
+
+def test_eval_mode_is_the_same_function():
+    _check("PReLU", (3,), {}, train=False)
+
+
+def _check(name, args, options, train):
     x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
     x[0, :, 0] = [0.0, -0.5, 0.5]  # kinks of relu / leaky / hardtanh / elu / prelu
     assert_layer_parity(getattr(jaxnn, name)(*args, **options), getattr(torch.nn, name)(*args, **options), (x,), train=train)

@@ -133,5 +133,6 @@ def test_default_init_matches_torch(transposed):
         jw, tw = np.asarray(getattr(j, name)[...]), getattr(t, name).detach().numpy()
         bound = 1 / np.sqrt(tw.shape[1] * 9) if name == "weight" else 1 / np.sqrt(t.weight.shape[1] * 9)
         assert np.abs(jw).max() <= bound and np.abs(tw).max() <= bound
-        assert np.abs(jw).max() > 0.9 * bound
-        chex.assert_trees_all_close(jw.std(), tw.std(), rtol=0.05 if name == "weight" else 0.35)
+        if name == "weight":  # 18432 draws; the 32 biases are only checked against the bound
+            assert np.abs(jw).max() > 0.99 * bound
+            chex.assert_trees_all_close(jw.std(), tw.std(), rtol=0.05)

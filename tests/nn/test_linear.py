@@ -11,8 +11,11 @@ import jaxnn
 from tests.nn import as_dtype, assert_layer_parity, randn
 
 
-@pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4), (4,)])
+@pytest.mark.parametrize(
+    "bias,shape,float_dtype",
+    [(True, (5, 4), "float32"), (False, (5, 4), "float32"), (True, (2, 3, 4), "float32"), (True, (4,), "float32"), (True, (5, 4), "float64")],
+    indirect=["float_dtype"],
+)
 def test_linear(bias, shape, float_dtype):
     j = jaxnn.Linear(4, 3, bias=bias, rngs=nnx.Rngs(0), dtype=float_dtype)
     t = as_dtype(torch.nn.Linear(4, 3, bias=bias), float_dtype)
@@ -35,7 +38,7 @@ def test_linear_needs_rngs():
         jaxnn.Linear(4, 3)
 
 
-@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("bias,float_dtype", [(True, "float32"), (False, "float32"), (True, "float64")], indirect=["float_dtype"])
 def test_bilinear(bias, float_dtype):
     j = jaxnn.Bilinear(3, 4, 2, bias=bias, rngs=nnx.Rngs(0), dtype=float_dtype)
     t = as_dtype(torch.nn.Bilinear(3, 4, 2, bias=bias), float_dtype)
@@ -76,5 +79,6 @@ def test_default_init_bounds_match_torch():
         jw, tw = np.asarray(getattr(j, name)[...]), getattr(t, name).detach().numpy()
         bound = 1 / np.sqrt(400)
         assert np.abs(jw).max() <= bound and np.abs(jw).max() > 0.95 * bound
-        chex.assert_trees_all_close(jw.std(), tw.std(), rtol=0.05 if name == "weight" else 0.2)
+        # std of U(-b, b) is b / sqrt(3); 300 biases give it to about 5%, 120000 weights to 0.3%
+        chex.assert_trees_all_close(jw.std(), tw.std(), rtol=0.03 if name == "weight" else 0.25)
         assert abs(jw.mean()) < 5 * bound / np.sqrt(3 * jw.size)

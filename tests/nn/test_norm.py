@@ -14,9 +14,11 @@ from tests.nn import as_dtype, assert_layer_parity, randn
 
 
 @pytest.mark.parametrize(
-    "args,options",
-    [((5,), {}), ((5,), {"bias": False}), ((5,), {"elementwise_affine": False}), (((4, 5),), {"eps": 1e-3})],
-    ids=["default", "no-bias", "no-affine", "2d-eps"],
+    "args,options,float_dtype",
+    [((5,), {}, "float32"), ((5,), {"bias": False}, "float32"), ((5,), {"elementwise_affine": False}, "float32"),
+     (((4, 5),), {"eps": 1e-3}, "float32"), (((4, 5),), {}, "float64")],
+    ids=["default", "no-bias", "no-affine", "2d-eps", "2d-float64"],
+    indirect=["float_dtype"],
 )
 def test_layer_norm(args, options, float_dtype):
     j = jaxnn.LayerNorm(*args, **options, dtype=float_dtype)
@@ -31,8 +33,11 @@ def test_layer_norm_rejects_wrong_trailing_shape():
         jaxnn.LayerNorm(5)(jnp.ones((3, 4)))
 
 
-@pytest.mark.parametrize("affine", [True, False])
-@pytest.mark.parametrize("shape", [(3, 6), (3, 6, 4), (2, 6, 3, 3)])
+@pytest.mark.parametrize(
+    "affine,shape,float_dtype",
+    [(True, (3, 6, 5), "float32"), (True, (3, 6, 4), "float32"), (False, (2, 6, 3, 3), "float32"), (True, (2, 6, 3, 3), "float64")],
+    indirect=["float_dtype"],
+)
 def test_group_norm(affine, shape, float_dtype):
     j = jaxnn.GroupNorm(3, 6, affine=affine, dtype=float_dtype)
     t = as_dtype(torch.nn.GroupNorm(3, 6, affine=affine), float_dtype)
@@ -67,10 +72,13 @@ def _bn_pair(jcls, tcls, options, dtype):
     return jcls(3, **options, dtype=dtype), t
 
 
+BN_CASES = [(layers, options) for options in BN_OPTIONS for layers in BN[2:]] + [(layers, {}) for layers in BN[:2]]
+
+
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
-@pytest.mark.parametrize("options", BN_OPTIONS, ids=str)
-@pytest.mark.parametrize("jcls,tcls,shape", BN, ids=["bn1d-2d", "bn1d-3d", "bn2d"])
-def test_batch_norm_forward_and_gradients(jcls, tcls, shape, options, train):
+@pytest.mark.parametrize("layers,options", BN_CASES, ids=[f"{c[0][0].__name__}{c[0][2]}{c[1]}" for c in BN_CASES])
+def test_batch_norm_forward_and_gradients(layers, options, train):
+    jcls, tcls, shape = layers
     j, t = _bn_pair(jcls, tcls, options, "float32")
     if "track_running_stats" not in options:
         with torch.no_grad():
