@@ -45,7 +45,7 @@ class _Pool(Module):
     def _setup(self, kernel_size, stride, padding, dilation, ceil_mode, half_of: str) -> None:
         nd, name = self._nd, type(self).__name__
         self.kernel_size = ntuple(kernel_size, nd, "kernel_size")
-        self.stride = ntuple(stride if stride is not None and stride != [] else kernel_size, nd, "stride")
+        self.stride = ntuple(kernel_size if stride is None else stride, nd, "stride")
         self.padding = ntuple(padding, nd, "padding")
         self.dilation = ntuple(dilation, nd, "dilation")
         self.ceil_mode = ceil_mode
