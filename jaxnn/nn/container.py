@@ -4,7 +4,7 @@ Children are attributes named by their torch key ("0", "1", ... or the
 OrderedDict / ModuleDict key), so nnx paths and :func:`jaxnn.state_dict` keys
 read ``"0.weight"`` / ``"blocks.2.bias"`` exactly as torch's do. The order is
 kept in a static tuple of keys, because nnx rebuilds attributes in its own
-order after ``nnx.merge``.
+order after ``nnx.merge``. Like every layer they accept (and ignore) ``rngs``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Sequential(_Keyed):
     new Sequential sharing the children under their keys, as torch's.
     """
 
-    def __init__(self, *args: Union[Callable, Mapping[str, Callable]]) -> None:
+    def __init__(self, *args: Union[Callable, Mapping[str, Callable]], rngs: Optional[nnx.Rngs] = None) -> None:
         if len(args) == 1 and isinstance(args[0], Mapping):
             items = args[0].items()
         else:
@@ -82,7 +82,7 @@ class Sequential(_Keyed):
 class ModuleList(Module, nnx.List):
     """A list of modules (an ``nnx.List``): keys "0", "1", ... as torch's ModuleList."""
 
-    def __init__(self, modules: Optional[Iterable[Any]] = None) -> None:
+    def __init__(self, modules: Optional[Iterable[Any]] = None, *, rngs: Optional[nnx.Rngs] = None) -> None:
         nnx.List.__init__(self, modules)
 
     def extend(self, modules: Iterable[Any]) -> "ModuleList":
@@ -97,7 +97,12 @@ class ModuleDict(_Keyed, MutableMapping):
     Keys that shadow an attribute of the class (``"train"``) are rejected, as in torch.
     """
 
-    def __init__(self, modules: Optional[Union[Mapping[str, Any], Iterable[tuple[str, Any]]]] = None) -> None:
+    def __init__(
+        self,
+        modules: Optional[Union[Mapping[str, Any], Iterable[tuple[str, Any]]]] = None,
+        *,
+        rngs: Optional[nnx.Rngs] = None,
+    ) -> None:
         for key, module in dict(modules or {}).items():
             self._add(key, module)
 
