@@ -31,7 +31,7 @@ def test_conv2d(options):
     _conv2d(options, "float32")
 
 
-@pytest.mark.parametrize("options", CONV2D[:2] + CONV2D[6:7] + CONV2D[8:9], ids=str)
+@pytest.mark.parametrize("options", [CONV2D[1], CONV2D[6], CONV2D[8]], ids=str)
 def test_conv2d_float64(options, x64):
     _conv2d(options, "float64")
 
@@ -72,7 +72,7 @@ def test_conv_transpose2d(options):
     _conv_transpose2d(options, "float32")
 
 
-@pytest.mark.parametrize("options", CONVT2D[2:5], ids=str)
+@pytest.mark.parametrize("options", [CONVT2D[2], CONVT2D[4]], ids=str)
 def test_conv_transpose2d_float64(options, x64):
     _conv_transpose2d(options, "float64")
 
