@@ -76,3 +76,9 @@ def as_dtype(layer: torch.nn.Module, dtype: str) -> torch.nn.Module:
 
 def randn(*shape: int, dtype: str = "float32", seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def step_loss(out: Any) -> Any:
+    """The loss a train step returned: the foundation's step returns it bare, the
+    training branch's step a metrics dict holding it (this works with either)."""
+    return out["loss"] if isinstance(out, dict) else out
