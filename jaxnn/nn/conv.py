@@ -83,6 +83,11 @@ class _ConvNd(Module):
         self.weight = Parameter(uniform_fan_in(rngs, shape, fan_in, dtype))
         self.bias = Parameter(uniform_fan_in(rngs, (out_channels,), fan_in, dtype)) if bias else None
 
+    def _operands(self, x: jax.Array, kernel: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Input and kernel in one dtype (lax convolutions take no mixed dtypes)."""
+        dtype = jnp.result_type(x, kernel)
+        return x.astype(dtype), kernel.astype(dtype)
+
     def _batched(self, input: ArrayLike) -> tuple[jax.Array, bool]:
         """The input with a batch axis (torch accepts unbatched ``(C, *spatial)``), checked."""
         x = jnp.asarray(input)
@@ -101,9 +106,15 @@ class _ConvNd(Module):
             )
         return x, unbatched
 
-    def _output(self, y: jax.Array, unbatched: bool) -> jax.Array:
+    def _accumulator(self, dtype) -> Any:
+        """float32 accumulation for half-precision input, as torch's CPU/GPU kernels do."""
+        return jnp.float32 if jnp.dtype(dtype).itemsize < 4 else None
+
+    def _output(self, y: jax.Array, unbatched: bool, dtype: Any) -> jax.Array:
         if self.bias is not None:
-            y = y + self.bias[...].reshape((-1,) + (1,) * self._nd)
+            # Added at the accumulator's precision, so the bias gradient sums in float32 too.
+            y = y + self.bias[...].astype(y.dtype).reshape((-1,) + (1,) * self._nd)
+        y = y.astype(dtype)
         return y[0] if unbatched else y
 
     def _dimension_numbers(self) -> tuple[str, str, str]:
@@ -134,16 +145,18 @@ class _Conv(_ConvNd):
                 )
             x = jnp.pad(x, [(0, 0), (0, 0)] + pads, mode=_PAD_MODES[self.padding_mode])
             pads = [(0, 0)] * self._nd
+        x, kernel = self._operands(x, self.weight[...])
         y = jax.lax.conv_general_dilated(
             x,
-            self.weight[...],
+            kernel,
             window_strides=self.stride,
             padding=pads,
             rhs_dilation=self.dilation,
             dimension_numbers=self._dimension_numbers(),
             feature_group_count=self.groups,
+            preferred_element_type=self._accumulator(x.dtype),
         )
-        return self._output(y, unbatched)
+        return self._output(y, unbatched, x.dtype)
 
 
 class Conv1d(_Conv):
@@ -235,17 +248,19 @@ class _ConvTranspose(_ConvNd):
             (d * (k - 1) - p, d * (k - 1) - p + op)
             for d, k, p, op in zip(self.dilation, self.kernel_size, self.padding, self.output_padding)
         ]
+        x, kernel = self._operands(x, self._forward_kernel())
         y = jax.lax.conv_general_dilated(
             x,
-            self._forward_kernel(),
+            kernel,
             window_strides=(1,) * self._nd,
             padding=pads,
             lhs_dilation=self.stride,
             rhs_dilation=self.dilation,
             dimension_numbers=self._dimension_numbers(),
             feature_group_count=self.groups,
+            preferred_element_type=self._accumulator(x.dtype),
         )
-        return self._output(y, unbatched)
+        return self._output(y, unbatched, x.dtype)
 
 
 class ConvTranspose1d(_ConvTranspose):

@@ -22,6 +22,12 @@ from ._common import float_dtype
 __all__ = ["LayerNorm", "GroupNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
 
+def _upcast(x: jax.Array) -> jax.Array:
+    """float16/bfloat16 input is normalised in float32 and cast back, as torch's kernels
+    compute the statistics and the affine transform in float32 (``opmath``)."""
+    return x.astype(jnp.float32) if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype.itemsize < 4 else x
+
+
 def _normalise(x: jax.Array, axes: tuple[int, ...], eps: float) -> jax.Array:
     """(x - mean) / sqrt(var + eps) with the biased variance over ``axes``."""
     mean = jnp.mean(x, axis=axes, keepdims=True)
@@ -79,8 +85,8 @@ class LayerNorm(Module):
                 f"LayerNorm: given normalized_shape={list(self.normalized_shape)}, expected input with "
                 f"shape [*, {', '.join(map(str, self.normalized_shape))}], but got input of size {x.shape}"
             )
-        y = _normalise(x, tuple(range(x.ndim - k, x.ndim)), self.eps)
-        return _scale_shift(y, self.weight, self.bias, self.normalized_shape)
+        y = _normalise(_upcast(x), tuple(range(x.ndim - k, x.ndim)), self.eps)
+        return _scale_shift(y, self.weight, self.bias, self.normalized_shape).astype(x.dtype)
 
 
 class GroupNorm(Module):
@@ -112,9 +118,9 @@ class GroupNorm(Module):
             raise ValueError(
                 f"GroupNorm: expected input (N, {self.num_channels}, *), got shape {x.shape}"
             )
-        grouped = x.reshape((x.shape[0], self.num_groups, -1))
+        grouped = _upcast(x).reshape((x.shape[0], self.num_groups, -1))
         y = _normalise(grouped, (2,), self.eps).reshape(x.shape)
-        return _scale_shift(y, self.weight, self.bias, (-1,) + (1,) * (x.ndim - 2))
+        return _scale_shift(y, self.weight, self.bias, (-1,) + (1,) * (x.ndim - 2)).astype(x.dtype)
 
 
 class _BatchNorm(Module):
@@ -175,6 +181,7 @@ class _BatchNorm(Module):
     def __call__(self, input: ArrayLike) -> jax.Array:
         x = jnp.asarray(input)
         self._check(x)
+        dtype, x = x.dtype, _upcast(x)
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, -1) + (1,) * (x.ndim - 2)
         if self.training or self.running_mean is None:
@@ -191,7 +198,7 @@ class _BatchNorm(Module):
             mean = self.running_mean[...].reshape(bshape)
             var = self.running_var[...].reshape(bshape)
             y = (x - mean) * jax.lax.rsqrt(var + self.eps)
-        return _scale_shift(y, self.weight, self.bias, bshape)
+        return _scale_shift(y, self.weight, self.bias, bshape).astype(dtype)
 
     def _update_running_stats(self, x: jax.Array, axes: tuple[int, ...], n: int) -> None:
         x = jax.lax.stop_gradient(x)

@@ -14,7 +14,7 @@ import torch
 from flax import nnx
 
 import jaxnn
-from tests.parity import assert_parity, cotangent, tolerance, to_torch
+from tests.parity import assert_parity, cotangent, to_numpy, tolerance, to_torch
 
 
 def pure(layer: nnx.Module):
@@ -43,6 +43,7 @@ def assert_layer_parity(
     train: bool = True,
     wrt: Sequence[int] = (0,),
     jit: bool = True,
+    param_grads_too: bool = True,
 ) -> None:
     """Loads tlayer's state into jlayer and compares outputs, input VJPs and parameter
     gradients in ``train`` or eval mode. Jitted by default: one compilation per case
@@ -53,14 +54,14 @@ def assert_layer_parity(
     state_before = {k: v.clone() for k, v in tlayer.state_dict().items()}
     assert_parity(pure(jlayer), tlayer, inputs, wrt=wrt, jit=jit)
     tlayer.load_state_dict(state_before)
-    if not list(tlayer.parameters()):
+    if not param_grads_too or not list(tlayer.parameters()):
         return
     out = tlayer(*[to_torch(x) for x in inputs])
     ct = cotangent(tuple(out.shape), inputs[0].dtype)
     tlayer.zero_grad()
     (out * to_torch(ct)).sum().backward()
     tlayer.load_state_dict(state_before)
-    expected = {n: p.grad.numpy() for n, p in tlayer.named_parameters() if p.grad is not None}
+    expected = {n: to_numpy(p.grad) for n, p in tlayer.named_parameters() if p.grad is not None}
     got = param_grads(jlayer, inputs, ct)
     assert set(got) == set(expected), (sorted(got), sorted(expected))
     rtol, atol = tolerance(inputs[0].dtype)

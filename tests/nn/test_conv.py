@@ -136,3 +136,8 @@ def test_default_init_matches_torch(transposed):
         if name == "weight":  # 18432 draws; the 32 biases are only checked against the bound
             assert np.abs(jw).max() > 0.99 * bound
             chex.assert_trees_all_close(jw.std(), tw.std(), rtol=0.05)
+
+
+def test_bfloat16():
+    j = jaxnn.Conv2d(4, 6, 3, padding=1, rngs=nnx.Rngs(0), dtype=jnp.bfloat16)
+    assert_layer_parity(j, torch.nn.Conv2d(4, 6, 3, padding=1).bfloat16(), (randn(2, 4, 7, 6).astype(jnp.bfloat16),))
