@@ -85,6 +85,12 @@ class ModuleList(Module, nnx.List):
     def __init__(self, modules: Optional[Iterable[Any]] = None, *, rngs: Optional[nnx.Rngs] = None) -> None:
         nnx.List.__init__(self, modules)
 
+    def __getitem__(self, index: Union[int, slice]) -> Any:
+        """An int gives the child; a slice a new ModuleList sharing those children, as torch's."""
+        if isinstance(index, slice):
+            return ModuleList(nnx.List.__getitem__(self, index))
+        return nnx.List.__getitem__(self, index)
+
     def extend(self, modules: Iterable[Any]) -> "ModuleList":
         for module in modules:
             self.append(module)

@@ -66,6 +66,7 @@ def test_module_list_and_dict_names():
     j, t = J(), T()
     assert list(jaxnn.state_dict(j)) == list(t.state_dict())
     assert len(j.blocks) == 3 and list(j.heads) == ["b", "a"] and "a" in j.heads
+    assert isinstance(j.blocks[1:], jaxnn.ModuleList) and j.blocks[1:][0] is j.blocks[1] and j.blocks[-1] is j.blocks[2]
     del j.heads["b"]
     assert list(j.heads) == ["a"] and "heads.b.weight" not in jaxnn.state_dict(j)
 
