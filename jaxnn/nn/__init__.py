@@ -19,6 +19,7 @@ from .norm import *  # noqa: F401,F403
 from .norm import __all__ as _norm_all
 from .pooling import *  # noqa: F401,F403
 from .pooling import __all__ as _pooling_all
+from . import utils
 
 __all__ = [
     *_linear_all,
