@@ -1,0 +1,194 @@
+"""The bad-input matrix: every invalid input a user can give raises, with a message that says what.
+
+Each row of :data:`TABLE` is one invalid call. It must raise the stated
+exception type, and the message must contain every string of ``says``: the
+argument's name and the offending shape or value. Where torch rejects the same
+call, ``torch`` names torch's function and the row also checks that torch
+raises (so the row is invalid input, not a jaxnn opinion); rows without it are
+places where jaxnn is stricter than torch (integer input that torch would
+promote) or where the argument does not exist in torch. Rows with
+``traced=True`` also raise when the array arguments are traced under
+``jax.jit`` (shape, dtype and static-option checks happen at trace time); the
+others are value checks that only run eagerly (see docs/reliability.md for
+the checkify opt-in).
+
+Generic rows (invalid reduction, unknown keyword, integer input, shapes that
+do not broadcast) are generated for every loss from one valid call per loss in
+:data:`VALID`; specific rows follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any, Callable, Optional
+
+import jax
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import jaxnn
+import jaxnn.functional as F
+from tests.parity import to_torch
+
+
+@dataclasses.dataclass(frozen=True)
+class Bad:
+    id: str
+    fn: Callable
+    args: tuple
+    kwargs: dict
+    error: type
+    says: tuple[str, ...]
+    torch: Optional[Callable] = None
+    traced: bool = True
+
+
+def _f32(*shape):
+    return np.linspace(-1.0, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+
+
+def _pos(*shape):
+    return np.linspace(0.1, 1.0, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+
+
+def _call(cls, **options):
+    """A criterion built with ``options`` and called: torch checks options at call time."""
+
+    def call(*args, **kwargs):
+        return cls(**options)(*args, **kwargs)
+
+    call.__name__ = cls.__name__
+    return call
+
+
+X, T, Y = _f32(3, 4), _f32(3, 4), _f32(2, 4)
+
+# name -> (jaxnn function, torch function, valid args, valid kwargs, float-input positions)
+VALID: dict[str, tuple[Callable, Callable, tuple, dict, tuple[int, ...]]] = {
+    "l1_loss": (F.l1_loss, TF.l1_loss, (X, T), {}, (0, 1)),
+    "mse_loss": (F.mse_loss, TF.mse_loss, (X, T), {}, (0, 1)),
+    "huber_loss": (F.huber_loss, TF.huber_loss, (X, T), {}, (0, 1)),
+    "smooth_l1_loss": (F.smooth_l1_loss, TF.smooth_l1_loss, (X, T), {}, (0, 1)),
+    "gaussian_nll_loss": (F.gaussian_nll_loss, TF.gaussian_nll_loss, (X, T, _pos(3, 4)), {}, (0, 1, 2)),
+    "poisson_nll_loss": (F.poisson_nll_loss, TF.poisson_nll_loss, (X, _pos(3, 4)), {}, (0, 1)),
+    "kl_div": (F.kl_div, TF.kl_div, (X, _pos(3, 4)), {"reduction": "batchmean"}, (0, 1)),
+}
+# losses whose input and target broadcast (the rest need equal shapes)
+BROADCASTING = {"l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "gaussian_nll_loss", "poisson_nll_loss", "kl_div"}
+
+
+def _generic_rows() -> list[Bad]:
+    rows = []
+    for name, (fn, tfn, args, kwargs, float_args) in VALID.items():
+        rows.append(Bad(f"{name}/reduction", fn, args, {**kwargs, "reduction": "avg"}, ValueError, ("reduction", "'avg'"), tfn))
+        rows.append(Bad(f"{name}/unknown-keyword", fn, args, {**kwargs, "size": 3}, TypeError, ("'size'",), tfn))
+        for i in float_args:
+            bad = list(args)
+            bad[i] = np.arange(np.size(args[i]), dtype=np.int32).reshape(np.shape(args[i]))
+            rows.append(Bad(f"{name}/integer-arg{i}", fn, tuple(bad), kwargs, TypeError, ("int32", str(np.shape(args[i])))))
+        if name in BROADCASTING:
+            bad = (args[0], Y, *args[2:])
+            rows.append(Bad(f"{name}/shapes", fn, bad, kwargs, ValueError, ("(3, 4)", "(2, 4)"), tfn))
+        rows.append(Bad(f"{name}/none-input", fn, (None, *args[1:]), kwargs, TypeError, ("input", "None"), tfn))
+    return rows
+
+
+def _class_rows() -> list[Bad]:
+    """Every criterion whose functional form has landed: an invalid reduction and an unknown option."""
+    rows = []
+    for cname in jaxnn.losses.__all__:
+        cls = getattr(jaxnn, cname)
+        if not hasattr(F, cls._function):
+            continue
+        tcls = getattr(torch.nn, cname)
+        rows.append(Bad(f"{cname}/reduction", cls, (), {"reduction": "avg"}, ValueError, ("reduction", "'avg'")))
+        rows.append(Bad(f"{cname}/unknown-keyword", cls, (), {"size": 3}, TypeError, ("'size'",), tcls))
+    return rows
+
+
+NAN = float("nan")
+SPECIFIC = [
+    Bad("l1_loss/weight-shape", F.l1_loss, (X, T), {"weight": _pos(4)}, ValueError, ("weight shape (4,)", "input shape (3, 4)"), TF.l1_loss),
+    Bad("mse_loss/weight-shape", F.mse_loss, (X, T), {"weight": _pos(3)}, ValueError, ("weight shape (3,)", "input shape (3, 4)"), TF.mse_loss),
+    Bad("huber_loss/weight-shape", F.huber_loss, (X, T), {"weight": _pos(4)}, ValueError, ("weight shape (4,)", "input shape (3, 4)"), TF.huber_loss),
+    Bad("huber_loss/delta-negative", F.huber_loss, (X, T), {"delta": -1.0}, ValueError, ("delta", "-1.0"), TF.huber_loss),
+    Bad("huber_loss/delta-zero", F.huber_loss, (X, T), {"delta": 0.0}, ValueError, ("delta", "0.0"), TF.huber_loss),
+    Bad("huber_loss/delta-nan", F.huber_loss, (X, T), {"delta": NAN}, ValueError, ("delta", "nan"), TF.huber_loss),
+    Bad("huber_loss/delta-string", F.huber_loss, (X, T), {"delta": "1"}, TypeError, ("delta", "str"), TF.huber_loss),
+    Bad("HuberLoss/delta-negative", _call(jaxnn.HuberLoss, delta=-1.0), (X, T), {}, ValueError, ("delta", "-1.0"), _call(torch.nn.HuberLoss, delta=-1.0)),
+    Bad("smooth_l1_loss/beta-negative", F.smooth_l1_loss, (X, T), {"beta": -0.5}, ValueError, ("beta", "-0.5"), TF.smooth_l1_loss),
+    Bad("smooth_l1_loss/beta-nan", F.smooth_l1_loss, (X, T), {"beta": NAN}, ValueError, ("beta", "nan"), TF.smooth_l1_loss),
+    Bad("SmoothL1Loss/beta-negative", _call(jaxnn.SmoothL1Loss, beta=-0.5), (X, T), {}, ValueError, ("beta", "-0.5"), _call(torch.nn.SmoothL1Loss, beta=-0.5)),
+    Bad("gaussian_nll_loss/var-negative", F.gaussian_nll_loss, (X, T, -_pos(3, 4)), {}, ValueError, ("var", "negative", "(3, 4)"), TF.gaussian_nll_loss, traced=False),
+    Bad("gaussian_nll_loss/var-negative-float", F.gaussian_nll_loss, (X, T, -1.0), {}, ValueError, ("var", "-1.0"), TF.gaussian_nll_loss),
+    Bad("gaussian_nll_loss/var-size", F.gaussian_nll_loss, (X, T, _pos(2, 4)), {}, ValueError, ("var", "(2, 4)", "(3, 4)"), TF.gaussian_nll_loss),
+    Bad("gaussian_nll_loss/var-two-dims-1", F.gaussian_nll_loss, (_f32(2, 3, 4), _f32(2, 3, 4), _pos(2, 1, 1)), {}, ValueError, ("var", "(2, 1, 1)", "(2, 3, 4)"), TF.gaussian_nll_loss),
+    Bad("GaussianNLLLoss/var-size", _call(jaxnn.GaussianNLLLoss), (X, T, _pos(4, 3)), {}, ValueError, ("var", "(4, 3)", "(3, 4)"), _call(torch.nn.GaussianNLLLoss)),
+    Bad("mse_loss/reduction-batchmean", F.mse_loss, (X, T), {"reduction": "batchmean"}, ValueError, ("reduction", "'batchmean'"), TF.mse_loss),
+    Bad("mse_loss/string-input", F.mse_loss, ("abc", T), {}, TypeError, ("input", "str"), TF.mse_loss),
+    Bad("mse_loss/bool-input", F.mse_loss, (X > 0, T), {}, TypeError, ("input", "bool", "(3, 4)")),
+    Bad("kl_div/integer-input", F.kl_div, (np.zeros((3, 4), np.int64), _pos(3, 4)), {"reduction": "sum"}, TypeError, ("input", "int", "(3, 4)"), TF.kl_div),
+]
+
+TABLE = [*_generic_rows(), *_class_rows(), *SPECIFIC]
+
+
+def _message_names_everything(excinfo, row: Bad) -> None:
+    message = str(excinfo.value)
+    missing = [s for s in row.says if s not in message]
+    assert not missing, f"message {message!r} does not name {missing}"
+
+
+def _to_torch(x: Any) -> Any:
+    return to_torch(x) if isinstance(x, np.ndarray) else x
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[r.id for r in TABLE])
+def test_raises_and_names_the_argument(row: Bad):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(row.error) as excinfo:
+            row.fn(*row.args, **row.kwargs)
+    _message_names_everything(excinfo, row)
+
+
+@pytest.mark.parametrize("row", [r for r in TABLE if r.torch is not None], ids=lambda r: r.id)
+def test_torch_rejects_it_too(row: Bad):
+    """The row's input is invalid for torch as well (any exception: torch's types vary)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception):
+            row.torch(*[_to_torch(a) for a in row.args], **{k: _to_torch(v) for k, v in row.kwargs.items()})
+
+
+TRACED = [r for r in TABLE if r.traced and any(isinstance(a, np.ndarray) for a in r.args)]
+
+
+@pytest.mark.parametrize("row", TRACED, ids=[r.id for r in TRACED])
+def test_raises_at_trace_time(row: Bad):
+    """Array arguments traced, options static: the check needs no concrete value."""
+    arrays = [i for i, a in enumerate(row.args) if isinstance(a, np.ndarray)]
+
+    def f(*traced):
+        args = list(row.args)
+        for i, t in zip(arrays, traced):
+            args[i] = t
+        return row.fn(*args, **row.kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(row.error) as excinfo:
+            jax.jit(f).lower(*[row.args[i] for i in arrays])
+    _message_names_everything(excinfo, row)
+
+
+def test_every_loss_has_rows():
+    """A newly public loss or criterion without rows here fails, so the matrix stays complete."""
+    losses = {n for n in F.__all__ if n.endswith("_loss") or n == "kl_div"}
+    covered = {r.id.split("/")[0] for r in TABLE}
+    assert losses <= covered, f"losses without bad-input rows: {sorted(losses - covered)}"
+    classes = {n for n in jaxnn.losses.__all__ if hasattr(F, getattr(jaxnn, n)._function)}
+    assert classes <= covered, f"criteria without bad-input rows: {sorted(classes - covered)}"
