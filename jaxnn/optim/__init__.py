@@ -1,3 +1,41 @@
-"""torch.optim as optax transformations (filled in by the optimizers issue)."""
+"""torch.optim as optax transformations: same names, defaults, checks and numbers.
 
-__all__: list[str] = []
+Each optimizer returns an ``optax.GradientTransformation`` (a
+:class:`TorchOptimizer`); apply its updates with ``optax.apply_updates``.
+``lr`` may be a float or an optax schedule; :mod:`jaxnn.optim.lr_scheduler`
+has torch's schedulers as such schedules.
+"""
+
+from . import lr_scheduler
+from ._core import OptimizerState, TorchOptimizer, param_groups
+from ._state_dict import load_state_dict, state_dict
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
+from .clip import clip_grad_norm, clip_grad_norm_, clip_grad_value, clip_grad_value_
+from .nadam import NAdam
+from .radam import RAdam
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "NAdam",
+    "RAdam",
+    "Adamax",
+    "OptimizerState",
+    "TorchOptimizer",
+    "param_groups",
+    "lr_scheduler",
+    "state_dict",
+    "load_state_dict",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "clip_grad_norm",
+    "clip_grad_value",
+]

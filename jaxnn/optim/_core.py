@@ -1,0 +1,253 @@
+"""The machinery every torch optimizer shares: state, parameter groups, torch's checks.
+
+An optimizer is described by a :class:`Rule`: the torch state slots it keeps
+(``exp_avg``, ``momentum_buffer``, ...) and a per-parameter step that mirrors
+torch's ``_single_tensor_<name>`` function operation for operation. :func:`build`
+turns a rule plus torch's param-group dicts into an ``optax`` transformation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Mapping, NamedTuple, Sequence, Union
+
+import jax
+import jax.numpy as jnp
+import optax
+
+ScalarOrSchedule = Union[float, optax.Schedule]
+Labels = Union[None, Any, Callable[[Any], Any]]
+
+# torch's wording for each non-negative hyper-parameter it checks.
+_LABELS = {
+    "lr": "learning rate",
+    "eps": "epsilon value",
+    "momentum": "momentum value",
+    "weight_decay": "weight_decay value",
+    "alpha": "alpha value",
+    "lr_decay": "lr_decay value",
+    "initial_accumulator_value": "initial_accumulator_value value",
+    "momentum_decay": "momentum_decay value",
+}
+
+
+class OptimizerState(NamedTuple):
+    """State of every jaxnn optimizer.
+
+    Attributes:
+      count: int32 scalar, optimizer steps taken so far (torch's ``state['step']``).
+      slots: torch's per-parameter state names (``'exp_avg'``, ``'momentum_buffer'``,
+        ...) -> a pytree shaped like the parameters.
+    """
+
+    count: jax.Array
+    slots: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One torch optimizer's per-parameter algorithm.
+
+    Attributes:
+      name: torch's class name.
+      slots: ``group -> names`` of the state a group keeps, in torch's key order.
+      step: ``(group, t, lr, grad, param, slots) -> (update, new_slots)``; ``t``
+        is the 1-based step number in the parameter's dtype, ``grad`` already
+        has ``maximize`` and L2 weight decay applied, ``update`` is what
+        ``optax.apply_updates`` adds.
+      decoupled: ``group -> bool``, whether weight decay scales the parameter
+        (AdamW style) instead of being added to the gradient.
+      init: slot name -> ``(group, param) -> initial value`` where it is not zeros.
+      init_from_defaults: initial values read the constructor's arguments, not
+        the parameter's group (torch's Adagrad fills ``sum`` with the
+        constructor's ``initial_accumulator_value`` for every group).
+    """
+
+    name: str
+    slots: Callable[[Mapping[str, Any]], tuple[str, ...]]
+    step: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
+    decoupled: Callable[[Mapping[str, Any]], bool] = lambda group: False
+    init: Mapping[str, Callable[[Mapping[str, Any], jax.Array], jax.Array]] = dataclasses.field(
+        default_factory=dict
+    )
+    init_from_defaults: bool = False
+
+
+class TorchOptimizer(optax.GradientTransformationExtraArgs):
+    """An ``optax.GradientTransformationExtraArgs`` that also knows its torch identity.
+
+    Besides ``init``/``update`` it carries ``rule`` (the algorithm),
+    ``param_groups`` (torch's group dicts without ``'params'``) and ``labels``
+    (which group each parameter leaf belongs to), used by
+    :func:`jaxnn.optim.state_dict` and :func:`jaxnn.optim.load_state_dict`.
+    """
+
+
+def check_nonnegative(**values: Any) -> None:
+    """Raises torch's ``ValueError('Invalid <what>: <value>')`` for a negative hyper-parameter."""
+    for name, value in values.items():
+        if callable(value):
+            continue
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_LABELS[name]}: {value}")
+
+
+def check_betas(betas: Sequence[float]) -> tuple[float, float]:
+    """torch's ``0 <= beta < 1`` check for ``betas=(beta1, beta2)``."""
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+    return (float(betas[0]), float(betas[1]))
+
+
+def check_adam_family(lr, eps, betas, weight_decay, **more) -> tuple[float, float]:
+    """torch's checks of the Adam family, in its order: lr, eps, betas, weight_decay, then ``more``."""
+    check_nonnegative(lr=lr, eps=eps)
+    betas = check_betas(betas)
+    check_nonnegative(weight_decay=weight_decay, **more)
+    return betas
+
+
+def moments(slots: Mapping[str, jax.Array], g: jax.Array, beta1: float, beta2: float) -> tuple[jax.Array, jax.Array]:
+    """torch's ``exp_avg.lerp_(g, 1 - beta1)`` and ``exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)``."""
+    m = lerp(slots["exp_avg"], g, 1 - beta1)
+    v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * g * g
+    return m, v
+
+
+def one_minus_pow(beta: float, t: jax.Array) -> jax.Array:
+    """``1 - beta**t`` without float32's cancellation (torch does it in double on the host)."""
+    if beta == 0.0:
+        return jnp.ones_like(t)
+    return -jnp.expm1(t * math.log(beta))
+
+
+def lerp(start: jax.Array, end: jax.Array, weight: float) -> jax.Array:
+    """``torch.lerp`` with a scalar weight, in its two-branch form so float32 rounds alike."""
+    if abs(weight) < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - jnp.asarray(weight, start.dtype))
+
+
+def leaf_labels(labels: Labels, params: Any, n_groups: int) -> list[int]:
+    """The group index of each parameter leaf, in ``jax.tree.leaves(params)`` order."""
+    treedef = jax.tree.structure(params)
+    if labels is None:
+        return [0] * treedef.num_leaves
+    tree = labels(params) if callable(labels) else labels
+    flat = treedef.flatten_up_to(tree)
+    for i, label in enumerate(flat):
+        if not isinstance(label, int) or not 0 <= label < n_groups:
+            raise ValueError(
+                f"param_groups labels must be ints in [0, {n_groups}) (one per parameter leaf); "
+                f"leaf {i} has {label!r}"
+            )
+    return flat
+
+
+def _lr_at(lr: ScalarOrSchedule, count: jax.Array) -> Any:
+    return lr(count) if callable(lr) else lr
+
+
+def build(
+    rule: Rule,
+    param_groups: Sequence[Mapping[str, Any]],
+    labels: Labels = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> TorchOptimizer:
+    """An optax transformation running ``rule`` with one hyper-parameter dict per group.
+
+    ``labels`` (a pytree of group indices shaped like the parameters, or a
+    function of the parameters returning one) says which group each leaf
+    belongs to; ``None`` puts every leaf in group 0. ``defaults`` is the
+    constructor's group (default: the first group), for ``rule.init_from_defaults``.
+    """
+    groups = [dict(g) for g in param_groups]
+    init_groups = [dict(defaults or groups[0])] * len(groups) if rule.init_from_defaults else groups
+    slot_names = tuple(dict.fromkeys(name for g in groups for name in rule.slots(g)))
+
+    def init_fn(params):
+        flat, treedef = jax.tree.flatten(params)
+        groups_of = leaf_labels(labels, params, len(groups))
+        slots = {}
+        for name in slot_names:
+            make = rule.init.get(name, lambda g, p: jnp.zeros_like(p))
+            slots[name] = treedef.unflatten(
+                [make(init_groups[k], jnp.asarray(p)) for k, p in zip(groups_of, flat)]
+            )
+        return OptimizerState(count=jnp.zeros([], jnp.int32), slots=slots)
+
+    def update_fn(grads, state, params=None, **extra_args):
+        del extra_args
+        if params is None:
+            raise ValueError(f"{rule.name} needs the parameters: call update(grads, state, params)")
+        flat_g, treedef = jax.tree.flatten(grads)
+        flat_p = treedef.flatten_up_to(params)
+        flat_s = {name: treedef.flatten_up_to(tree) for name, tree in state.slots.items()}
+        groups_of = leaf_labels(labels, params, len(groups))
+        lrs = [_lr_at(g["lr"], state.count) for g in groups]
+        updates = []
+        new_s = {name: list(leaves) for name, leaves in flat_s.items()}
+        for i, (k, g, p) in enumerate(zip(groups_of, flat_g, flat_p)):
+            group = groups[k]
+            # Step-dependent scalars in at least float32 (torch: double on the host), so
+            # bf16/fp16 parameters do not count steps in 8 bits of mantissa.
+            scalar_dtype = jnp.promote_types(p.dtype, jnp.float32)
+            lr = jnp.asarray(lrs[k], scalar_dtype) if callable(group["lr"]) else lrs[k]
+            t = (state.count + 1).astype(scalar_dtype)
+            if group.get("maximize", False):
+                g = -g
+            wd = group.get("weight_decay", 0)
+            decoupled = wd != 0 and rule.decoupled(group)
+            if wd != 0 and not decoupled:
+                g = g + wd * p
+            slots = {name: flat_s[name][i] for name in rule.slots(group)}
+            u, slots = rule.step(group, t, lr, g, p, slots)
+            if decoupled:
+                u = (p * (1 - lr * wd) - p) + u
+            updates.append(u.astype(p.dtype))
+            for name, value in slots.items():
+                new_s[name][i] = value.astype(flat_s[name][i].dtype)
+        new_state = OptimizerState(
+            count=optax.safe_int32_increment(state.count),
+            slots={name: treedef.unflatten(leaves) for name, leaves in new_s.items()},
+        )
+        return treedef.unflatten(updates), new_state
+
+    opt = TorchOptimizer(init_fn, update_fn)
+    opt.rule = rule
+    opt.param_groups = groups
+    opt.labels = labels
+    return opt
+
+
+def param_groups(
+    optimizer: Callable[..., TorchOptimizer],
+    labels: Any,
+    groups: Sequence[Mapping[str, Any]],
+    **defaults: Any,
+) -> TorchOptimizer:
+    """torch's parameter groups: ``optimizer([{'params': ..., **overrides}, ...], **defaults)``.
+
+    Args:
+      optimizer: a jaxnn optimizer factory, e.g. ``jaxnn.optim.AdamW``.
+      labels: a pytree of ints shaped like the parameters (or a function of the
+        parameters returning one): leaf ``i`` belongs to ``groups[labels_i]``.
+        Labels must be Python ints, so they are static under ``jit``.
+      groups: one dict of overrides per group (e.g. ``{'weight_decay': 0.0}``),
+        in torch's param_groups order.
+      **defaults: the optimizer's keyword arguments shared by all groups.
+
+    Returns:
+      One transformation: each leaf is updated with ``optimizer(**{**defaults,
+      **groups[label]})``'s rule, exactly as torch updates that param group.
+      Hyper-parameters are validated per group as torch does.
+    """
+    if not groups:
+        raise ValueError("optimizer got an empty parameter list")
+    built = [optimizer(**{**defaults, **g}) for g in groups]
+    constructor = optimizer(**defaults).param_groups[0]
+    return build(built[0].rule, [b.param_groups[0] for b in built], labels, constructor)

@@ -1,0 +1,242 @@
+"""torch.optim.lr_scheduler's schedulers as optax schedules (``count -> lr``).
+
+Counting convention: ``schedule(k)`` equals torch's ``scheduler.get_last_lr()``
+after ``k`` calls to ``scheduler.step()`` (``k = 0``: right after construction).
+optax calls a schedule with the number of updates already applied, so passing
+one as ``lr`` reproduces the torch loop that calls ``scheduler.step()`` once
+after every ``optimizer.step()``. For a loop that steps the scheduler once per
+epoch, wrap it: ``per_epoch(schedule, steps_per_epoch)``.
+
+torch's schedulers take the optimizer and read its ``lr``; these take the base
+learning rate (``max_lr`` for OneCycleLR) as their first argument instead.
+torch updates some recursively (``lr *= gamma``) in double; these use the
+closed forms, equal up to rounding (float32 under JAX's default precision).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import optax
+
+__all__ = [
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "LinearLR",
+    "OneCycleLR",
+    "CosineAnnealingWarmRestarts",
+    "LambdaLR",
+    "SequentialLR",
+    "per_epoch",
+]
+
+
+def _float(count) -> jax.Array:
+    return jnp.asarray(count, dtype=jnp.result_type(float))
+
+
+def StepLR(lr: float, step_size: int, gamma: float = 0.1) -> optax.Schedule:
+    """``lr * gamma ** (k // step_size)``. Reference: ``torch.optim.lr_scheduler.StepLR``."""
+    if not isinstance(step_size, int) or step_size <= 0:
+        raise ValueError(f"StepLR expects a positive integer step_size, got {step_size!r}")
+    return lambda count: lr * jnp.power(gamma, _float(count // step_size))
+
+
+def MultiStepLR(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> optax.Schedule:
+    """``lr * gamma ** (number of milestones <= k)``; a repeated milestone counts repeatedly, as in torch.
+
+    Reference: ``torch.optim.lr_scheduler.MultiStepLR``.
+    """
+    marks = jnp.asarray(sorted(milestones), jnp.int32)
+    return lambda count: lr * jnp.power(gamma, _float(jnp.sum(marks <= count)))
+
+
+def ExponentialLR(lr: float, gamma: float) -> optax.Schedule:
+    """``lr * gamma ** k``. Reference: ``torch.optim.lr_scheduler.ExponentialLR``."""
+    return lambda count: lr * jnp.power(gamma, _float(count))
+
+
+def CosineAnnealingLR(lr: float, T_max: int, eta_min: float = 0.0) -> optax.Schedule:
+    """``eta_min + (lr - eta_min) * (1 + cos(pi * k / T_max)) / 2`` for every ``k``.
+
+    Past ``T_max`` torch's recursive update keeps following this cosine (back
+    up to ``lr`` at ``2 * T_max``), and so does this schedule; optax's
+    ``cosine_decay_schedule`` stays at the minimum instead.
+
+    Reference: ``torch.optim.lr_scheduler.CosineAnnealingLR``.
+    """
+    if T_max <= 0:
+        raise ValueError(f"CosineAnnealingLR expects a positive T_max, got {T_max!r}")
+
+    def schedule(count):
+        # cos has period 2 * T_max in k: reducing k exactly first keeps float32's argument small.
+        phase = _float(jnp.asarray(count) % (2 * T_max))
+        return eta_min + (lr - eta_min) * (1 + jnp.cos(math.pi * phase / T_max)) / 2
+
+    return schedule
+
+
+def LinearLR(
+    lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5
+) -> optax.Schedule:
+    """``lr * (start + (end - start) * min(k, total_iters) / total_iters)``.
+
+    Reference: ``torch.optim.lr_scheduler.LinearLR`` (same factor checks).
+    """
+    if start_factor > 1.0 or start_factor <= 0:
+        raise ValueError(
+            "Starting multiplicative factor expected to be greater than 0 and less or equal to 1."
+        )
+    if end_factor > 1.0 or end_factor < 0:
+        raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+    return lambda count: lr * (
+        start_factor
+        + (end_factor - start_factor) * _float(jnp.minimum(count, total_iters)) / total_iters
+    )
+
+
+def LambdaLR(lr: float, lr_lambda: Callable[[jax.Array], jax.Array]) -> optax.Schedule:
+    """``lr * lr_lambda(k)``; ``lr_lambda`` must be traceable by JAX to be used under jit.
+
+    Reference: ``torch.optim.lr_scheduler.LambdaLR``.
+    """
+    return lambda count: lr * lr_lambda(count)
+
+
+def OneCycleLR(
+    max_lr: float,
+    total_steps: int | None = None,
+    epochs: int | None = None,
+    steps_per_epoch: int | None = None,
+    pct_start: float = 0.3,
+    anneal_strategy: str = "cos",
+    cycle_momentum: bool = True,
+    base_momentum: float = 0.85,
+    max_momentum: float = 0.95,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    three_phase: bool = False,
+) -> optax.Schedule:
+    """The 1cycle learning-rate policy, torch's phases and end points.
+
+    From ``max_lr / div_factor`` up to ``max_lr`` over ``pct_start *
+    total_steps - 1`` steps, then down to ``max_lr / div_factor /
+    final_div_factor`` at ``total_steps - 1`` (``three_phase`` returns to the
+    initial lr first). Only the learning rate is scheduled: torch's
+    ``cycle_momentum`` also rewrites the optimizer's momentum/beta1, which
+    jaxnn optimizers hold fixed, so a run with ``cycle_momentum=True`` in torch
+    differs in momentum. Past ``total_steps`` torch raises; this schedule
+    extrapolates the last phase (it cannot raise under jit).
+
+    Reference: ``torch.optim.lr_scheduler.OneCycleLR`` (same argument checks).
+    """
+    if total_steps is not None:
+        if not isinstance(total_steps, int) or total_steps <= 0:
+            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+    elif epochs is not None and steps_per_epoch is not None:
+        if not isinstance(epochs, int) or epochs <= 0:
+            raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+        if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+            raise ValueError(f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}")
+        total_steps = epochs * steps_per_epoch
+    else:
+        raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+    if pct_start < 0 or pct_start > 1 or not isinstance(pct_start, float):
+        raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+    if anneal_strategy not in ("cos", "linear"):
+        raise ValueError(
+            f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"
+        )
+    initial_lr = max_lr / div_factor
+    min_lr = initial_lr / final_div_factor
+    up = float(pct_start * total_steps) - 1
+    if three_phase:
+        phases = [(up, initial_lr, max_lr), (float(2 * pct_start * total_steps) - 2, max_lr, initial_lr),
+                  (total_steps - 1, initial_lr, min_lr)]
+    else:
+        phases = [(up, initial_lr, max_lr), (total_steps - 1, max_lr, min_lr)]
+
+    def anneal(start, end, pct):
+        if anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (jnp.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def schedule(count):
+        step = _float(count)
+        starts = [0.0] + [end for end, _, _ in phases[:-1]]
+        lr = None
+        for (end, lo, hi), start in reversed(list(zip(phases, starts))):
+            value = anneal(lo, hi, (step - start) / (end - start))
+            lr = value if lr is None else jnp.where(step <= end, value, lr)
+        return lr
+
+    return schedule
+
+
+def CosineAnnealingWarmRestarts(
+    lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0
+) -> optax.Schedule:
+    """SGDR: cosine from ``lr`` to ``eta_min`` over ``T_i`` steps, restarting with ``T_i *= T_mult``.
+
+    ``T_cur`` and ``T_i`` are found in integer arithmetic (torch's ``log``
+    based closed form can land on the wrong cycle at a restart).
+
+    Reference: ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts``.
+    """
+    if T_0 <= 0 or not isinstance(T_0, int):
+        raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+    if T_mult < 1 or not isinstance(T_mult, int):
+        raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+    if not isinstance(eta_min, (float, int)):
+        raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}")
+
+    def cycle_start(n):
+        return T_0 * (T_mult**n - 1) // (T_mult - 1)
+
+    def schedule(count):
+        count = jnp.asarray(count, jnp.int32)
+        if T_mult == 1:
+            t_cur, t_i = count % T_0, T_0
+        else:
+            guess = jnp.log1p(_float(count) * (T_mult - 1) / T_0) / math.log(T_mult)
+            n = jnp.floor(guess).astype(jnp.int32)
+            n = n - (cycle_start(n) > count) + (cycle_start(n + 1) <= count)
+            t_cur, t_i = count - cycle_start(n), T_0 * T_mult**n
+        return eta_min + (lr - eta_min) * (1 + jnp.cos(math.pi * _float(t_cur) / _float(t_i))) / 2
+
+    return schedule
+
+
+def SequentialLR(schedulers: Sequence[optax.Schedule], milestones: Sequence[int]) -> optax.Schedule:
+    """``schedulers[i](k - milestones[i-1])`` for ``milestones[i-1] <= k < milestones[i]``.
+
+    Each scheduler restarts from its own step 0 at its milestone, as torch's
+    SequentialLR does (``optax.join_schedules``).
+
+    Reference: ``torch.optim.lr_scheduler.SequentialLR`` (same count check).
+    """
+    if len(schedulers) < 1:
+        raise ValueError("SequentialLR expects at least one scheduler, but got no scheduler.")
+    if len(milestones) != len(schedulers) - 1:
+        raise ValueError(
+            "Sequential Schedulers expects number of schedulers provided to be one more "
+            f"than the number of milestone points, but got number of schedulers {len(schedulers)} and the "
+            f"number of milestones to be equal to {len(milestones)}"
+        )
+    return optax.join_schedules(list(schedulers), list(milestones))
+
+
+def per_epoch(schedule: optax.Schedule, steps_per_epoch: int) -> optax.Schedule:
+    """A per-epoch torch schedule driven by the optimizer's step count: ``schedule(k // steps_per_epoch)``.
+
+    Matches a torch loop calling ``scheduler.step()`` once after every
+    ``steps_per_epoch`` optimizer steps.
+    """
+    if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+        raise ValueError(f"steps_per_epoch must be a positive int, got {steps_per_epoch!r}")
+    return lambda count: schedule(count // steps_per_epoch)

@@ -1,0 +1,81 @@
+"""``torch.optim.RMSprop``: eps outside the square root, alpha 0.99, centered, momentum."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import jax.numpy as jnp
+
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative, lerp
+
+__all__ = ["RMSprop"]
+
+
+def _slots(group):
+    names = ("square_avg",)
+    if group["momentum"] > 0:
+        names += ("momentum_buffer",)
+    if group["centered"]:
+        names += ("grad_avg",)
+    return names
+
+
+def _step(group, t, lr, g, p, slots):
+    alpha = group["alpha"]
+    square_avg = slots["square_avg"] * alpha + (1 - alpha) * g * g
+    new = {"square_avg": square_avg}
+    if group["centered"]:
+        grad_avg = new["grad_avg"] = lerp(slots["grad_avg"], g, 1 - alpha)
+        avg = jnp.sqrt(square_avg - grad_avg * grad_avg)
+    else:
+        avg = jnp.sqrt(square_avg)
+    avg = avg + group["eps"]
+    if group["momentum"] > 0:
+        buf = new["momentum_buffer"] = slots["momentum_buffer"] * group["momentum"] + g / avg
+        return -lr * buf, new
+    return -lr * g / avg, new
+
+
+RULE = Rule("RMSprop", _slots, _step)
+
+
+def RMSprop(
+    lr: ScalarOrSchedule = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0,
+    momentum: float = 0,
+    centered: bool = False,
+    capturable: bool = False,
+    foreach: Optional[bool] = None,
+    maximize: bool = False,
+    differentiable: bool = False,
+) -> TorchOptimizer:
+    """RMSprop as torch computes it (optax's ``rmsprop`` differs: eps inside the root, decay 0.9).
+
+    Per step (``g`` negated first if ``maximize``)::
+
+        g = g + weight_decay * p
+        v = alpha * v + (1 - alpha) * g * g
+        avg = sqrt(v - gbar**2) + eps,  gbar = lerp(gbar, g, 1 - alpha)  (centered)
+        avg = sqrt(v) + eps                                              (otherwise)
+        buf = momentum * buf + g / avg;  p = p - lr * buf   (momentum > 0; buf starts at 0)
+        p = p - lr * g / avg                                (momentum == 0)
+
+    Args:
+      lr: a float or an optax schedule of the step count.
+      alpha, eps, weight_decay, momentum, centered, maximize: as in torch.
+      capturable, foreach, differentiable: accepted for torch compatibility.
+
+    Raises:
+      ValueError: negative ``lr``/``eps``/``momentum``/``weight_decay``/``alpha``.
+
+    Reference: ``torch.optim.RMSprop``.
+    """
+    check_nonnegative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
+    group = dict(
+        lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+        maximize=maximize, differentiable=differentiable,
+    )
+    return build(RULE, [group])
