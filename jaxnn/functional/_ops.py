@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["abs", "relu", "clamp_min", "clamp_max", "sign"]
+__all__ = ["abs", "relu", "clamp_min", "clamp_max", "sign", "div"]
 
 
 @jax.custom_jvp
@@ -46,3 +46,21 @@ def clamp_min(x: jax.Array, min: jax.typing.ArrayLike) -> jax.Array:  # noqa: A0
 def clamp_max(x: jax.Array, max: jax.typing.ArrayLike) -> jax.Array:  # noqa: A002
     """torch.clamp(x, max=max): the gradient flows to x where x <= max (ties included)."""
     return jnp.where(x > max, jnp.asarray(max, x.dtype), x)
+
+
+@jax.custom_jvp
+def div(a: jax.Array, b: jax.Array) -> jax.Array:
+    """a / b with torch's backward for the divisor, ``-g * ((a / b) / b)``.
+
+    JAX differentiates ``a / b`` w.r.t. ``b`` as ``-g * a * b**-2``: once ``b**2``
+    overflows (|b| > 1.8e19 in float32) that is ``inf * 0 = nan`` where torch's
+    order of operations gives a finite number or the signed infinity.
+    """
+    return a / b
+
+
+@div.defjvp
+def _div_jvp(primals, tangents):
+    (a, b), (ta, tb) = primals, tangents
+    out = a / b
+    return out, ta / b - tb * (out / b)
