@@ -13,8 +13,8 @@ others are value checks that only run eagerly (see docs/reliability.md for
 the checkify opt-in).
 
 Generic rows (invalid reduction, unknown keyword, integer input, shapes that
-do not broadcast) are generated for every loss from one valid call per loss in
-:data:`VALID`; specific rows follow.
+do not broadcast, None) are generated for every loss from its valid call in
+:data:`tests.fuzz.calls.CALLS`; specific rows follow.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import torch.nn.functional as TF
 
 import jaxnn
 import jaxnn.functional as F
+from tests.fuzz.calls import CALLS
 from tests.parity import to_torch
 
 
@@ -66,36 +67,23 @@ def _call(cls, **options):
 
 X, T, Y = _f32(3, 4), _f32(3, 4), _f32(2, 4)
 
-# name -> (jaxnn function, torch function, valid args, valid kwargs, float-input positions)
-VALID: dict[str, tuple[Callable, Callable, tuple, dict, tuple[int, ...]]] = {
-    "l1_loss": (F.l1_loss, TF.l1_loss, (X, T), {}, (0, 1)),
-    "mse_loss": (F.mse_loss, TF.mse_loss, (X, T), {}, (0, 1)),
-    "huber_loss": (F.huber_loss, TF.huber_loss, (X, T), {}, (0, 1)),
-    "smooth_l1_loss": (F.smooth_l1_loss, TF.smooth_l1_loss, (X, T), {}, (0, 1)),
-    "gaussian_nll_loss": (F.gaussian_nll_loss, TF.gaussian_nll_loss, (X, T, _pos(3, 4)), {}, (0, 1, 2)),
-    "poisson_nll_loss": (F.poisson_nll_loss, TF.poisson_nll_loss, (X, _pos(3, 4)), {}, (0, 1)),
-    "kl_div": (F.kl_div, TF.kl_div, (X, _pos(3, 4)), {"reduction": "batchmean"}, (0, 1)),
-}
-# losses whose input and target broadcast (the rest need equal shapes)
-BROADCASTING = {"l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "gaussian_nll_loss", "poisson_nll_loss", "kl_div"}
-
 
 def _generic_rows() -> list[Bad]:
     rows = []
-    for name, (fn, tfn, args, kwargs, float_args) in VALID.items():
+    for name, call in CALLS.items():
+        fn, tfn, kwargs = call.jfn, call.tfn, call.kwargs
+        args = call.args("float32")
         rows.append(Bad(f"{name}/reduction", fn, args, {**kwargs, "reduction": "avg"}, ValueError, ("reduction", "'avg'"), tfn))
         rows.append(Bad(f"{name}/unknown-keyword", fn, args, {**kwargs, "size": 3}, TypeError, ("'size'",), tfn))
-        for i in float_args:
+        for i in call.float_args:
             bad = list(args)
             bad[i] = np.arange(np.size(args[i]), dtype=np.int32).reshape(np.shape(args[i]))
             rows.append(Bad(f"{name}/integer-arg{i}", fn, tuple(bad), kwargs, TypeError, ("int32", str(np.shape(args[i])))))
-        if name in BROADCASTING:
+        if call.broadcasts:
             bad = (args[0], Y, *args[2:])
-            rows.append(Bad(f"{name}/shapes", fn, bad, kwargs, ValueError, ("(3, 4)", "(2, 4)"), tfn))
+            rows.append(Bad(f"{name}/shapes", fn, bad, kwargs, ValueError, (str(args[0].shape), "(2, 4)"), tfn))
         rows.append(Bad(f"{name}/none-input", fn, (None, *args[1:]), kwargs, TypeError, ("input", "None"), tfn))
     return rows
-
-
 def _class_rows() -> list[Bad]:
     """Every criterion whose functional form has landed: an invalid reduction and an unknown option."""
     rows = []

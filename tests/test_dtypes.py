@@ -1,0 +1,85 @@
+"""Every loss in float16, bfloat16, float32 and float64: torch's output dtype, values and gradients.
+
+Tolerances come from :data:`tests.parity.TOLERANCES` only (through
+``assert_parity``). Half-precision reductions must accumulate in float32: a
+sum of ~33k half-precision elements is compared with the exact (float64) sum
+rounded once, which half-precision accumulation misses by orders of magnitude
+more than the half tolerance.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+from tests.fuzz.calls import CALLS
+from tests.parity import assert_parity, to_numpy, to_torch, tolerance
+
+DTYPES = ["float16", "bfloat16", "float32", "float64"]
+
+
+def _torch_out(call, args, kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return call.tfn(*[to_torch(a) for a in args], **kwargs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_dtype_value_and_gradient(name, dtype):
+    call = CALLS[name]
+    with jax.enable_x64(dtype == "float64"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        args = tuple(np.asarray(jnp.asarray(a, dtype)) if i in call.float_args else a for i, a in enumerate(call.args("float64")))
+        out = call.jfn(*args, **call.kwargs)
+        assert str(out.dtype) == str(_torch_out(call, args, call.kwargs).dtype).removeprefix("torch.")
+        assert_parity(call.jfn, call.tfn, args, call.kwargs, wrt=call.wrt)
+
+
+# (input dtype, target dtype) -> torch's promoted result
+MIXED = [("float16", "float32"), ("bfloat16", "float16"), ("bfloat16", "float32"), ("float32", "float64")]
+
+
+@pytest.mark.parametrize("dtypes", MIXED, ids="-".join)
+@pytest.mark.parametrize("name", sorted(n for n, c in CALLS.items() if c.float_args[:2] == (0, 1)))
+def test_mixed_dtypes_promote_as_torch(name, dtypes):
+    call = CALLS[name]
+    with jax.enable_x64(True):
+        args = list(call.args("float64"))
+        for i, dtype in zip((0, 1), dtypes):
+            args[i] = np.asarray(jnp.asarray(args[i], dtype))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = call.jfn(*args, **call.kwargs)
+        expected = _torch_out(call, args, call.kwargs)
+    assert str(out.dtype) == str(expected.dtype).removeprefix("torch.")
+    rtol, atol = tolerance(dtypes[0])
+    np.testing.assert_allclose(np.asarray(out, np.float64), to_numpy(expected).astype(np.float64), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_half_reductions_accumulate_in_float32(name, dtype, reduction):
+    call = CALLS[name]
+    kwargs = {**call.kwargs, "reduction": call.kwargs.get("reduction", reduction)}
+    if kwargs["reduction"] == "batchmean" and reduction == "sum":
+        kwargs["reduction"] = "sum"
+    small = call.args("float64")
+    args = tuple(np.tile(a, (2731, 1)) if isinstance(a, np.ndarray) else a for a in small)
+    half = tuple(np.asarray(jnp.asarray(a, dtype)) if i in call.float_args else a for i, a in enumerate(args))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = call.jfn(*half, **kwargs)
+        exact = call.tfn(*[torch.tensor(np.asarray(jnp.asarray(a, jnp.float64)) if i in call.float_args else a)
+                           for i, a in enumerate(half)], **kwargs)
+    with jax.enable_x64(True):
+        rounded = np.asarray(jnp.asarray(exact.numpy(), dtype), np.float64)
+    rtol, atol = tolerance(dtype)
+    assert out.dtype == jnp.dtype(dtype)
+    np.testing.assert_allclose(np.asarray(out, np.float64), rounded, rtol=rtol, atol=atol)
