@@ -1,18 +1,246 @@
-"""The jitted train step against a hand-written torch loop on the same model and batches."""
+"""The jitted train/eval/multi steps against a hand-written torch loop and against each other."""
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 import torch
 from flax import nnx
 
 import jaxnn
-from jaxnn.training import make_train_step, split_model
+from jaxnn.training import make_eval_step, make_multi_step, make_train_step, split_model
+from tests.training.models import MLP, plain, regression_data
+
+NAMES = ("w1", "b1", "w2", "b2")
 
 
-class MyModel(jaxnn.Module):
+class TorchMLP(torch.nn.Module):
+    """tests.training.models.MLP (dropout off) in torch, with its running-mean buffer."""
+
+    def __init__(self, model):
+        super().__init__()
+        for name in NAMES:
+            setattr(self, name, torch.nn.Parameter(torch.tensor(np.asarray(getattr(model, name)[...]))))
+        self.register_buffer("running_mean", torch.zeros(self.w1.shape[0]))
+
+    def forward(self, x):
+        h = torch.relu(x @ self.w1.T + self.b1)
+        mean = h.mean(0)
+        with torch.no_grad():
+            self.running_mean.mul_(0.9).add_(0.1 * mean)
+        return (h - mean) @ self.w2.T + self.b2
+
+
+def _params_np(params):
+    return {n: np.asarray(params[n][...]) for n in NAMES}
+
+
+@pytest.mark.parametrize("max_norm", [None, 0.05])
+def test_adam_cycle_matches_torch_for_100_steps(max_norm):
+    steps, lr, batch = 100, 1e-2, 16
+    model = MLP()
+    _, params, rest = split_model(model)
+    twin = TorchMLP(model)
+    opt = jaxnn.optim.Adam(lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    if max_norm is not None:
+        opt = optax.chain(jaxnn.optim.clip_grad_norm(max_norm), opt)
+    opt_state = opt.init(params)
+    topt = torch.optim.Adam(twin.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    step = make_train_step(model, jaxnn.MSELoss(), opt)
+    x, y = regression_data(steps * batch)
+    jl, tl, jn, tn = [], [], [], []
+    for i in range(steps):
+        xb, yb = x[i * batch : (i + 1) * batch], y[i * batch : (i + 1) * batch]
+        params, rest, opt_state, m = step(params, rest, opt_state, (xb, yb), None)
+        jl.append(float(m["loss"]))
+        jn.append(float(m["grad_norm"]))
+        topt.zero_grad()
+        tloss = torch.nn.functional.mse_loss(twin(torch.tensor(xb)), torch.tensor(yb))
+        tloss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(twin.parameters(), max_norm if max_norm else float("inf"))
+        topt.step()
+        tl.append(tloss.item())
+        tn.append(float(norm))
+    assert jl[-1] < jl[0] / 2, "the loss should fall"
+    if max_norm is not None:
+        assert min(tn) > max_norm, "clipping should act on every step for this test to mean anything"
+    # Same float32 ops per step in torch's order (jaxnn.optim.Adam and
+    # clip_grad_norm follow torch.optim), reduction order aside: the per-step
+    # rounding difference (~1e-7 relative) accumulates over 100 steps of size
+    # <= lr, which stays well inside 1e-5.
+    chex.assert_trees_all_close(np.array(jl), np.array(tl), rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(np.array(jn), np.array(tn), rtol=1e-4)
+    torch_params = {n: getattr(twin, n).detach().numpy() for n in NAMES}
+    chex.assert_trees_all_close(_params_np(params), torch_params, rtol=1e-5, atol=1e-5)
+    # The running-mean buffer was threaded through all 100 steps.
+    chex.assert_trees_all_close(
+        np.asarray(rest["centre"]["running_mean"][...]), twin.running_mean.numpy(), rtol=1e-5, atol=1e-5
+    )
+
+
+def _fresh(p=0.0, lr=1e-2):
+    model = MLP(p=p)
+    _, params, rest = split_model(model)
+    opt = optax.adam(lr)
+    return model, params, rest, opt, opt.init(params)
+
+
+def test_multi_step_scan_equals_one_step_loop():
+    n, batch = 6, 8
+    x, y = regression_data(n * batch)
+    xs, ys = x.reshape(n, batch, -1), y.reshape(n, batch, -1)
+    keys = jax.random.split(jax.random.key(3), n)
+
+    model, params, rest, opt, opt_state = _fresh(p=0.3)
+    step = make_train_step(model, jaxnn.MSELoss(), opt)
+    losses = []
+    for i in range(n):
+        params, rest, opt_state, m = step(params, rest, opt_state, (xs[i], ys[i]), keys[i])
+        losses.append(m["loss"])
+
+    model2, params2, rest2, opt2, opt_state2 = _fresh(p=0.3)
+    run = make_multi_step(model2, jaxnn.MSELoss(), opt2)
+    params2, rest2, opt_state2, m2 = run(params2, rest2, opt_state2, (xs, ys), keys)
+    assert m2["loss"].shape == (n,)
+    # The scan body is the very step the loop calls; XLA may fuse it differently,
+    # so allow float32 rounding, nothing more.
+    chex.assert_trees_all_close(m2["loss"], jnp.stack(losses), rtol=1e-6, atol=1e-7)
+    chex.assert_trees_all_close(plain((params2, rest2, opt_state2)), plain((params, rest, opt_state)), rtol=1e-6, atol=1e-7)
+
+
+def test_accumulating_micro_batches_equals_one_big_batch():
+    # A model without the batch-statistics layer's influence on the output mean:
+    # with Centre, micro-batch means differ from the big batch's, as in torch.
+    class Linear(jaxnn.Module):
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            self.w = jaxnn.Parameter(rng.standard_normal((3, 4)).astype(np.float32))
+            self.b = jaxnn.Parameter(np.zeros(3, np.float32))
+
+        def __call__(self, x):
+            return x @ self.w[...].T + self.b[...]
+
+    x, y = regression_data(5 * 32)
+    results = []
+    for k in (1, 4):
+        model = Linear()
+        _, params, rest = split_model(model)
+        opt = optax.adam(1e-2)
+        opt_state = opt.init(params)
+        step = make_train_step(model, jaxnn.MSELoss(), opt, accumulate_steps=k)
+        for i in range(5):
+            params, rest, opt_state, m = step(params, rest, opt_state, (x[i * 32 : (i + 1) * 32], y[i * 32 : (i + 1) * 32]))
+        results.append((params, float(m["loss"])))
+    chex.assert_trees_all_close(results[1], results[0], rtol=1e-5, atol=1e-6)
+
+
+def test_accumulation_updates_buffers_once_per_micro_batch():
+    x, _ = regression_data(8)
+    y = np.zeros((8, 3), np.float32)
+    model, params, rest, opt, opt_state = _fresh()
+    step = make_train_step(model, jaxnn.MSELoss(), opt, accumulate_steps=2)
+    _, rest, _, _ = step(params, rest, opt_state, (x, y))
+    h = np.maximum(x @ np.asarray(model.w1[...]).T + np.asarray(model.b1[...]), 0)
+    expected = 0.9 * (0.1 * h[:4].mean(0)) + 0.1 * h[4:].mean(0)
+    np.testing.assert_allclose(np.asarray(rest["centre"]["running_mean"][...]), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_dropout_rng_is_threaded():
+    x, y = regression_data(16)
+    model, params, rest, opt, _ = _fresh(p=0.5)
+    step = make_train_step(model, jaxnn.MSELoss(), opt, donate=False)
+    loss = lambda key, r=rest: float(step(params, r, opt.init(params), (x, y), key)[3]["loss"])  # noqa: E731
+    k1, k2 = jax.random.key(1), jax.random.key(2)
+    assert loss(k1) == loss(k1), "a step key fixes the dropout mask"
+    assert loss(k1) != loss(k2), "another key, another mask"
+    # Without a key the model's own stream advances through other_state.
+    _, rest1, _, m1 = step(params, rest, opt.init(params), (x, y))
+    _, _, _, m2 = step(params, rest1, opt.init(params), (x, y))
+    assert float(m1["loss"]) != float(m2["loss"])
+    assert int(rest1["drop"]["rngs"]["dropout"]["count"][...]) == int(rest["drop"]["rngs"]["dropout"]["count"][...]) + 1
+
+
+def test_eval_step_uses_eval_mode_and_leaves_model_alone():
+    x, y = regression_data(10)
+    model, params, rest, _, _ = _fresh(p=0.9)
+    rest["centre"]["running_mean"][...] = jnp.full((8,), 0.25)
+    ev = make_eval_step(model, jaxnn.MSELoss(), metrics={"abs": lambda o, t: jnp.abs(o - t).mean(axis=1)})
+    out = ev(params, rest, (x, y))
+    h = np.maximum(x @ np.asarray(model.w1[...]).T + np.asarray(model.b1[...]), 0) - 0.25
+    pred = h @ np.asarray(model.w2[...]).T + np.asarray(model.b2[...])
+    np.testing.assert_allclose(float(out["loss"]), np.mean((pred - y) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(float(out["abs"]), np.mean(np.abs(pred - y)), rtol=1e-5)
+    assert model.training and model.drop.training, "building the eval step must not switch the model"
+
+
+def test_nonfinite_step_is_skipped_when_asked():
+    x, y = regression_data(8)
+    x[3, 0] = np.nan
+    model, params, rest, opt, opt_state = _fresh()
+    before = jax.tree.map(np.asarray, plain((params, rest, opt_state)))
+    step = make_train_step(model, jaxnn.MSELoss(), opt, skip_nonfinite=True)
+    params, rest, opt_state, m = step(params, rest, opt_state, (x, y))
+    assert np.isnan(float(m["loss"]))
+    chex.assert_trees_all_equal(plain((params, rest, opt_state)), before)
+
+
+def test_static_loss_scale_is_exact_for_powers_of_two():
+    x, y = regression_data(16)
+    outs = []
+    for scale in (None, 2.0**12):
+        model, params, rest, opt, opt_state = _fresh()
+        step = make_train_step(model, jaxnn.MSELoss(), opt, loss_scale=scale)
+        outs.append(step(params, rest, opt_state, (x, y)))
+    chex.assert_trees_all_equal(plain(outs[0]), plain(outs[1]))
+
+
+def test_float16_gradients_underflow_without_loss_scale():
+    x, y = regression_data(16)
+    tiny = lambda o, t: 1e-7 * jnp.mean((o - t) ** 2)  # noqa: E731
+    norms = {}
+    for scale in (None, 2.0**16):
+        model, params, rest, _, _ = _fresh()
+        opt = optax.sgd(1.0)
+        step = make_train_step(model, tiny, opt, compute_dtype=jnp.float16, loss_scale=scale)
+        params, _, _, m = step(params, rest, opt.init(params), (x, y))
+        assert params["w1"][...].dtype == jnp.float32, "master parameters stay float32"
+        norms[scale] = float(m["grad_norm"])
+    assert norms[None] < 0.5 * norms[2.0**16]
+
+
+def test_bfloat16_compute_tracks_float32():
+    x, y = regression_data(64)
+    results = []
+    for dtype in (None, jnp.bfloat16):
+        model, params, rest, opt, opt_state = _fresh()
+        step = make_train_step(model, jaxnn.MSELoss(), opt, compute_dtype=dtype)
+        for _ in range(3):
+            params, rest, opt_state, m = step(params, rest, opt_state, (x, y))
+        results.append((float(m["loss"]), params))
+    assert results[1][1]["w1"][...].dtype == jnp.float32
+    # bfloat16 keeps 8 bits of mantissa: ~0.4% relative error in activations.
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=2e-2)
+    chex.assert_trees_all_close(results[1][1], results[0][1], atol=2e-3)
+
+
+def test_bad_batch_and_accumulation_arguments():
+    x, y = regression_data(10)
+    model, params, rest, opt, opt_state = _fresh()
+    step = make_train_step(model, jaxnn.MSELoss(), opt, jit=False, donate=False)
+    with pytest.raises(TypeError, match="pair"):
+        step(params, rest, opt_state, (x, y, y))
+    step = make_train_step(model, jaxnn.MSELoss(), opt, accumulate_steps=3)
+    with pytest.raises(ValueError, match=r"accumulate_steps=3.*\(10, 4\)"):
+        step(params, rest, opt_state, (x, y))
+    with pytest.raises(ValueError, match="accumulate_steps"):
+        make_train_step(model, jaxnn.MSELoss(), opt, accumulate_steps=0)
+    with pytest.raises(TypeError, match="nnx.Module or an nnx.GraphDef"):
+        make_train_step(object(), jaxnn.MSELoss(), opt)
+
+
+class DocsModel(jaxnn.Module):
     def __init__(self, *, rngs):
         self.weight = jaxnn.Parameter(jax.random.normal(rngs.params(), (3, 3)))
         self.bias = jaxnn.Parameter(jax.random.normal(rngs.params(), (3,)))
@@ -21,7 +249,7 @@ class MyModel(jaxnn.Module):
         return x @ self.weight + self.bias
 
 
-class TorchModel(torch.nn.Module):
+class TorchDocsModel(torch.nn.Module):
     def __init__(self, w, b):
         super().__init__()
         self.weight = torch.nn.Parameter(torch.tensor(w))
@@ -41,20 +269,20 @@ def _batches(steps, batch=16, seed=0):
 
 def test_sgd_cycle_matches_torch_for_100_steps():
     steps, lr = 100, 0.05
-    model = MyModel(rngs=nnx.Rngs(0))
-    graphdef, params, rest = split_model(model)
-    tmodel = TorchModel(np.asarray(model.weight[...]), np.asarray(model.bias[...]))
+    model = DocsModel(rngs=nnx.Rngs(0))
+    _, params, rest = split_model(model)
+    tmodel = TorchDocsModel(np.asarray(model.weight[...]), np.asarray(model.bias[...]))
     topt = torch.optim.SGD(tmodel.parameters(), lr=lr)
     tcrit = torch.nn.MSELoss()
 
     opt = optax.sgd(lr)
     opt_state = opt.init(params)
-    step = make_train_step(graphdef, jaxnn.MSELoss(), opt)
+    step = make_train_step(model, jaxnn.MSELoss(), opt)
     xs, ys = _batches(steps)
     jl, tl = [], []
     for x, y in zip(xs, ys):
-        params, rest, opt_state, loss = step(params, rest, opt_state, (x, y))
-        jl.append(float(loss))
+        params, rest, opt_state, metrics = step(params, rest, opt_state, (x, y))
+        jl.append(float(metrics["loss"]))
         topt.zero_grad()
         tloss = tcrit(tmodel(torch.tensor(x)), torch.tensor(y))
         tloss.backward()
@@ -67,3 +295,31 @@ def test_sgd_cycle_matches_torch_for_100_steps():
     chex.assert_trees_all_close(np.array(jl), np.array(tl), rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(params["weight"][...], tmodel.weight.detach().numpy(), rtol=1e-5, atol=1e-5)
     chex.assert_trees_all_close(params["bias"][...], tmodel.bias.detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_dynamic_loss_scale_follows_torch_gradscaler_rule():
+    from jaxnn.training import dynamic_loss_scale
+
+    x, y = regression_data(16)
+    model, params, rest, _, _ = _fresh()
+    opt = dynamic_loss_scale(optax.sgd(0.1), init_scale=2.0**20, growth_interval=2)
+    opt_state = opt.init(params)
+    step = make_train_step(model, jaxnn.MSELoss(), opt, compute_dtype=jnp.float16, skip_nonfinite=True)
+    scales, changed = [], []
+    for _ in range(6):
+        before = np.asarray(params["w1"][...])
+        params, rest, opt_state, m = step(params, rest, opt_state, (x, y))
+        scales.append(float(opt_state.scale))
+        changed.append(not np.array_equal(before, np.asarray(params["w1"][...])))
+    # 2**20 times an O(1) loss overflows float16's 65504 in the backward pass:
+    # such steps are skipped (parameters unchanged) and halve the scale; a
+    # clean step keeps it, and every 2nd clean step in a row doubles it.
+    assert changed[0] is False and True in changed
+    scale, good = 2.0**20, 0
+    for clean, observed in zip(changed, scales):
+        good = good + 1 if clean else 0
+        scale = (scale * 2 if good == 2 else scale) if clean else scale / 2
+        good = 0 if good == 2 else good
+        assert observed == scale
+    with pytest.raises(ValueError, match="loss_scale must be None"):
+        make_train_step(model, jaxnn.MSELoss(), opt, loss_scale=8.0)

@@ -1,0 +1,60 @@
+"""Hooks :func:`jaxnn.fit` calls after each step and each epoch."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .history import History
+
+__all__ = ["Callback", "EarlyStopping"]
+
+
+class Callback:
+    """Base class: override the hooks you need; a hook returning ``True`` stops training.
+
+    ``logs`` is the record just appended to ``history.steps`` / ``history.epochs``.
+    Hooks run on the host between compiled steps; keep them cheap.
+    """
+
+    def on_step_end(self, history: History, logs: dict[str, Any]) -> bool | None:
+        return None
+
+    def on_epoch_end(self, history: History, logs: dict[str, Any]) -> bool | None:
+        return None
+
+
+class EarlyStopping(Callback):
+    """Stops when ``monitor`` has not improved for ``patience`` epochs.
+
+    Args:
+      monitor: a per-epoch key of the history, e.g. ``'val_loss'``, ``'val_accuracy'``, ``'loss'``.
+      mode: ``'min'`` (lower is better) or ``'max'``.
+      patience: epochs without improvement to wait before stopping (0: stop at
+        the first epoch that does not improve).
+      min_delta: an improvement must beat the best so far by more than this.
+
+    The decision is recomputed from the history at every epoch, so it holds no
+    state of its own and survives checkpoint/resume unchanged.
+    """
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "min", patience: int = 0, min_delta: float = 0.0):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if patience < 0 or min_delta < 0:
+            raise ValueError(f"patience and min_delta must be >= 0, got {patience} and {min_delta}")
+        self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
+
+    def epochs_since_best(self, values: list[float]) -> int:
+        """How many epochs ago the last improvement (by more than ``min_delta``) was."""
+        sign = 1.0 if self.mode == "min" else -1.0
+        best, best_at = math.inf, 0
+        for i, v in enumerate(values):
+            if sign * v < best - self.min_delta:
+                best, best_at = sign * v, i
+        return len(values) - 1 - best_at
+
+    def on_epoch_end(self, history: History, logs: dict[str, Any]) -> bool:
+        if self.monitor not in logs:
+            raise KeyError(f"EarlyStopping monitors {self.monitor!r}, which this epoch's logs lack: {sorted(logs)}")
+        return self.epochs_since_best(history[self.monitor]) > self.patience
