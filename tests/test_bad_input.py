@@ -121,7 +121,47 @@ SPECIFIC = [
     Bad("kl_div/integer-input", F.kl_div, (np.zeros((3, 4), np.int64), _pos(3, 4)), {"reduction": "sum"}, TypeError, ("input", "int", "(3, 4)"), TF.kl_div),
 ]
 
-TABLE = [*_generic_rows(), *_class_rows(), *SPECIFIC]
+
+
+def _torch_optimizer(name):
+    def make(**options):
+        return getattr(torch.optim, name)([torch.nn.Parameter(torch.ones(2))], **options)
+
+    return make
+
+
+# optimizer -> its hyper-parameters that torch range-checks, as (argument, bad value, torch's word for it)
+OPTIMIZER_CHECKS = {
+    "SGD": [("lr", -0.1, "learning rate"), ("momentum", -0.5, "momentum"), ("weight_decay", -1e-4, "weight_decay")],
+    "Adam": [("lr", -1e-3, "learning rate"), ("eps", -1e-8, "epsilon"), ("weight_decay", -0.1, "weight_decay")],
+    "AdamW": [("lr", -1e-3, "learning rate"), ("eps", -1e-8, "epsilon"), ("weight_decay", -0.1, "weight_decay")],
+    "RMSprop": [("lr", -1e-2, "learning rate"), ("eps", -1.0, "epsilon"), ("alpha", -0.9, "alpha"), ("momentum", -0.1, "momentum"), ("weight_decay", -1.0, "weight_decay")],
+    "Adagrad": [("lr", -0.1, "learning rate"), ("lr_decay", -0.1, "lr_decay"), ("eps", -1.0, "epsilon"), ("initial_accumulator_value", -1.0, "initial_accumulator_value"), ("weight_decay", -1.0, "weight_decay")],
+    "NAdam": [("lr", -1e-3, "learning rate"), ("eps", -1.0, "epsilon"), ("momentum_decay", -1.0, "momentum_decay"), ("weight_decay", -1.0, "weight_decay")],
+    "RAdam": [("lr", -1e-3, "learning rate"), ("eps", -1.0, "epsilon"), ("weight_decay", -1.0, "weight_decay")],
+    "Adamax": [("lr", -1e-3, "learning rate"), ("eps", -1.0, "epsilon"), ("weight_decay", -1.0, "weight_decay")],
+}
+ADAM_FAMILY = ("Adam", "AdamW", "NAdam", "RAdam", "Adamax")
+
+
+def _optimizer_rows() -> list[Bad]:
+    rows = []
+    for name, checks in OPTIMIZER_CHECKS.items():
+        fn, tfn = getattr(jaxnn.optim, name), _torch_optimizer(name)
+        for arg, value, word in checks:
+            rows.append(Bad(f"optim.{name}/{arg}", fn, (), {arg: value}, ValueError, (word, str(value)), tfn))
+        rows.append(Bad(f"optim.{name}/nan-lr", fn, (), {"lr": NAN}, ValueError, ("learning rate", "nan")))
+        rows.append(Bad(f"optim.{name}/unknown-keyword", fn, (), {"size": 3}, TypeError, ("'size'",), tfn))
+        if name in ADAM_FAMILY:
+            rows.append(Bad(f"optim.{name}/beta2", fn, (), {"betas": (0.9, 1.0)}, ValueError, ("beta", "index 1", "1.0"), tfn))
+            rows.append(Bad(f"optim.{name}/beta1", fn, (), {"betas": (-0.1, 0.999)}, ValueError, ("beta", "index 0", "-0.1"), tfn))
+    sgd, tsgd = jaxnn.optim.SGD, _torch_optimizer("SGD")
+    rows.append(Bad("optim.SGD/nesterov-without-momentum", sgd, (), {"nesterov": True}, ValueError, ("Nesterov", "momentum"), tsgd))
+    rows.append(Bad("optim.SGD/nesterov-with-dampening", sgd, (), {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, ValueError, ("Nesterov", "dampening"), tsgd))
+    return rows
+
+
+TABLE = [*_generic_rows(), *_class_rows(), *SPECIFIC, *_optimizer_rows()]
 
 
 def _message_names_everything(excinfo, row: Bad) -> None:
@@ -173,10 +213,12 @@ def test_raises_at_trace_time(row: Bad):
     _message_names_everything(excinfo, row)
 
 
-def test_every_loss_has_rows():
-    """A newly public loss or criterion without rows here fails, so the matrix stays complete."""
+def test_every_public_function_has_rows():
+    """A newly public loss, criterion or optimizer without rows here fails, so the matrix stays complete."""
     losses = {n for n in F.__all__ if n.endswith("_loss") or n == "kl_div"}
     covered = {r.id.split("/")[0] for r in TABLE}
     assert losses <= covered, f"losses without bad-input rows: {sorted(losses - covered)}"
     classes = {n for n in jaxnn.losses.__all__ if hasattr(F, getattr(jaxnn, n)._function)}
     assert classes <= covered, f"criteria without bad-input rows: {sorted(classes - covered)}"
+    optimizers = {f"optim.{n}" for n in jaxnn.optim.__all__ if n[0].isupper() and n not in ("OptimizerState", "TorchOptimizer")}
+    assert optimizers <= covered, f"optimizers without bad-input rows: {sorted(optimizers - covered)}"
