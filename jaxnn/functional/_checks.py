@@ -20,6 +20,8 @@ __all__ = [
     "broadcast_pair",
     "same_shape",
     "check_static_value",
+    "same_ndim",
+    "broadcast_all",
 ]
 
 
@@ -112,3 +114,30 @@ def check_static_value(condition_fn, value, message: str) -> None:
         return
     if not bool(np.all(condition_fn(np.asarray(value)))):
         raise ValueError(message)
+
+
+def same_ndim(arrays: Sequence[jax.Array], names: Sequence[str], what: str = "") -> None:
+    """Raises ``ValueError`` listing every shape unless all arrays have the same number of dimensions.
+
+    torch's multi-input losses (margin_ranking, triplet) require equal ranks even
+    where the shapes would broadcast; ``what`` prefixes the message (the loss name).
+    """
+    if len({a.ndim for a in arrays}) > 1:
+        shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(names, arrays))
+        prefix = f"{what}: " if what else ""
+        raise ValueError(
+            f"{prefix}expected {', '.join(names)} to have the same number of dimensions, got {shapes}"
+        )
+
+
+def broadcast_all(arrays: Sequence[jax.Array], names: Sequence[str]) -> tuple[jax.Array, ...]:
+    """Broadcasts the arrays to their common shape, silently as torch's ternary ops do.
+
+    Raises ``ValueError`` naming every argument and shape when they do not broadcast.
+    """
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    except ValueError:
+        shapes = ", ".join(f"{n} shape {tuple(a.shape)}" for n, a in zip(names, arrays))
+        raise ValueError(f"{shapes} cannot be broadcast together") from None
+    return tuple(jnp.broadcast_to(a, shape) for a in arrays)

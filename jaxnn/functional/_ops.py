@@ -9,10 +9,13 @@ They also keep torch's nan propagation (``clamp(nan) = nan``).
 
 from __future__ import annotations
 
+import functools
+import math
+
 import jax
 import jax.numpy as jnp
 
-__all__ = ["abs", "relu", "clamp_min", "clamp_max", "sign", "div"]
+__all__ = ["abs", "relu", "clamp_min", "clamp_max", "sign", "div", "vector_norm"]
 
 
 @jax.custom_jvp
@@ -64,3 +67,59 @@ def _div_jvp(primals, tangents):
     (a, b), (ta, tb) = primals, tangents
     out = a / b
     return out, ta / b - tb * (out / b)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3))
+def vector_norm(x: jax.Array, ord: float = 2.0, axis: int = -1, keepdims: bool = False) -> jax.Array:  # noqa: A002
+    """torch.linalg.vector_norm over one axis, with torch's gradient (``norm_backward``).
+
+    ``ord`` is any real number or +-inf: 0 counts non-zeros, +-inf is the max/min
+    of ``|x|``, otherwise ``sum(|x|**ord) ** (1/ord)``. The gradient is torch's:
+    0 where the norm is 0 (ord > 1), ``sign(x)`` for ord 1, the max entries
+    sharing it evenly for +-inf, 0 for ord 0, and 0 at zero entries for ord < 1.
+    """
+    a = jnp.abs(x)
+    if ord == 0:
+        return jnp.sum(x != 0, axis=axis, keepdims=keepdims).astype(x.dtype)
+    if ord == math.inf:
+        return jnp.max(a, axis=axis, keepdims=keepdims)
+    if ord == -math.inf:
+        return jnp.min(a, axis=axis, keepdims=keepdims)
+    if ord == 1:
+        return jnp.sum(a, axis=axis, keepdims=keepdims)
+    if ord == 2:
+        return jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=keepdims))
+    return jnp.sum(a**ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+
+
+def _norm_coefficient(x: jax.Array, norm: jax.Array, ord: float, axis: int) -> jax.Array:
+    """d norm / d x elementwise, as torch's ``norm_backward`` computes it (``norm`` kept dims)."""
+    zero = jnp.zeros((), x.dtype)
+    if ord == 0:
+        return jnp.zeros_like(x)
+    if ord == 1:
+        return jnp.sign(x)
+    if math.isinf(ord):
+        a = jnp.abs(x)
+        mask = (a == norm) | jnp.isnan(a)
+        return jnp.where(mask, jnp.sign(x), zero) / jnp.sum(mask, axis=axis, keepdims=True).astype(x.dtype)
+    a = jnp.abs(x)
+    if ord < 1:
+        # torch zeroes |x|**(ord-1) at x == 0 (it would be inf) and never masks the norm
+        scaled = jnp.sign(x) * jnp.where(x == 0, zero, a ** (ord - 1))
+        return scaled * norm ** (1 - ord)
+    # 1 < ord: torch returns the subgradient 0 where the norm is 0; dividing on the
+    # primal side keeps the transposed (VJP) computation free of 0/0
+    safe = jnp.where(norm == 0, jnp.ones_like(norm), norm)
+    inv = jnp.where(norm == 0, zero, 1 / safe ** (ord - 1))
+    scaled = x if ord == 2 else (jnp.sign(x) * a ** (ord - 1) if ord < 2 else x * a ** (ord - 2))
+    return scaled * inv
+
+
+@vector_norm.defjvp
+def _vector_norm_jvp(ord, axis, keepdims, primals, tangents):
+    (x,), (t,) = primals, tangents
+    norm = vector_norm(x, ord, axis, True)
+    coef = _norm_coefficient(x, norm, ord, axis)
+    out = norm if keepdims else jnp.squeeze(norm, axis)
+    return out, jnp.sum(coef * t, axis=axis, keepdims=keepdims)
