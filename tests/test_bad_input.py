@@ -20,6 +20,7 @@ do not broadcast, None) are generated for every loss from its valid call in
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import warnings
 from typing import Any, Callable, Optional
 
@@ -75,14 +76,17 @@ def _generic_rows() -> list[Bad]:
         args = call.args("float32")
         rows.append(Bad(f"{name}/reduction", fn, args, {**kwargs, "reduction": "avg"}, ValueError, ("reduction", "'avg'"), tfn))
         rows.append(Bad(f"{name}/unknown-keyword", fn, args, {**kwargs, "size": 3}, TypeError, ("'size'",), tfn))
-        for i in call.float_args:
+        for i in (i for i in call.float_args if i not in call.int_ok):
             bad = list(args)
             bad[i] = np.arange(np.size(args[i]), dtype=np.int32).reshape(np.shape(args[i]))
             rows.append(Bad(f"{name}/integer-arg{i}", fn, tuple(bad), kwargs, TypeError, ("int32", str(np.shape(args[i])))))
-        if call.broadcasts:
-            bad = (args[0], Y, *args[2:])
-            rows.append(Bad(f"{name}/shapes", fn, bad, kwargs, ValueError, (str(args[0].shape), "(2, 4)"), tfn))
-        rows.append(Bad(f"{name}/none-input", fn, (None, *args[1:]), kwargs, TypeError, ("input", "None"), tfn))
+        if call.shape_arg is not None:
+            bad = list(args)
+            bad[call.shape_arg] = Y
+            clash = str(args[0].shape) if call.shape_arg else str(args[1].shape)
+            rows.append(Bad(f"{name}/shapes", fn, tuple(bad), kwargs, ValueError, (clash, "(2, 4)"), tfn))
+        first = next(iter(inspect.signature(fn).parameters))
+        rows.append(Bad(f"{name}/none-{first}", fn, (None, *args[1:]), kwargs, TypeError, (first, "None"), tfn))
     return rows
 def _class_rows() -> list[Bad]:
     """Every criterion whose functional form has landed: an invalid reduction and an unknown option."""

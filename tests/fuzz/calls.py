@@ -7,7 +7,7 @@ tables cast the ``float_args`` positions to the dtype under test.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch.nn.functional as TF
@@ -23,8 +23,10 @@ class Call:
     kwargs: dict
     wrt: tuple[int, ...]
     float_args: tuple[int, ...]
-    # input and target broadcast against each other (the rest need equal shapes)
-    broadcasts: bool = True
+    # positions that also take integers (torch's +-1 targets): no integer-dtype bad-input row
+    int_ok: tuple[int, ...] = ()
+    # the argument that the bad-input matrix swaps for one of a clashing shape (None: no such row)
+    shape_arg: Optional[int] = 1
 
     def args(self, dtype, seed: int = 0) -> tuple:
         args = self.make(np.random.default_rng(seed))
@@ -54,6 +56,32 @@ def _kl(rng):
     return logp, q / q.sum(1, keepdims=True)
 
 
+def _sign(rng, shape=(3, 4)):
+    return np.where(rng.uniform(size=shape) < 0.5, -1.0, 1.0)
+
+
+def _ranking(rng):
+    return rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), _sign(rng)
+
+
+def _hinge(rng):
+    return rng.standard_normal((3, 4)), _sign(rng)
+
+
+def _cosine(rng):
+    return rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), _sign(rng, (3,))
+
+
+def _triplet(rng):
+    return rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+
+
+def _ctc(rng):
+    logits = rng.standard_normal((6, 2, 4))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return log_probs, rng.integers(1, 4, (2, 3)), np.array([6, 5]), np.array([3, 2])
+
+
 CALLS: dict[str, Call] = {
     "l1_loss": Call(F.l1_loss, TF.l1_loss, _pair, {}, (0, 1), (0, 1)),
     "mse_loss": Call(F.mse_loss, TF.mse_loss, _pair, {}, (0, 1), (0, 1)),
@@ -62,4 +90,11 @@ CALLS: dict[str, Call] = {
     "gaussian_nll_loss": Call(F.gaussian_nll_loss, TF.gaussian_nll_loss, _gaussian, {}, (0, 1, 2), (0, 1, 2)),
     "poisson_nll_loss": Call(F.poisson_nll_loss, TF.poisson_nll_loss, _poisson, {}, (0, 1), (0, 1)),
     "kl_div": Call(F.kl_div, TF.kl_div, _kl, {"reduction": "batchmean"}, (0, 1), (0, 1)),
+    "margin_ranking_loss": Call(F.margin_ranking_loss, TF.margin_ranking_loss, _ranking, {"margin": 0.5}, (0, 1, 2), (0, 1, 2), int_ok=(2,)),
+    "hinge_embedding_loss": Call(F.hinge_embedding_loss, TF.hinge_embedding_loss, _hinge, {}, (0,), (0, 1), int_ok=(1,)),
+    "cosine_embedding_loss": Call(F.cosine_embedding_loss, TF.cosine_embedding_loss, _cosine, {"margin": 0.2}, (0, 1), (0, 1, 2), int_ok=(2,)),
+    "triplet_margin_loss": Call(F.triplet_margin_loss, TF.triplet_margin_loss, _triplet, {}, (0, 1, 2), (0, 1, 2)),
+    "triplet_margin_with_distance_loss": Call(
+        F.triplet_margin_with_distance_loss, TF.triplet_margin_with_distance_loss, _triplet, {"swap": True}, (0, 1, 2), (0, 1, 2)),
+    "ctc_loss": Call(F.ctc_loss, TF.ctc_loss, _ctc, {}, (0,), (0,), shape_arg=None),
 }
