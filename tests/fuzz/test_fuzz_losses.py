@@ -16,6 +16,7 @@ import pytest
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import jaxnn.functional as F
 from tests.fuzz import strategies as S
@@ -108,6 +109,70 @@ def kl_div(draw):
     return (x, y), {"reduction": reduction, "log_target": log_target}, (0, 1)
 
 
+SIGNS = st.sampled_from([-1.0, 1.0])
+
+
+def _signs(draw, shape):
+    return draw(hnp.arrays(np.float64, shape, elements=SIGNS))
+
+
+@st.composite
+def margin_ranking(draw):
+    shape = draw(S.shapes(min_dims=1, max_dims=2))
+    margin = draw(st.sampled_from([0.0, 0.5, 1.0, -0.25]))
+    # input1 - input2 = +-margin exactly on a subset: the hinge, where torch's clamp passes the gradient
+    x1, x2 = draw(S.pair_at_kinks(shape, [margin]))
+    kwargs = {"margin": margin, "reduction": draw(REDUCTIONS)}
+    return (x1, x2, _signs(draw, shape)), kwargs, (0, 1, 2)
+
+
+@st.composite
+def hinge_embedding(draw):
+    shape = draw(S.shapes())
+    margin = draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, -1.0]))
+    x = draw(hnp.arrays(np.float64, shape, elements=st.one_of(S.DYADIC, st.just(margin), st.floats(-1e3, 1e3, allow_subnormal=False))))
+    kwargs = {"margin": margin, "reduction": draw(REDUCTIONS)}
+    return (x, _signs(draw, shape)), kwargs, (0,)
+
+
+@st.composite
+def cosine_embedding(draw):
+    n, d = draw(st.sampled_from([(1, 1), (3, 2), (2, 5), (0, 3)]))
+    x1 = draw(S.values((n, d), lo=-1e3, hi=1e3))
+    x2 = draw(S.values((n, d), lo=-1e3, hi=1e3))
+    same = draw(hnp.arrays(np.bool_, (n, 1)))
+    x2 = np.where(same, x1, x2)  # cosine exactly 1 and zero vectors come up
+    kwargs = {"margin": draw(st.sampled_from([0.0, 0.5, -0.5, 1.0])), "reduction": draw(REDUCTIONS)}
+    return (x1, x2, _signs(draw, (n,))), kwargs, (0, 1)
+
+
+@st.composite
+def triplet(draw, with_distance=False):
+    shape = draw(st.sampled_from([(3, 2), (1, 4), (4,), (2, 1), (0, 3)]))
+    a = draw(S.values(shape, lo=-10.0, hi=10.0))
+    p = draw(S.values(shape, lo=-10.0, hi=10.0))
+    n = np.where(draw(hnp.arrays(np.bool_, shape)), a, draw(S.values(shape, lo=-10.0, hi=10.0)))
+    kwargs = {"margin": draw(st.sampled_from([1.0, 0.5, 1e-3])), "swap": draw(st.booleans()), "reduction": draw(REDUCTIONS)}
+    if not with_distance:
+        kwargs["p"] = draw(st.sampled_from([1.0, 2.0, 3.0, 0.5]))
+        kwargs["eps"] = draw(st.sampled_from([1e-6, 0.0, 0.1]))
+    return (a, p, n), kwargs, (0, 1, 2)
+
+
+@st.composite
+def ctc(draw):
+    t, n, c, s = draw(st.sampled_from([(5, 2, 4, 3), (3, 1, 3, 2), (1, 2, 2, 1), (6, 3, 3, 4)]))
+    logits = draw(S.values((t, n, c), special=False, lo=-20.0, hi=20.0))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    blank = draw(st.integers(0, c - 1))
+    labels = draw(hnp.arrays(np.int64, (n, s), elements=st.integers(0, c - 2)))
+    targets = labels + (labels >= blank)  # any class but the blank
+    input_lengths = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, t)))
+    target_lengths = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, s)))
+    kwargs = {"blank": blank, "reduction": draw(REDUCTIONS), "zero_infinity": draw(st.booleans())}
+    return (log_probs, targets, input_lengths, target_lengths), kwargs, (0,)
+
+
 # name -> (jaxnn function, torch function, strategy, share of the profile's examples)
 CASES = {
     "l1_loss": (F.l1_loss, TF.l1_loss, pointwise(), 1.0),
@@ -119,6 +184,13 @@ CASES = {
     "gaussian_nll_loss": (F.gaussian_nll_loss, TF.gaussian_nll_loss, gaussian_nll(), 1.0),
     "poisson_nll_loss": (F.poisson_nll_loss, TF.poisson_nll_loss, poisson_nll(), 1.0),
     "kl_div": (F.kl_div, TF.kl_div, kl_div(), 1.0),
+    "margin_ranking_loss": (F.margin_ranking_loss, TF.margin_ranking_loss, margin_ranking(), 1.0),
+    "hinge_embedding_loss": (F.hinge_embedding_loss, TF.hinge_embedding_loss, hinge_embedding(), 1.0),
+    "cosine_embedding_loss": (F.cosine_embedding_loss, TF.cosine_embedding_loss, cosine_embedding(), 1.0),
+    "triplet_margin_loss": (F.triplet_margin_loss, TF.triplet_margin_loss, triplet(), 1.0),
+    "triplet_margin_with_distance_loss": (
+        F.triplet_margin_with_distance_loss, TF.triplet_margin_with_distance_loss, triplet(with_distance=True), 0.5),
+    "ctc_loss": (F.ctc_loss, TF.ctc_loss, ctc(), 0.5),
 }
 
 
