@@ -7,7 +7,7 @@ under ``jax.jit`` with a message naming the argument and the shapes or dtypes.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +22,8 @@ __all__ = [
     "check_static_value",
     "same_ndim",
     "broadcast_all",
+    "class_weight",
+    "broadcasts_to",
 ]
 
 
@@ -141,3 +143,39 @@ def broadcast_all(arrays: Sequence[jax.Array], names: Sequence[str]) -> tuple[ja
         shapes = ", ".join(f"{n} shape {tuple(a.shape)}" for n, a in zip(names, arrays))
         raise ValueError(f"{shapes} cannot be broadcast together") from None
     return tuple(jnp.broadcast_to(a, shape) for a in arrays)
+
+
+def class_weight(
+    weight: Optional[jax.typing.ArrayLike], num_classes: int, what: str = ""
+) -> Optional[jax.Array]:
+    """A per-class rescaling weight: ``None``, or 1-D of length ``num_classes`` (torch's rule).
+
+    ``what`` prefixes the message (torch says "cross_entropy: " on some paths).
+    """
+    if weight is None:
+        return None
+    weight = float_input(weight, "weight")
+    if weight.ndim != 1 or weight.shape[0] != num_classes:
+        raise ValueError(
+            f"{what}weight tensor should be defined either for all {num_classes} classes or no "
+            f"classes but got weight tensor of shape: {tuple(weight.shape)}"
+        )
+    return weight
+
+
+def broadcasts_to(x: jax.Array, shape: Sequence[int], name: str, target_name: str = "input") -> jax.Array:
+    """``x`` broadcast to ``shape``; ``ValueError`` naming both shapes unless it broadcasts *to* it.
+
+    torch's elementwise losses write into an output of the input's shape, so an
+    argument that would enlarge the result is an error there too.
+    """
+    shape = tuple(shape)
+    try:
+        ok = np.broadcast_shapes(tuple(x.shape), shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{name} shape {tuple(x.shape)} does not broadcast to {target_name} shape {shape}"
+        )
+    return jnp.broadcast_to(x, shape)

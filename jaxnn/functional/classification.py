@@ -1,3 +1,629 @@
-"""classification losses (filled in by its issue)."""
+"""Classification losses with torch 2.13's semantics (class axis at dim 1).
 
-__all__: list[str] = []
+cross_entropy, nll_loss, binary_cross_entropy(_with_logits), soft_margin_loss,
+multilabel_soft_margin_loss, multi_margin_loss, multilabel_margin_loss.
+
+Out-of-range class indices cannot raise under ``jax.jit``: with
+:mod:`jaxnn.checks` off they give a ``nan`` loss; see that module for the
+opt-in errors.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from .. import checks
+from . import _ops, _reduction
+from ._checks import as_array, broadcasts_to, class_target, class_weight, float_input
+from ._reduction import accumulation_dtype, resolve, weighted_mean
+
+__all__ = [
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+]
+
+# torch's binary_cross_entropy_backward divides by max(x (1 - x), EPSILON), a
+# C++ float: 1e-12 rounded to float32 even for float64 inputs.
+_BCE_EPSILON = float(np.float32(1e-12))
+
+
+def _describe(x: jax.Array) -> str:
+    return f"shape {tuple(x.shape)} and dtype {x.dtype}"
+
+
+def _log_normalizer(x: jax.Array, axis: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(max, x - max, log sum exp(x - max))`` over ``axis`` in the accumulation dtype.
+
+    ``x - max <= 0`` and the log-sum-exp ``>= 0``, so log-softmax terms built
+    from them never cancel, even for logits of +-1e4. The max carries no
+    gradient: the loss does not depend on it.
+    """
+    acc = accumulation_dtype(x.dtype)
+    top = jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True)).astype(acc)
+    shifted = x.astype(acc) - top
+    return top, shifted, jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+
+
+def _class_layout(
+    input: jax.Array, target: jax.Array, fn: str
+) -> tuple[jax.Array, jax.Array, bool]:
+    """Batched views ``(N, C, *d)`` and ``(N, *d)`` of nll-style arguments, and whether unbatched.
+
+    An unbatched ``(C,)`` input takes a scalar (or one-element) target, as in torch.
+    """
+    if input.ndim == 0:
+        raise ValueError(f"{fn}: expected input with 1 or more dimensions, got {_describe(input)}")
+    if not jnp.issubdtype(target.dtype, jnp.integer):
+        raise TypeError(
+            f"{fn}: target must hold integer class indices; got target of {_describe(target)} "
+            f"for input of {_describe(input)}"
+        )
+    if input.ndim == 1:
+        expected = [(), (1,)]
+    else:
+        expected = [(input.shape[0], *input.shape[2:])]
+    if tuple(target.shape) not in expected:
+        raise ValueError(
+            f"{fn}: expected target of shape {' or '.join(map(str, expected))} (the input's shape "
+            f"without the class dim 1); got target of {_describe(target)} for input of "
+            f"{_describe(input)}"
+        )
+    if input.ndim == 1:
+        return input[None], target.reshape(1), True
+    return input, target, False
+
+
+def _indexed(
+    input: jax.Array,
+    target: jax.Array,
+    weight: Optional[ArrayLike],
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    *,
+    fn: str,
+    log_softmax: bool,
+) -> jax.Array:
+    """nll_loss on ``input`` (log-probabilities, or logits when ``log_softmax``) with integer targets.
+
+    Per element: ``-w[t] * logp[t]`` (0 where ``t == ignore_index``, nan where
+    ``t`` is out of range), plus with label smoothing torch's
+    ``(1 - eps) * nll + eps / C * (-sum_c w[c] * logp[c])``. 'mean' divides by
+    the summed ``w[t]`` of the non-ignored targets, for both terms.
+    """
+    x, t, unbatched = _class_layout(input, target, fn)
+    num_classes = x.shape[1]
+    w = class_weight(weight, num_classes)
+    ignore_index = operator.index(ignore_index)
+    checks.validate_class_indices(t, num_classes, ignore_index=ignore_index)
+    acc = accumulation_dtype(x.dtype)
+
+    ignored = t == ignore_index
+    in_range = (t >= 0) & (t < num_classes)
+    safe = jnp.where(in_range, t, 0)
+    # gathering from the logits themselves (not the shifted copy) lets XLA fuse
+    # the shift into the log-sum-exp reduction without materialising it
+    log_p = _pick(x, safe).astype(acc)
+    if log_softmax:
+        top, shifted, log_z = _log_normalizer(x, axis=1)
+        log_p = (log_p - top[:, 0]) - log_z[:, 0]
+    w_t = jnp.ones((), acc) if w is None else w.astype(acc)[safe]
+    # torch's total weight counts w[t] of every non-ignored target; an
+    # out-of-range one poisons it, as torch would have raised.
+    denominator = jnp.where(ignored, 0, jnp.where(in_range, w_t, jnp.nan))
+    loss = -w_t * log_p
+    if label_smoothing > 0:
+        class_w = 1 if w is None else w.astype(acc).reshape((1, num_classes) + (1,) * (x.ndim - 2))
+        total_w = num_classes if w is None else jnp.sum(w, dtype=acc)
+        # sum_c w_c log p_c = sum_c w_c (x_c - max) - (sum_c w_c) log Z, both terms <= 0
+        smooth = total_w * log_z[:, 0] - jnp.sum(class_w * shifted, axis=1)
+        loss = (1 - label_smoothing) * loss + (label_smoothing / num_classes) * smooth
+    loss = jnp.where(ignored, 0, jnp.where(in_range, loss, jnp.nan)).astype(x.dtype)
+    if unbatched and reduction == "none":
+        return loss[0]
+    return weighted_mean(loss, denominator.astype(x.dtype), reduction)
+
+
+def _pick(x: jax.Array, index: jax.Array) -> jax.Array:
+    """``x[n, index[n, ...], ...]``: one gather along the class axis 1."""
+    return jnp.take_along_axis(x, index[:, None], axis=1)[:, 0]
+
+
+def _smoothing(label_smoothing: float) -> float:
+    """A static label smoothing in [0, 1]; torch silently ignores negative values, jaxnn raises."""
+    if isinstance(label_smoothing, jax.core.Tracer):
+        raise TypeError("label_smoothing must be a Python float (a static option), not a traced value")
+    label_smoothing = float(label_smoothing)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    return label_smoothing
+
+
+def _soft_cross_entropy(
+    x: jax.Array, y: jax.Array, weight: Optional[ArrayLike], reduction: str, label_smoothing: float
+) -> jax.Array:
+    """Cross entropy against class probabilities of the input's shape; 'mean' divides by N * d1 ... dk."""
+    axis = 0 if x.ndim == 1 else 1
+    num_classes = x.shape[axis]
+    w = class_weight(weight, num_classes, "cross_entropy: ")
+    _, shifted, log_z = _log_normalizer(x, axis=axis)
+    acc = shifted.dtype
+    y = y.astype(acc)
+    if label_smoothing > 0:
+        y = y * (1 - label_smoothing) + label_smoothing / num_classes
+    if w is not None:
+        y = y * w.astype(acc).reshape((num_classes,) + (1,) * (x.ndim - axis - 1))
+    loss = -jnp.sum(y * (shifted - log_z), axis=axis).astype(x.dtype)
+    return _reduction.reduce(loss, reduction)
+
+
+def cross_entropy(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: Optional[ArrayLike] = None,
+    size_average: Optional[bool] = None,
+    ignore_index: int = -100,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> jax.Array:
+    """Cross entropy between logits and class indices or class probabilities (torch's rules).
+
+    With class indices ``y``, per element (``p = softmax(input)`` over dim 1)::
+
+        l = (1 - eps) * (-w[y] log p[y]) + eps / C * (-sum_c w[c] log p[c])
+
+    (``eps = label_smoothing``, ``w = 1`` without ``weight``), and ``l = 0``
+    where ``y == ignore_index``. 'mean' divides the sum by ``sum w[y]`` over
+    non-ignored elements (the count without ``weight``), for both terms; all
+    elements ignored, or an empty batch, gives nan.
+
+    With class probabilities ``q`` (a floating target of the input's shape)::
+
+        l = -sum_c w[c] q'[c] log p[c],   q' = (1 - eps) q + eps / C
+
+    and 'mean' divides by the number of elements N * d1 * ... * dk (not by the
+    weights); ``ignore_index`` must stay negative.
+
+    Args:
+      input: logits ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+      target: integer class indices ``()``, ``(N,)`` or ``(N, d1, ..., dk)``
+        (any integer dtype), or floating probabilities of ``input``'s shape.
+      weight: optional ``(C,)`` rescaling weight per class.
+      size_average, reduce: deprecated; override ``reduction`` as in torch.
+      ignore_index: a target value that contributes nothing (any int, also a
+        valid class).
+      reduction: 'none' | 'mean' | 'sum'.
+      label_smoothing: in [0, 1] (static).
+
+    Returns:
+      A scalar, or with 'none' the per-element loss of shape ``()``, ``(N,)``
+      or ``(N, d1, ..., dk)``.
+
+    An out-of-range index gives a nan loss (see :mod:`jaxnn.checks` for errors).
+    The logits are read by one max and one log-sum-exp reduction; the target
+    logit by a gather, with no one-hot of the logits' size.
+
+    Reference: ``torch.nn.functional.cross_entropy`` (aten LossNLL.cpp).
+    """
+    reduction = resolve(reduction, size_average, reduce)
+    label_smoothing = _smoothing(label_smoothing)
+    input = float_input(input, "input")
+    target = as_array(target, "target")
+    if input.ndim == 0:
+        raise ValueError(f"cross_entropy: expected input with 1 or more dimensions, got {_describe(input)}")
+    if tuple(target.shape) == tuple(input.shape):
+        if not jnp.issubdtype(target.dtype, jnp.floating):
+            raise TypeError(
+                f"cross_entropy: a target of the input's shape holds class probabilities and needs a "
+                f"floating dtype; got target of {_describe(target)} for input of {_describe(input)} "
+                "(class indices have no class dim 1)"
+            )
+        if operator.index(ignore_index) >= 0:
+            raise ValueError(
+                f"cross_entropy: ignore_index={ignore_index} is not supported for class-probability "
+                "(floating) targets"
+            )
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    if not jnp.issubdtype(target.dtype, jnp.integer):
+        raise TypeError(
+            f"cross_entropy: target of {_describe(target)} does not fit input of {_describe(input)}: "
+            "class probabilities need a floating target of the input's shape, class indices an "
+            "integer target without the class dim 1"
+        )
+    return _indexed(
+        input, target, weight, ignore_index, reduction, label_smoothing, fn="cross_entropy", log_softmax=True
+    )
+
+
+def nll_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: Optional[ArrayLike] = None,
+    size_average: Optional[bool] = None,
+    ignore_index: int = -100,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """Negative log-likelihood of class indices: ``-w[y] * input[y]`` per element.
+
+    Elements with ``y == ignore_index`` give 0; 'mean' divides by the summed
+    ``w[y]`` of the others (nan when all are ignored or the batch is empty).
+
+    Args:
+      input: log-probabilities ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+      target: integer class indices ``()``, ``(N,)`` or ``(N, d1, ..., dk)``.
+      weight, size_average, ignore_index, reduce, reduction: as :func:`cross_entropy`.
+
+    Returns:
+      A scalar, or the per-element loss with 'none'.
+
+    Reference: ``torch.nn.functional.nll_loss`` (aten LossNLL.cpp).
+    """
+    reduction = resolve(reduction, size_average, reduce)
+    return _indexed(
+        float_input(input, "input"),
+        as_array(target, "target"),
+        weight,
+        ignore_index,
+        reduction,
+        0.0,
+        fn="nll_loss",
+        log_softmax=False,
+    )
+
+
+@jax.custom_vjp
+def _bce(x: jax.Array, y: jax.Array) -> jax.Array:
+    return (y - 1) * jnp.maximum(jnp.log1p(-x), -100.0) - y * jnp.maximum(jnp.log(x), -100.0)
+
+
+def _bce_fwd(x, y):
+    return _bce(x, y), (x, y)
+
+
+def _bce_bwd(res, g):
+    x, y = res
+    # torch's binary_cross_entropy_backward and _target_backward: not the
+    # derivative of the clamped forward, so inputs of exactly 0 and 1 get
+    # +-1/EPSILON and the target -logit(x), unclamped.
+    dx = (x - y) / jnp.maximum((1 - x) * x, _BCE_EPSILON)
+    dy = jnp.log1p(-x) - jnp.log(x)
+    return g * dx, g * dy
+
+
+_bce.defvjp(_bce_fwd, _bce_bwd)
+
+
+def _same_shape_target(input: jax.Array, target: jax.Array, message: str) -> None:
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(message.format(target=tuple(target.shape), input=tuple(input.shape)))
+
+
+def _upcast(*arrays: jax.Array) -> list[jax.Array]:
+    """The arrays in the first one's accumulation dtype (float32 for half precision)."""
+    acc = accumulation_dtype(arrays[0].dtype)
+    return [a.astype(acc) for a in arrays]
+
+
+def binary_cross_entropy(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: Optional[ArrayLike] = None,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """Binary cross entropy of probabilities: ``-w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))``.
+
+    Each log term is clamped at -100 as torch does, so ``x`` of exactly 0 or 1
+    gives a finite loss; the gradient is torch's
+    ``w (x - y) / max(x (1 - x), 1e-12)`` (so +-1e12 there), and w.r.t. the
+    target ``-w logit(x)`` (infinite at 0 and 1, as in torch).
+
+    Args:
+      input: probabilities in [0, 1], any shape.
+      target: same shape as ``input`` (a different shape raises, as torch).
+      weight: optional, broadcastable to ``input``'s shape.
+      size_average, reduce: deprecated; override ``reduction`` as in torch.
+      reduction: 'none' | 'mean' | 'sum'; 'mean' is over all elements.
+
+    Returns:
+      A scalar, or ``input``'s shape with 'none'. Empty input: 'mean' is nan.
+
+    torch raises for ``input`` or ``target`` outside [0, 1]; jaxnn does so only
+    with :mod:`jaxnn.checks` on, and otherwise returns nan (input) or the
+    formula's value (target).
+
+    Reference: ``torch.nn.functional.binary_cross_entropy`` (aten Loss.cpp).
+    """
+    reduction = resolve(reduction, size_average, reduce)
+    input = float_input(input, "input")
+    target = float_input(target, "target")
+    _same_shape_target(
+        input,
+        target,
+        "Using a target size {target} that is different to the input size {input} is deprecated. "
+        "Please ensure they have the same size.",
+    )
+    checks.validate_interval(input, 0, 1, "input")
+    checks.validate_interval(target, 0, 1, "target")
+    x, y = _upcast(input, target)
+    loss = _bce(x, y)
+    if weight is not None:
+        loss = loss * broadcasts_to(float_input(weight, "weight"), input.shape, "weight").astype(x.dtype)
+    return _reduction.reduce(loss.astype(input.dtype), reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: Optional[ArrayLike] = None,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+    pos_weight: Optional[ArrayLike] = None,
+) -> jax.Array:
+    """Binary cross entropy of logits, torch's stable form::
+
+        l = w ((1 - y) x - (1 + (pos_weight - 1) y) log_sigmoid(x))
+
+    finite with finite gradients for logits of +-1e4.
+
+    Args:
+      input: logits, any shape.
+      target: same shape as ``input``.
+      weight: optional, broadcastable to ``input``'s shape.
+      size_average, reduce: deprecated; override ``reduction`` as in torch.
+      reduction: 'none' | 'mean' | 'sum'; 'mean' is over all elements.
+      pos_weight: optional weight of positive examples, broadcast against
+        ``input`` (NumPy rules from the last dim: a ``(C,)`` pos_weight of an
+        ``(N, C)`` input weighs each class; use ``(C, 1, 1)`` for
+        ``(N, C, H, W)``), as torch documents.
+
+    Returns:
+      A scalar, or ``input``'s shape with 'none'. Empty input: 'mean' is nan.
+
+    Reference: ``torch.nn.functional.binary_cross_entropy_with_logits`` (aten Loss.cpp).
+    """
+    reduction = resolve(reduction, size_average, reduce)
+    input = float_input(input, "input")
+    target = as_array(target, "target")
+    _same_shape_target(input, target, "Target size {target} must be the same as input size {input}")
+    x, y = _upcast(input, target)
+    log_sig = jax.nn.log_sigmoid(x)
+    if pos_weight is not None:
+        pw = broadcasts_to(float_input(pos_weight, "pos_weight"), input.shape, "pos_weight").astype(x.dtype)
+        log_sig = log_sig * (1 + (pw - 1) * y)
+    loss = (1 - y) * x - log_sig
+    if weight is not None:
+        loss = loss * broadcasts_to(float_input(weight, "weight"), input.shape, "weight").astype(x.dtype)
+    return _reduction.reduce(loss.astype(input.dtype), reduction)
+
+
+def soft_margin_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """Two-class logistic loss ``log(1 + exp(-y x))`` for targets ``y`` in {-1, 1}.
+
+    Computed as a stable softplus: where torch's ``log1p(exp(-y x))``
+    overflows (``-y x`` above ~88 in float32) torch returns inf with a nan
+    gradient, jaxnn the finite value ``-y x`` and gradient ``-y``.
+
+    Args:
+      input: any shape.
+      target: broadcastable to ``input``'s shape (any numeric dtype).
+      size_average, reduce: deprecated; override ``reduction`` as in torch.
+      reduction: 'none' | 'mean' | 'sum'.
+
+    Returns:
+      A scalar, or ``input``'s shape with 'none'. Empty input: 'mean' is nan.
+
+    Reference: ``torch.nn.functional.soft_margin_loss`` (aten Loss.cpp).
+    """
+    reduction = resolve(reduction, size_average, reduce)
+    input = float_input(input, "input")
+    target = broadcasts_to(as_array(target, "target"), input.shape, "target")
+    x, y = _upcast(input, target)
+    return _reduction.reduce(jax.nn.softplus(-x * y).astype(input.dtype), reduction)
+
+
+def multilabel_soft_margin_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: Optional[ArrayLike] = None,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """One-vs-all logistic loss averaged over the classes (the LAST dim, as torch)::
+
+        l = -1/C sum_c w_c (y_c log_sigmoid(x_c) + (1 - y_c) log_sigmoid(-x_c))
+
+    Args:
+      input: ``(C,)`` or ``(N, C)`` (more leading dims work as in torch).
+      target: 0/1 labels broadcastable with ``input`` (any numeric dtype).
+      weight: optional, broadcastable (e.g. ``(C,)``).
+      size_average, reduce: deprecated; override ``reduction`` as in torch.
+      reduction: 'none' | 'mean' | 'sum'; 'mean' averages over N.
+
+    Returns:
+      A scalar, or the loss without the class dim with 'none'. Empty batch:
+      'mean' is nan.
+
+    Reference: ``torch.nn.functional.multilabel_soft_margin_loss`` (Python in torch).
+    """
+    reduction = resolve(reduction, size_average, reduce)
+    input = float_input(input, "input")
+    target = as_array(target, "target")
+    if input.ndim == 0:
+        raise ValueError(f"multilabel_soft_margin_loss: input needs a class dim, got {_describe(input)}")
+    x, y = _upcast(input, target)
+    loss = -(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))
+    if weight is not None:
+        loss = loss * float_input(weight, "weight").astype(x.dtype)
+    loss = (jnp.sum(loss, axis=-1) / input.shape[-1]).astype(input.dtype)
+    return _reduction.reduce(loss, reduction)
+
+
+def _margin_layout(input: jax.Array, fn: str) -> tuple[int, int]:
+    """(frames, classes) of a 0-d, ``(C,)`` or ``(N, C)`` input with ``C > 0`` (torch's shape check)."""
+    if not (input.ndim == 0 or (input.ndim in (1, 2) and input.shape[-1] != 0)):
+        raise ValueError(
+            f"{fn}: expected non-empty vector or matrix with optional 0-dim batch size, got input "
+            f"of {_describe(input)}"
+        )
+    if input.ndim == 2:
+        return input.shape[0], input.shape[1]
+    return 1, (input.shape[0] if input.ndim == 1 else 1)
+
+
+def multi_margin_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Optional[ArrayLike] = None,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """Multi-class hinge loss (Weston-Watkins), per sample with class index ``y``::
+
+        l = 1/C sum_{j != y} w[y] max(0, margin - x[y] + x[j])**p
+
+    The hinge has torch's gradient 0 exactly at the margin.
+
+    Args:
+      input: ``(N, C)``, ``(C,)`` or a scalar, ``C > 0``.
+      target: integer class indices with N elements (``(N,)``; ``()`` or
+        ``(1,)`` when unbatched).
+      p: 1 or 2.
+      margin: the margin (default 1).
+      weight: optional ``(C,)`` weight, taken at the target class.
+      size_average, reduce: deprecated; override ``reduction`` as in torch.
+      reduction: 'none' | 'mean' | 'sum'; 'mean' averages over N.
+
+    Returns:
+      A scalar, or with 'none' ``(N,)`` (a scalar for a 0-d target). An empty
+      batch's 'mean' is nan (torch returns an uninitialised number there).
+      Out-of-range indices give nan (see :mod:`jaxnn.checks`).
+
+    Reference: ``torch.nn.functional.multi_margin_loss`` (aten LossMultiMargin.cpp).
+    """
+    reduction = resolve(reduction, size_average, reduce)
+    if p not in (1, 2):
+        raise ValueError(f"only p == 1 and p == 2 supported, got p={p!r}")
+    input = float_input(input, "input")
+    target = class_target(target, "target")
+    frames, num_classes = _margin_layout(input, "multi_margin_loss")
+    if target.ndim > 1 or target.size != frames:
+        raise ValueError(
+            "multi_margin_loss: target should be 1-D with size equal to the number of input "
+            f"samples ({frames}); got target of {_describe(target)} for input of {_describe(input)}"
+        )
+    if weight is not None:
+        weight = float_input(weight, "weight")
+        if weight.ndim > 1 or weight.size != num_classes:
+            raise ValueError(
+                f"multi_margin_loss: weight should have {num_classes} elements (one per class); "
+                f"got weight of {_describe(weight)}"
+            )
+    x = input.reshape(frames, num_classes)
+    t = target.reshape(frames)
+    checks.validate_class_indices(t, num_classes)
+    (x,) = _upcast(x)
+    in_range = (t >= 0) & (t < num_classes)
+    safe = jnp.where(in_range, t, 0)
+    z = margin - _pick(x, safe)[:, None] + x
+    hinge = _ops.relu(z)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * weight.astype(x.dtype).reshape(-1)[safe][:, None]
+    hinge = jnp.where(jnp.arange(num_classes) == safe[:, None], 0, hinge)
+    loss = jnp.sum(hinge, axis=1) / num_classes
+    loss = jnp.where(in_range, loss, jnp.nan).astype(input.dtype)
+    if reduction == "none":
+        return loss.reshape(target.shape)
+    return _reduction.reduce(loss, reduction)
+
+
+def multilabel_margin_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """Multi-label hinge loss; each sample's target classes are listed up to the first -1::
+
+        l = 1/C sum_{j in targets} sum_{i not in targets} max(0, 1 - x[j] + x[i])
+
+    A class listed twice counts twice, as in torch's kernel. Gradient 0 exactly
+    at the hinge, as torch.
+
+    Args:
+      input: ``(N, C)``, ``(C,)`` or a scalar, ``C > 0``.
+      target: integer, same shape as ``input`` (``C`` elements when unbatched):
+        class indices, then -1 padding (entries after the first negative are
+        ignored).
+      size_average, reduce: deprecated; override ``reduction`` as in torch.
+      reduction: 'none' | 'mean' | 'sum'; 'mean' averages over N.
+
+    Returns:
+      A scalar, or ``(N,)`` with 'none' (a scalar for unbatched input). An
+      empty batch's 'mean' is nan (torch returns an uninitialised number).
+      A listed index ``>= C`` gives nan; torch (and :mod:`jaxnn.checks`) reject
+      any entry outside [-1, C).
+
+    Memory is O(N C^2) (every target/non-target pair is formed at once).
+
+    Reference: ``torch.nn.functional.multilabel_margin_loss`` (aten LossMultiLabelMargin.cpp).
+    """
+    reduction = resolve(reduction, size_average, reduce)
+    input = float_input(input, "input")
+    target = class_target(target, "target")
+    frames, num_classes = _margin_layout(input, "multilabel_margin_loss")
+    fits = (
+        target.shape == input.shape
+        if input.ndim == 2
+        else target.ndim <= 1 and target.size == num_classes
+    )
+    if not fits:
+        raise ValueError(
+            f"multilabel_margin_loss: inconsistent target of {_describe(target)} for input of "
+            f"{_describe(input)}"
+        )
+    x = input.reshape(frames, num_classes)
+    t = target.reshape(frames, num_classes)
+    checks.validate_class_indices(t, num_classes, low=-1)
+    (x,) = _upcast(x)
+    listed = jnp.cumprod(t >= 0, axis=1).astype(bool)
+    in_range = t < num_classes
+    safe = jnp.where(listed & in_range, t, 0)
+    classes = jnp.arange(num_classes)
+    is_target = jnp.any(listed[:, :, None] & (safe[:, :, None] == classes), axis=1)
+    z = 1 - jnp.take_along_axis(x, safe, axis=1)[:, :, None] + x[:, None, :]
+    hinge = jnp.where(listed[:, :, None] & ~is_target[:, None, :], _ops.relu(z), 0)
+    loss = jnp.sum(hinge, axis=(1, 2)) / num_classes
+    loss = jnp.where(jnp.all(in_range | ~listed, axis=1), loss, jnp.nan).astype(input.dtype)
+    if reduction == "none" and input.ndim < 2:
+        return loss[0]
+    return _reduction.reduce(loss, reduction)
