@@ -66,7 +66,20 @@ def _call(cls, **options):
     return call
 
 
-X, T, Y = _f32(3, 4), _f32(3, 4), _f32(2, 4)
+def _checked(fn):
+    """``fn`` run with jaxnn's opt-in value checks on."""
+
+    def checked(*args, **kwargs):
+        with jaxnn.checks.checking():
+            return fn(*args, **kwargs)
+
+    checked.__name__ = fn.__name__
+    checked.unchecked = fn
+    return checked
+
+
+X, T = _f32(3, 4), _f32(3, 4)
+CTC = CALLS["ctc_loss"].args("float32")
 
 
 def _generic_rows() -> list[Bad]:
@@ -82,9 +95,9 @@ def _generic_rows() -> list[Bad]:
             rows.append(Bad(f"{name}/integer-arg{i}", fn, tuple(bad), kwargs, TypeError, ("int32", str(np.shape(args[i])))))
         if call.shape_arg is not None:
             bad = list(args)
-            bad[call.shape_arg] = Y
+            bad[call.shape_arg] = args[call.shape_arg][:2]
             clash = str(args[0].shape) if call.shape_arg else str(args[1].shape)
-            rows.append(Bad(f"{name}/shapes", fn, tuple(bad), kwargs, ValueError, (clash, "(2, 4)"), tfn))
+            rows.append(Bad(f"{name}/shapes", fn, tuple(bad), kwargs, ValueError, (clash, str(bad[call.shape_arg].shape)), tfn))
         first = next(iter(inspect.signature(fn).parameters))
         rows.append(Bad(f"{name}/none-{first}", fn, (None, *args[1:]), kwargs, TypeError, (first, "None"), tfn))
     return rows
@@ -120,6 +133,37 @@ SPECIFIC = [
     Bad("gaussian_nll_loss/var-two-dims-1", F.gaussian_nll_loss, (_f32(2, 3, 4), _f32(2, 3, 4), _pos(2, 1, 1)), {}, ValueError, ("var", "(2, 1, 1)", "(2, 3, 4)"), TF.gaussian_nll_loss),
     Bad("GaussianNLLLoss/var-size", _call(jaxnn.GaussianNLLLoss), (X, T, _pos(4, 3)), {}, ValueError, ("var", "(4, 3)", "(3, 4)"), _call(torch.nn.GaussianNLLLoss)),
     Bad("mse_loss/reduction-batchmean", F.mse_loss, (X, T), {"reduction": "batchmean"}, ValueError, ("reduction", "'batchmean'"), TF.mse_loss),
+    Bad("cross_entropy/float-class-target", F.cross_entropy, (X, np.array([0.0, 3.0, 1.0], np.float32)), {}, TypeError, ("target", "(3,)", "float32"), TF.cross_entropy),
+    Bad("cross_entropy/integer-logits", F.cross_entropy, (np.zeros((3, 4), np.int32), np.array([0, 3, 1])), {}, TypeError, ("input", "int32", "(3, 4)"), TF.cross_entropy),
+    Bad("cross_entropy/weight-length", F.cross_entropy, (X, np.array([0, 3, 1])), {"weight": _pos(3)}, ValueError, ("weight", "4 classes", "(3,)"), TF.cross_entropy),
+    Bad("cross_entropy/scalar-input", F.cross_entropy, (np.float32(1.0), np.array([0, 3, 1])), {}, ValueError, ("input", "()"), TF.cross_entropy),
+    Bad("cross_entropy/label-smoothing", F.cross_entropy, (X, np.array([0, 3, 1])), {"label_smoothing": 1.5}, ValueError, ("label_smoothing", "1.5"), TF.cross_entropy),
+    Bad("cross_entropy/ignore-index-with-probabilities", F.cross_entropy, (X, _pos(3, 4)), {"ignore_index": 1}, ValueError, ("ignore_index", "1"), TF.cross_entropy),
+    Bad("nll_loss/float-class-target", F.nll_loss, (X, np.array([0.0, 3.0, 1.0], np.float32)), {}, TypeError, ("target", "(3,)", "float32"), TF.nll_loss),
+    Bad("nll_loss/weight-length", F.nll_loss, (X, np.array([0, 3, 1])), {"weight": _pos(5)}, ValueError, ("weight", "4 classes", "(5,)"), TF.nll_loss),
+    Bad("nll_loss/k-dim-target", F.nll_loss, (X[:, :, None], np.array([0, 3, 1])), {}, ValueError, ("target", "(3, 1)", "(3,)"), TF.nll_loss),
+    Bad("binary_cross_entropy/weight-shape", F.binary_cross_entropy, (_pos(3, 4), _pos(3, 4)), {"weight": _pos(2, 4)}, ValueError, ("weight", "(2, 4)", "(3, 4)"), TF.binary_cross_entropy),
+    Bad("binary_cross_entropy_with_logits/pos-weight", F.binary_cross_entropy_with_logits, (X, _pos(3, 4)), {"pos_weight": _pos(3)}, ValueError, ("pos_weight", "(3,)", "(3, 4)"), TF.binary_cross_entropy_with_logits),
+    Bad("multilabel_soft_margin_loss/weight-shape", F.multilabel_soft_margin_loss, (X, _pos(3, 4)), {"weight": _pos(3)}, ValueError, ("weight", "(3,)", "(3, 4)"), TF.multilabel_soft_margin_loss),
+    Bad("multi_margin_loss/p", F.multi_margin_loss, (X, np.array([0, 3, 1])), {"p": 3}, ValueError, ("p", "3"), TF.multi_margin_loss),
+    Bad("multi_margin_loss/weight-length", F.multi_margin_loss, (X, np.array([0, 3, 1])), {"weight": _pos(3)}, ValueError, ("weight", "4", "(3,)"), TF.multi_margin_loss),
+    Bad("multi_margin_loss/float-class-target", F.multi_margin_loss, (X, np.array([0.0, 3.0, 1.0], np.float32)), {}, TypeError, ("target", "float32", "(3,)"), TF.multi_margin_loss),
+    Bad("multilabel_margin_loss/float-target", F.multilabel_margin_loss, (X, _pos(3, 4)), {}, TypeError, ("target", "float32", "(3, 4)"), TF.multilabel_margin_loss),
+    Bad("ctc_loss/input-lengths-longer-than-sequence", F.ctc_loss, (*CTC[:2], np.array([7, 5]), CTC[3]), {}, ValueError, ("input_lengths", "6", "7"), TF.ctc_loss, traced=False),
+    Bad("ctc_loss/target-lengths-longer-than-targets", F.ctc_loss, (*CTC[:3], np.array([4, 2])), {}, ValueError, ("target", "(2, 3)", "4"), TF.ctc_loss, traced=False),
+    Bad("ctc_loss/negative-target-length", F.ctc_loss, (*CTC[:3], np.array([-1, 2])), {}, ValueError, ("target_lengths", "-1"), TF.ctc_loss, traced=False),
+    Bad("ctc_loss/lengths-per-sequence", F.ctc_loss, (*CTC[:2], np.array([6, 5, 4]), CTC[3]), {}, ValueError, ("input_lengths", "2", "(3,)"), TF.ctc_loss),
+    Bad("ctc_loss/concatenated-targets-sum", F.ctc_loss, (CTC[0], CTC[1].reshape(-1)[:4], *CTC[2:]), {}, ValueError, ("sum(target_lengths)", "5", "(4,)"), TF.ctc_loss, traced=False),
+    Bad("ctc_loss/log-probs-rank", F.ctc_loss, (CTC[0][None], *CTC[1:]), {}, ValueError, ("log_probs", "(1, 6, 2, 4)")),
+    Bad("ctc_loss/blank", F.ctc_loss, CTC, {"blank": 4}, ValueError, ("blank", "[0, 4)", "4")),
+    Bad("ctc_loss/float-targets", F.ctc_loss, (CTC[0], CTC[1].astype(np.float32), *CTC[2:]), {}, TypeError, ("targets", "float32", "(2, 3)")),
+    Bad("ctc_loss/label-out-of-range", F.ctc_loss, (CTC[0], CTC[1] * 2, *CTC[2:]), {}, ValueError, ("targets", "[0, 4)", "6"), traced=False),
+    # value checks: eager with jaxnn.checks on (off by default, see test_value_checks_off_give_nan)
+    Bad("cross_entropy/class-out-of-range", _checked(F.cross_entropy), (X, np.array([0, 4, 1])), {}, IndexError, ("target", "4", "(1,)", "[0, 4)"), TF.cross_entropy, traced=False),
+    Bad("nll_loss/negative-class", _checked(F.nll_loss), (X, np.array([0, -2, 1])), {}, IndexError, ("target", "-2", "(1,)"), TF.nll_loss, traced=False),
+    Bad("multi_margin_loss/class-out-of-range", _checked(F.multi_margin_loss), (X, np.array([0, 4, 1])), {}, IndexError, ("target", "4", "[0, 4)"), TF.multi_margin_loss, traced=False),
+    Bad("multilabel_margin_loss/class-out-of-range", _checked(F.multilabel_margin_loss), (X, np.array([[5, -1, 0, 0]] * 3)), {}, IndexError, ("target", "5", "(0, 0)"), TF.multilabel_margin_loss, traced=False),
+    Bad("binary_cross_entropy/probability-above-1", _checked(F.binary_cross_entropy), (_pos(3, 4) + 1.0, _pos(3, 4)), {}, ValueError, ("input", "between 0 and 1", "(0, 0)"), TF.binary_cross_entropy, traced=False),
     Bad("mse_loss/string-input", F.mse_loss, ("abc", T), {}, TypeError, ("input", "str"), TF.mse_loss),
     Bad("mse_loss/bool-input", F.mse_loss, (X > 0, T), {}, TypeError, ("input", "bool", "(3, 4)")),
     Bad("kl_div/integer-input", F.kl_div, (np.zeros((3, 4), np.int64), _pos(3, 4)), {"reduction": "sum"}, TypeError, ("input", "int", "(3, 4)"), TF.kl_div),
@@ -226,3 +270,22 @@ def test_every_public_function_has_rows():
     assert classes <= covered, f"criteria without bad-input rows: {sorted(classes - covered)}"
     optimizers = {f"optim.{n}" for n in jaxnn.optim.__all__ if n[0].isupper() and n not in ("OptimizerState", "TorchOptimizer")}
     assert optimizers <= covered, f"optimizers without bad-input rows: {sorted(optimizers - covered)}"
+
+
+VALUE_CHECKED = [r for r in TABLE if hasattr(r.fn, "unchecked")]
+
+
+@pytest.mark.parametrize("row", VALUE_CHECKED, ids=[r.id for r in VALUE_CHECKED])
+def test_value_checks_off_give_nan(row: Bad):
+    """With checks off (the default, so eager and jit agree) the bad value poisons the loss as nan, never a plausible number."""
+    assert np.isnan(np.asarray(row.fn.unchecked(*row.args, **row.kwargs))).all()
+
+
+def test_value_check_under_jit_through_checkify():
+    """Under jit a traced class index cannot raise; with checks on, checkify collects the error."""
+    from jax.experimental import checkify
+
+    with jaxnn.checks.checking():
+        err, _ = checkify.checkify(jax.jit(F.cross_entropy))(X, np.array([0, 4, 1]))
+    with pytest.raises(Exception, match="4"):
+        err.throw()

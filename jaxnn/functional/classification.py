@@ -20,7 +20,7 @@ from jax.typing import ArrayLike
 
 from .. import checks
 from . import _ops, _reduction
-from ._checks import as_array, broadcasts_to, class_target, class_weight, float_input
+from ._checks import as_array, broadcast_all, broadcasts_to, class_target, class_weight, float_input
 from ._reduction import accumulation_dtype, resolve, weighted_mean
 
 __all__ = [
@@ -474,10 +474,12 @@ def multilabel_soft_margin_loss(
     target = as_array(target, "target")
     if input.ndim == 0:
         raise ValueError(f"multilabel_soft_margin_loss: input needs a class dim, got {_describe(input)}")
-    x, y = _upcast(input, target)
+    # broadcast both ways as torch's Python arithmetic does, with the arguments named on failure
+    x, y = broadcast_all(_upcast(input, target), ("input", "target"))
     loss = -(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))
     if weight is not None:
-        loss = loss * float_input(weight, "weight").astype(x.dtype)
+        loss, w = broadcast_all((loss, float_input(weight, "weight").astype(x.dtype)), ("input", "weight"))
+        loss = loss * w
     loss = (jnp.sum(loss, axis=-1) / input.shape[-1]).astype(input.dtype)
     return _reduction.reduce(loss, reduction)
 

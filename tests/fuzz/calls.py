@@ -82,6 +82,36 @@ def _ctc(rng):
     return log_probs, rng.integers(1, 4, (2, 3)), np.array([6, 5]), np.array([3, 2])
 
 
+def _log_softmax(x):
+    return x - np.log(np.exp(x).sum(1, keepdims=True))
+
+
+def _classes(rng):
+    return rng.standard_normal((3, 4)), rng.integers(0, 4, (3,))
+
+
+def _log_classes(rng):
+    x, y = _classes(rng)
+    return _log_softmax(x), y
+
+
+def _probabilities(rng):
+    return rng.uniform(0.05, 0.95, (3, 4)), (rng.uniform(size=(3, 4)) < 0.5).astype(np.float64)
+
+
+def _logits_binary(rng):
+    return rng.standard_normal((3, 4)), (rng.uniform(size=(3, 4)) < 0.5).astype(np.float64)
+
+
+def _logits_signs(rng):
+    return rng.standard_normal((3, 4)), _sign(rng)
+
+
+def _multilabel(rng):
+    # each row: some target classes, then -1 (the rest is never read)
+    return rng.standard_normal((3, 4)), np.array([[3, 0, -1, 1], [1, -1, 0, 0], [0, 1, 2, 3]])
+
+
 CALLS: dict[str, Call] = {
     "l1_loss": Call(F.l1_loss, TF.l1_loss, _pair, {}, (0, 1), (0, 1)),
     "mse_loss": Call(F.mse_loss, TF.mse_loss, _pair, {}, (0, 1), (0, 1)),
@@ -97,4 +127,15 @@ CALLS: dict[str, Call] = {
     "triplet_margin_with_distance_loss": Call(
         F.triplet_margin_with_distance_loss, TF.triplet_margin_with_distance_loss, _triplet, {"swap": True}, (0, 1, 2), (0, 1, 2)),
     "ctc_loss": Call(F.ctc_loss, TF.ctc_loss, _ctc, {}, (0,), (0,), shape_arg=None),
+    "cross_entropy": Call(F.cross_entropy, TF.cross_entropy, _classes, {"label_smoothing": 0.1}, (0,), (0,)),
+    "nll_loss": Call(F.nll_loss, TF.nll_loss, _log_classes, {}, (0,), (0,)),
+    "binary_cross_entropy": Call(F.binary_cross_entropy, TF.binary_cross_entropy, _probabilities, {}, (0,), (0, 1)),
+    "binary_cross_entropy_with_logits": Call(
+        F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, _logits_binary, {}, (0, 1), (0, 1),
+        int_ok=(1,)),  # torch refuses a Long target (output cast); jaxnn computes the same loss as for 0./1.
+    "soft_margin_loss": Call(F.soft_margin_loss, TF.soft_margin_loss, _logits_signs, {}, (0,), (0, 1), int_ok=(1,)),
+    "multilabel_soft_margin_loss": Call(
+        F.multilabel_soft_margin_loss, TF.multilabel_soft_margin_loss, _logits_binary, {}, (0,), (0, 1), int_ok=(1,)),
+    "multi_margin_loss": Call(F.multi_margin_loss, TF.multi_margin_loss, _classes, {"margin": 0.5}, (0,), (0,)),
+    "multilabel_margin_loss": Call(F.multilabel_margin_loss, TF.multilabel_margin_loss, _multilabel, {}, (0,), (0,)),
 }
