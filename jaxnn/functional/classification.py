@@ -312,6 +312,11 @@ def _same_shape_target(input: jax.Array, target: jax.Array, message: str) -> Non
         raise ValueError(message.format(target=tuple(target.shape), input=tuple(input.shape)))
 
 
+def _promoted(*arrays: jax.Array) -> jnp.dtype:
+    """torch's result dtype of arithmetic on the arrays: the promotion of the floating ones."""
+    return jnp.result_type(*(a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)))
+
+
 def _upcast(*arrays: jax.Array) -> list[jax.Array]:
     """The arrays in the first one's accumulation dtype (float32 for half precision)."""
     acc = accumulation_dtype(arrays[0].dtype)
@@ -394,7 +399,9 @@ def binary_cross_entropy_with_logits(
         ``(N, C, H, W)``), as torch documents.
 
     Returns:
-      A scalar, or ``input``'s shape with 'none'. Empty input: 'mean' is nan.
+      A scalar, or ``input``'s shape with 'none', in ``target``'s dtype (as
+      torch; the same as ``input``'s unless they differ). Empty input: 'mean'
+      is nan.
 
     Reference: ``torch.nn.functional.binary_cross_entropy_with_logits`` (aten Loss.cpp).
     """
@@ -402,7 +409,10 @@ def binary_cross_entropy_with_logits(
     input = float_input(input, "input")
     target = as_array(target, "target")
     _same_shape_target(input, target, "Target size {target} must be the same as input size {input}")
-    x, y = _upcast(input, target)
+    # torch's kernel builds the loss in place on (1 - target): the result has the (floating)
+    # target's dtype, computed in the promotion of input and target; weights never widen it
+    out_dtype = target.dtype if jnp.issubdtype(target.dtype, jnp.floating) else input.dtype
+    x, y = _upcast(input.astype(_promoted(input, target)), target)
     log_sig = jax.nn.log_sigmoid(x)
     if pos_weight is not None:
         pw = broadcasts_to(float_input(pos_weight, "pos_weight"), input.shape, "pos_weight").astype(x.dtype)
@@ -410,7 +420,7 @@ def binary_cross_entropy_with_logits(
     loss = (1 - y) * x - log_sig
     if weight is not None:
         loss = loss * broadcasts_to(float_input(weight, "weight"), input.shape, "weight").astype(x.dtype)
-    return _reduction.reduce(loss.astype(input.dtype), reduction)
+    return _reduction.reduce(loss.astype(out_dtype), reduction)
 
 
 def soft_margin_loss(
@@ -474,13 +484,16 @@ def multilabel_soft_margin_loss(
     target = as_array(target, "target")
     if input.ndim == 0:
         raise ValueError(f"multilabel_soft_margin_loss: input needs a class dim, got {_describe(input)}")
+    weight = None if weight is None else float_input(weight, "weight")
+    # torch's Python arithmetic: the result promotes input, target and weight
+    out_dtype = _promoted(input, target, *([] if weight is None else [weight]))
     # broadcast both ways as torch's Python arithmetic does, with the arguments named on failure
-    x, y = broadcast_all(_upcast(input, target), ("input", "target"))
+    x, y = broadcast_all(_upcast(input.astype(out_dtype), target), ("input", "target"))
     loss = -(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))
     if weight is not None:
-        loss, w = broadcast_all((loss, float_input(weight, "weight").astype(x.dtype)), ("input", "weight"))
+        loss, w = broadcast_all((loss, weight.astype(x.dtype)), ("input", "weight"))
         loss = loss * w
-    loss = (jnp.sum(loss, axis=-1) / input.shape[-1]).astype(input.dtype)
+    loss = (jnp.sum(loss, axis=-1) / input.shape[-1]).astype(out_dtype)
     return _reduction.reduce(loss, reduction)
 
 
