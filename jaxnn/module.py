@@ -21,6 +21,9 @@ class Module(nnx.Module):
     ``deterministic`` / ``use_running_average`` flags, so flax layers nested in
     a jaxnn model follow too). The flag is static module data: changing it
     changes the graphdef, so a jitted step retraces once per mode.
+
+    torch's ``state_dict()``, ``load_state_dict()``, ``named_parameters()`` and
+    ``parameters()`` are methods too, calling :mod:`jaxnn.state_dict`.
     """
 
     training: bool = True
@@ -42,3 +45,27 @@ class Module(nnx.Module):
     def forward(self, *args, **kwargs):
         """torch's name for the forward pass: calls ``__call__``."""
         return self(*args, **kwargs)
+
+    def state_dict(self, prefix: str = ""):
+        """torch's ``state_dict()``: see :func:`jaxnn.state_dict`."""
+        from .state_dict import state_dict
+
+        return state_dict(self, prefix)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """torch's ``load_state_dict()``: see :func:`jaxnn.load_state_dict`."""
+        from .state_dict import load_state_dict
+
+        return load_state_dict(self, state_dict, strict)
+
+    def named_parameters(self, prefix: str = ""):
+        """torch's ``named_parameters()``: see :func:`jaxnn.named_parameters`."""
+        from .state_dict import named_parameters
+
+        return named_parameters(self, prefix)
+
+    def parameters(self):
+        """torch's ``parameters()``: see :func:`jaxnn.parameters`."""
+        from .state_dict import parameters
+
+        return parameters(self)

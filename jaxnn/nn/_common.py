@@ -1,0 +1,42 @@
+"""Helpers shared by the layer files: torch's tuple expansion and default init."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence, Union
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from .. import init
+
+IntOrTuple = Union[int, Sequence[int]]
+
+
+def ntuple(value: IntOrTuple, n: int, name: str) -> tuple[int, ...]:
+    """torch's ``_pair`` / ``_single``: an int repeated ``n`` times, or a length-``n`` sequence."""
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(int(v) for v in value)
+    if len(value) != n:
+        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value}")
+    return value
+
+
+def float_dtype(dtype: Any) -> Any:
+    """The parameter dtype: torch's default float32 unless ``dtype`` is given."""
+    return jnp.dtype(dtype) if dtype is not None else jnp.dtype(jnp.float32)
+
+
+def require_rngs(rngs: Any, layer: str) -> nnx.Rngs:
+    if rngs is None:
+        raise TypeError(f"{layer} draws its initial parameters at random: pass rngs=nnx.Rngs(seed)")
+    return rngs
+
+
+def uniform_fan_in(rngs: nnx.Rngs, shape: tuple[int, ...], fan_in: int, dtype: Any) -> jax.Array:
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch's default for weights (kaiming-uniform
+    with a = sqrt(5)) and biases; a zero fan gives the bound 0 as torch does for biases."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return init.uniform_(rngs.params(), shape, -bound, bound, dtype)

@@ -1,0 +1,281 @@
+"""Convolutions in torch's channels-first layout (NCL / NCHW) with torch's weight layout.
+
+``Conv{1,2}d`` weights are ``(out_channels, in_channels // groups, *kernel_size)``,
+``ConvTranspose{1,2}d`` weights ``(in_channels, out_channels // groups, *kernel_size)``,
+as in torch, so a torch checkpoint loads without transposes. Both use
+``lax.conv_general_dilated``; a transposed convolution is the gradient of a
+convolution, computed as a convolution of the stride-dilated input with the
+flipped, in/out-swapped kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Union
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax.typing import ArrayLike
+
+from ..module import Module
+from ..parameter import Parameter
+from ._common import IntOrTuple, float_dtype, ntuple, require_rngs, uniform_fan_in
+
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+class _ConvNd(Module):
+    """Shared option handling, parameters and input checks of every convolution."""
+
+    _nd: int
+    _transposed: bool = False
+
+    def _setup(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple,
+        padding: Union[str, IntOrTuple],
+        dilation: IntOrTuple,
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        rngs: Optional[nnx.Rngs],
+        dtype: Any,
+    ) -> None:
+        name, nd = type(self).__name__, self._nd
+        rngs = require_rngs(rngs, name)
+        if groups <= 0:
+            raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
+        if in_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+        if out_channels % groups:
+            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        if padding_mode != "zeros" and padding_mode not in _PAD_MODES:
+            raise ValueError(
+                f"{name}: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
+                f"got {padding_mode!r}"
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = ntuple(kernel_size, nd, "kernel_size")
+        self.stride = ntuple(stride, nd, "stride")
+        self.dilation = ntuple(dilation, nd, "dilation")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = ntuple(padding, nd, "padding")
+        self.padding_mode = padding_mode
+        if self._transposed:
+            shape = (in_channels, out_channels // groups) + self.kernel_size
+        else:
+            shape = (out_channels, in_channels // groups) + self.kernel_size
+        # torch's fan_in is weight.size(1) * receptive field, for the transposed layout too.
+        fan_in = shape[1] * math.prod(self.kernel_size)
+        dtype = float_dtype(dtype)
+        self.weight = Parameter(uniform_fan_in(rngs, shape, fan_in, dtype))
+        self.bias = Parameter(uniform_fan_in(rngs, (out_channels,), fan_in, dtype)) if bias else None
+
+    def _operands(self, x: jax.Array, kernel: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Input and kernel in one dtype (lax convolutions take no mixed dtypes)."""
+        dtype = jnp.result_type(x, kernel)
+        return x.astype(dtype), kernel.astype(dtype)
+
+    def _batched(self, input: ArrayLike) -> tuple[jax.Array, bool]:
+        """The input with a batch axis (torch accepts unbatched ``(C, *spatial)``), checked."""
+        x = jnp.asarray(input)
+        name, nd = type(self).__name__, self._nd
+        if x.ndim not in (nd + 1, nd + 2):
+            raise ValueError(
+                f"{name}: expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, got shape {x.shape}"
+            )
+        unbatched = x.ndim == nd + 1
+        if unbatched:
+            x = x[None]
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{name}: expected input {x.shape} to have {self.in_channels} channels, "
+                f"got {x.shape[1]} channels instead"
+            )
+        return x, unbatched
+
+    def _accumulator(self, dtype) -> Any:
+        """float32 accumulation for half-precision input, as torch's CPU/GPU kernels do."""
+        return jnp.float32 if jnp.dtype(dtype).itemsize < 4 else None
+
+    def _output(self, y: jax.Array, unbatched: bool, dtype: Any) -> jax.Array:
+        if self.bias is not None:
+            # Added at the accumulator's precision, so the bias gradient sums in float32 too.
+            y = y + self.bias[...].astype(y.dtype).reshape((-1,) + (1,) * self._nd)
+        y = y.astype(dtype)
+        return y[0] if unbatched else y
+
+    def _dimension_numbers(self) -> tuple[str, str, str]:
+        spatial = "DHW"[-self._nd :]
+        return ("NC" + spatial, "OI" + spatial, "NC" + spatial)
+
+
+class _Conv(_ConvNd):
+    def _padding_pairs(self) -> list[tuple[int, int]]:
+        if self.padding == "valid":
+            return [(0, 0)] * self._nd
+        if self.padding == "same":
+            # torch puts the odd pad of an even effective kernel on the right.
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            return [(t // 2, t - t // 2) for t in totals]
+        return [(p, p) for p in self.padding]
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        x, unbatched = self._batched(input)
+        pads = self._padding_pairs()
+        if self.padding_mode != "zeros":
+            if self.padding_mode == "reflect" and any(
+                max(p) >= n for p, n in zip(pads, x.shape[2:])
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}: reflect padding {pads} must be smaller than the "
+                    f"input's spatial size {x.shape[2:]}"
+                )
+            x = jnp.pad(x, [(0, 0), (0, 0)] + pads, mode=_PAD_MODES[self.padding_mode])
+            pads = [(0, 0)] * self._nd
+        x, kernel = self._operands(x, self.weight[...])
+        y = jax.lax.conv_general_dilated(
+            x,
+            kernel,
+            window_strides=self.stride,
+            padding=pads,
+            rhs_dilation=self.dilation,
+            dimension_numbers=self._dimension_numbers(),
+            feature_group_count=self.groups,
+            preferred_element_type=self._accumulator(x.dtype),
+        )
+        return self._output(y, unbatched, x.dtype)
+
+
+class Conv1d(_Conv):
+    """torch.nn.Conv1d: input ``(N, C_in, L)`` or ``(C_in, L)``.
+
+    Args:
+      in_channels, out_channels, kernel_size, stride, padding (int, tuple,
+      'valid' or 'same'), dilation, groups, bias, padding_mode ('zeros',
+      'reflect', 'replicate', 'circular'): as torch.
+      rngs: ``nnx.Rngs`` for the initial draw; dtype: parameter dtype.
+
+    Weight ``(out_channels, in_channels // groups, kL)`` and bias, both
+    U(+-1/sqrt(fan_in)) with fan_in = in_channels // groups * kL.
+    """
+
+    _nd = 1
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
+        padding: Union[str, IntOrTuple] = 0,
+        dilation: IntOrTuple = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        *,
+        rngs: Optional[nnx.Rngs] = None,
+        dtype: Any = None,
+    ) -> None:
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, rngs, dtype)
+
+
+class Conv2d(Conv1d):
+    """torch.nn.Conv2d: input ``(N, C_in, H, W)`` or ``(C_in, H, W)``; arguments as :class:`Conv1d`.
+
+    Weight ``(out_channels, in_channels // groups, kH, kW)``.
+    """
+
+    _nd = 2
+
+
+class _ConvTranspose(_ConvNd):
+    _transposed = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
+        padding: IntOrTuple = 0,
+        output_padding: IntOrTuple = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: IntOrTuple = 1,
+        padding_mode: str = "zeros",
+        *,
+        rngs: Optional[nnx.Rngs] = None,
+        dtype: Any = None,
+    ) -> None:
+        name = type(self).__name__
+        if padding_mode != "zeros":
+            raise ValueError(f'{name}: only "zeros" padding_mode is supported, got {padding_mode!r}')
+        if isinstance(padding, str):
+            raise ValueError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, rngs, dtype)
+        self.output_padding = ntuple(output_padding, self._nd, "output_padding")
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise ValueError(
+                    f"{name}: output padding {self.output_padding} must be smaller than either "
+                    f"stride {self.stride} or dilation {self.dilation}"
+                )
+
+    def _forward_kernel(self) -> jax.Array:
+        """(in, out/g, *k) -> (out, in/g, *k), spatially flipped: the kernel of the equivalent convolution."""
+        w = self.weight[...]
+        g, k = self.groups, self.kernel_size
+        w = w.reshape((g, self.in_channels // g, self.out_channels // g) + k)
+        w = jnp.swapaxes(w, 1, 2).reshape((self.out_channels, self.in_channels // g) + k)
+        return jnp.flip(w, axis=tuple(range(2, 2 + self._nd)))
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        x, unbatched = self._batched(input)
+        pads = [
+            (d * (k - 1) - p, d * (k - 1) - p + op)
+            for d, k, p, op in zip(self.dilation, self.kernel_size, self.padding, self.output_padding)
+        ]
+        x, kernel = self._operands(x, self._forward_kernel())
+        y = jax.lax.conv_general_dilated(
+            x,
+            kernel,
+            window_strides=(1,) * self._nd,
+            padding=pads,
+            lhs_dilation=self.stride,
+            rhs_dilation=self.dilation,
+            dimension_numbers=self._dimension_numbers(),
+            feature_group_count=self.groups,
+            preferred_element_type=self._accumulator(x.dtype),
+        )
+        return self._output(y, unbatched, x.dtype)
+
+
+class ConvTranspose1d(_ConvTranspose):
+    """torch.nn.ConvTranspose1d: input ``(N, C_in, L)`` or ``(C_in, L)``.
+
+    Arguments as torch (``padding`` ints only, ``padding_mode='zeros'`` only);
+    weight ``(in_channels, out_channels // groups, kL)`` and bias, both
+    U(+-1/sqrt(fan_in)) with torch's fan_in = out_channels // groups * kL.
+    Output length ``(L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``.
+    """
+
+    _nd = 1
+
+
+class ConvTranspose2d(ConvTranspose1d):
+    """torch.nn.ConvTranspose2d: input ``(N, C_in, H, W)`` or ``(C_in, H, W)``; see :class:`ConvTranspose1d`."""
+
+    _nd = 2

@@ -1,0 +1,143 @@
+"""Conv1d, Conv2d, ConvTranspose1d/2d against torch for every option."""
+
+import chex
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from flax import nnx
+
+import jaxnn
+from tests.nn import as_dtype, assert_layer_parity, randn
+
+CONV2D = [
+    {},
+    {"stride": 2, "padding": 1},
+    {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2)},
+    {"padding": "same", "kernel_size": 4},
+    {"padding": "same", "dilation": 2},
+    {"padding": "valid"},
+    {"groups": 2, "padding": 1},
+    {"bias": False},
+    {"padding": 2, "padding_mode": "reflect"},
+    {"padding": (1, 2), "padding_mode": "replicate"},
+    {"padding": 1, "padding_mode": "circular", "stride": 2},
+    {"padding": "same", "padding_mode": "reflect", "kernel_size": (2, 3)},
+]
+
+
+@pytest.mark.parametrize("options", CONV2D, ids=[str(o) for o in CONV2D])
+def test_conv2d(options):
+    _conv2d(options, "float32")
+
+
+@pytest.mark.parametrize("options", [CONV2D[1], CONV2D[6], CONV2D[8]], ids=str)
+def test_conv2d_float64(options, x64):
+    _conv2d(options, "float64")
+
+
+def _conv2d(options, float_dtype):
+    options = {"kernel_size": 3, **options}
+    j = jaxnn.Conv2d(4, 6, **options, rngs=nnx.Rngs(0), dtype=float_dtype)
+    t = as_dtype(torch.nn.Conv2d(4, 6, **options), float_dtype)
+    assert_layer_parity(j, t, (randn(2, 4, 7, 6, dtype=float_dtype),))
+
+
+CONV1D = [{}, {"stride": 3, "padding": 2, "dilation": 2}, {"padding": "same", "kernel_size": 4}, {"groups": 4}, {"padding": 2, "padding_mode": "circular"}]
+
+
+@pytest.mark.parametrize("options", CONV1D, ids=[str(o) for o in CONV1D])
+def test_conv1d(options):
+    options = {"kernel_size": 3, **options}
+    assert_layer_parity(jaxnn.Conv1d(4, 8, **options, rngs=nnx.Rngs(0)), torch.nn.Conv1d(4, 8, **options), (randn(2, 4, 9),))
+
+
+def test_unbatched_input():
+    assert_layer_parity(jaxnn.Conv2d(3, 2, 3, rngs=nnx.Rngs(0)), torch.nn.Conv2d(3, 2, 3), (randn(3, 5, 5),))
+
+
+CONVT2D = [
+    {},
+    {"stride": 2},
+    {"stride": 2, "padding": 1, "output_padding": 1},
+    {"stride": (2, 3), "padding": (0, 1), "output_padding": (1, 2), "dilation": (1, 2)},
+    {"groups": 2, "stride": 2},
+    {"bias": False, "dilation": 2},
+    {"padding": 3, "stride": 2},
+]
+
+
+@pytest.mark.parametrize("options", CONVT2D, ids=[str(o) for o in CONVT2D])
+def test_conv_transpose2d(options):
+    _conv_transpose2d(options, "float32")
+
+
+@pytest.mark.parametrize("options", [CONVT2D[2], CONVT2D[4]], ids=str)
+def test_conv_transpose2d_float64(options, x64):
+    _conv_transpose2d(options, "float64")
+
+
+def _conv_transpose2d(options, float_dtype):
+    j = jaxnn.ConvTranspose2d(4, 6, 3, **options, rngs=nnx.Rngs(0), dtype=float_dtype)
+    t = as_dtype(torch.nn.ConvTranspose2d(4, 6, 3, **options), float_dtype)
+    assert_layer_parity(j, t, (randn(2, 4, 5, 4, dtype=float_dtype),))
+
+
+def test_conv_transpose1d():
+    options = {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}
+    assert_layer_parity(jaxnn.ConvTranspose1d(4, 2, 4, **options, rngs=nnx.Rngs(0)), torch.nn.ConvTranspose1d(4, 2, 4, **options), (randn(3, 4, 6),))
+
+
+def test_weight_layouts_are_torchs():
+    for j, t in [
+        (jaxnn.Conv2d(4, 6, (3, 2), groups=2, rngs=nnx.Rngs(0)), torch.nn.Conv2d(4, 6, (3, 2), groups=2)),
+        (jaxnn.ConvTranspose2d(4, 6, (3, 2), groups=2, rngs=nnx.Rngs(0)), torch.nn.ConvTranspose2d(4, 6, (3, 2), groups=2)),
+    ]:
+        assert {k: v.shape for k, v in jaxnn.state_dict(j).items()} == {k: tuple(v.shape) for k, v in t.state_dict().items()}
+
+
+@pytest.mark.parametrize(
+    "ctor,message",
+    [
+        (lambda: jaxnn.Conv2d(3, 4, 3, groups=2, rngs=nnx.Rngs(0)), "in_channels \\(3\\) must be divisible by groups"),
+        (lambda: jaxnn.Conv2d(4, 3, 3, groups=2, rngs=nnx.Rngs(0)), "out_channels \\(3\\) must be divisible"),
+        (lambda: jaxnn.Conv2d(4, 4, 3, padding="full", rngs=nnx.Rngs(0)), "invalid padding string 'full'"),
+        (lambda: jaxnn.Conv2d(4, 4, 3, stride=2, padding="same", rngs=nnx.Rngs(0)), "strided"),
+        (lambda: jaxnn.Conv2d(4, 4, 3, padding_mode="mirror", rngs=nnx.Rngs(0)), "padding_mode"),
+        (lambda: jaxnn.Conv2d(4, 4, (3, 3, 3), rngs=nnx.Rngs(0)), "kernel_size must be an int or a tuple of 2"),
+        (lambda: jaxnn.ConvTranspose2d(4, 4, 3, stride=2, output_padding=2, rngs=nnx.Rngs(0)), "output padding"),
+        (lambda: jaxnn.ConvTranspose2d(4, 4, 3, padding_mode="reflect", rngs=nnx.Rngs(0)), "zeros"),
+    ],
+)
+def test_bad_options_raise(ctor, message):
+    with pytest.raises(ValueError, match=message):
+        ctor()
+
+
+def test_bad_inputs_raise():
+    conv = jaxnn.Conv2d(4, 4, 3, padding=3, padding_mode="reflect", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"4 channels, got 3"):
+        conv(jnp.ones((1, 3, 8, 8)))
+    with pytest.raises(ValueError, match=r"3D \(unbatched\) or 4D"):
+        conv(jnp.ones((8, 8)))
+    with pytest.raises(ValueError, match="reflect padding"):
+        conv(jnp.ones((1, 4, 3, 8)))
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_default_init_matches_torch(transposed):
+    """U(+-1/sqrt(fan_in)) with torch's fan_in = weight.shape[1] * kernel area, for weight and bias."""
+    cls_j, cls_t = (jaxnn.ConvTranspose2d, torch.nn.ConvTranspose2d) if transposed else (jaxnn.Conv2d, torch.nn.Conv2d)
+    j, t = cls_j(64, 32, 3, groups=2, rngs=nnx.Rngs(0)), cls_t(64, 32, 3, groups=2)
+    for name in ("weight", "bias"):
+        jw, tw = np.asarray(getattr(j, name)[...]), getattr(t, name).detach().numpy()
+        bound = 1 / np.sqrt(tw.shape[1] * 9) if name == "weight" else 1 / np.sqrt(t.weight.shape[1] * 9)
+        assert np.abs(jw).max() <= bound and np.abs(tw).max() <= bound
+        if name == "weight":  # 18432 draws; the 32 biases are only checked against the bound
+            assert np.abs(jw).max() > 0.99 * bound
+            chex.assert_trees_all_close(jw.std(), tw.std(), rtol=0.05)
+
+
+def test_bfloat16():
+    j = jaxnn.Conv2d(4, 6, 3, padding=1, rngs=nnx.Rngs(0), dtype=jnp.bfloat16)
+    assert_layer_parity(j, torch.nn.Conv2d(4, 6, 3, padding=1).bfloat16(), (randn(2, 4, 7, 6).astype(jnp.bfloat16),))

@@ -1,0 +1,93 @@
+"""Max, average and adaptive average pooling against torch, padding and ceil_mode included."""
+
+import numpy as np
+import pytest
+import torch
+
+import jaxnn
+from tests.nn import assert_layer_parity, randn
+
+MAX = [
+    {"kernel_size": 2},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": 3, "stride": 2, "ceil_mode": True},
+    {"kernel_size": (2, 3), "stride": (2, 1), "padding": (1, 1), "ceil_mode": True},
+    {"kernel_size": 2, "dilation": 2, "padding": 1},
+    {"kernel_size": 3, "stride": 3, "padding": 1, "ceil_mode": True},
+]
+
+
+@pytest.mark.parametrize("options", MAX, ids=str)
+def test_max_pool2d(options):
+    assert_layer_parity(jaxnn.MaxPool2d(**options), torch.nn.MaxPool2d(**options), (randn(2, 3, 7, 8),))
+
+
+def test_max_pool_gradient_goes_to_the_first_tie():
+    """Windows of equal values (and overlapping windows): torch sends the gradient to the first max."""
+    x = np.repeat(np.array([1.0, 1.0, 0.0, 2.0, 2.0], np.float32), 5).reshape(1, 1, 5, 5)
+    assert_layer_parity(jaxnn.MaxPool2d(3, 1, 1), torch.nn.MaxPool2d(3, 1, 1), (x,))
+    assert_layer_parity(jaxnn.MaxPool2d(2, 1, dilation=2), torch.nn.MaxPool2d(2, 1, dilation=2), (x,))
+    assert_layer_parity(jaxnn.MaxPool2d(2), torch.nn.MaxPool2d(2), (np.zeros((1, 2, 4, 4), np.float32),))
+
+
+AVG = [
+    {"kernel_size": 2},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+    {"kernel_size": 3, "stride": 2, "ceil_mode": True},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+    {"kernel_size": (2, 3), "stride": (1, 2), "padding": (1, 0)},
+    {"kernel_size": 3, "padding": 1, "divisor_override": 5},
+]
+
+
+@pytest.mark.parametrize("options", AVG, ids=str)
+def test_avg_pool2d(options):
+    assert_layer_parity(jaxnn.AvgPool2d(**options), torch.nn.AvgPool2d(**options), (randn(2, 3, 7, 8),))
+
+
+@pytest.mark.parametrize(
+    "jlayer,tlayer,shape",
+    [
+        (jaxnn.MaxPool1d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool1d(3, 2, 1, ceil_mode=True), (2, 3, 8)),
+        (jaxnn.AvgPool1d(3, 2, 1, count_include_pad=False), torch.nn.AvgPool1d(3, 2, 1, count_include_pad=False), (2, 3, 8)),
+        (jaxnn.MaxPool2d(2), torch.nn.MaxPool2d(2), (3, 6, 6)),
+        (jaxnn.AdaptiveAvgPool1d(3), torch.nn.AdaptiveAvgPool1d(3), (2, 3, 7)),
+    ],
+    ids=["max1d", "avg1d", "unbatched-max2d", "adaptive1d"],
+)
+def test_1d_and_unbatched(jlayer, tlayer, shape):
+    assert_layer_parity(jlayer, tlayer, (randn(*shape),))
+
+
+@pytest.mark.parametrize("output_size", [1, 3, (2, 5), (None, 3), (7, 8), (4, 6)], ids=str)
+def test_adaptive_avg_pool2d(output_size):
+    _adaptive(output_size, "float32")
+
+
+def test_adaptive_avg_pool2d_float64(x64):
+    _adaptive((4, 6), "float64")
+
+
+def _adaptive(output_size, float_dtype):
+    assert_layer_parity(
+        jaxnn.AdaptiveAvgPool2d(output_size), torch.nn.AdaptiveAvgPool2d(output_size), (randn(2, 3, 7, 8, dtype=float_dtype),)
+    )
+
+
+@pytest.mark.parametrize(
+    "ctor,x_shape,message",
+    [
+        (lambda: jaxnn.MaxPool2d(2, padding=2), None, "pad should be at most half"),
+        (lambda: jaxnn.AvgPool2d(3, padding=2), None, "pad should be at most half"),
+        (lambda: jaxnn.MaxPool2d(2, return_indices=True), None, "return_indices"),
+        (lambda: jaxnn.AvgPool2d(2, divisor_override=0), None, "divisor"),
+        (lambda: jaxnn.MaxPool2d(5), (1, 1, 3, 3), "output size is too small"),
+        (lambda: jaxnn.AvgPool2d(2), (3, 3), "3D \\(unbatched\\) or 4D"),
+    ],
+)
+def test_errors(ctor, x_shape, message):
+    with pytest.raises(ValueError, match=message):
+        layer = ctor()
+        layer(np.zeros(x_shape, np.float32))
