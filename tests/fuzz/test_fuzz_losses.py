@@ -173,6 +173,112 @@ def ctc(draw):
     return (log_probs, targets, input_lengths, target_lengths), kwargs, (0,)
 
 
+# (N, C) and the K-dim (N, C, d) layouts, an unbatched (C,), a single class and an empty batch
+CLASS_SHAPES = st.sampled_from([(3, 4), (1, 1), (0, 3), (4,), (2, 3, 2)])
+IGNORE = -100
+
+
+def _class_targets(draw, shape, ignore_index=None):
+    c = shape[0] if len(shape) == 1 else shape[1]
+    t_shape = () if len(shape) == 1 else (shape[0], *shape[2:])
+    classes = st.integers(0, c - 1)
+    elements = classes if ignore_index is None else st.one_of(classes, st.just(ignore_index))
+    return draw(hnp.arrays(np.int64, t_shape, elements=elements)), c
+
+
+@st.composite
+def class_indices(draw, log_input=False):
+    shape = draw(CLASS_SHAPES)
+    x = draw(S.values(shape, lo=-1e3, hi=1e3))
+    if log_input:
+        x = x - np.log(np.sum(np.exp(x - x.max(initial=0.0)), axis=int(len(shape) > 1), keepdims=True)) - x.max(initial=0.0)
+    ignore_index = draw(st.sampled_from([IGNORE, 0]))
+    target, c = _class_targets(draw, shape, ignore_index)
+    kwargs = {"reduction": draw(REDUCTIONS), "ignore_index": ignore_index}
+    if draw(st.booleans()):
+        kwargs["weight"] = draw(S.positive((c,), hi=5.0, tiny=False))
+    if not log_input:
+        kwargs["label_smoothing"] = draw(st.sampled_from([0.0, 0.1, 1.0]))
+    return (x, target), kwargs, (0,)
+
+
+@st.composite
+def class_probabilities(draw):
+    shape = draw(CLASS_SHAPES)
+    x = draw(S.values(shape, lo=-1e3, hi=1e3))
+    q = draw(S.positive(shape, hi=1.0))
+    kwargs = {"reduction": draw(REDUCTIONS), "label_smoothing": draw(st.sampled_from([0.0, 0.2]))}
+    if draw(st.booleans()):
+        kwargs["weight"] = draw(S.positive((shape[0] if len(shape) == 1 else shape[1],), hi=5.0, tiny=False))
+    return (x, q), kwargs, (0, 1)
+
+
+PROBABILITY = st.one_of(st.sampled_from([0.0, 1.0, 0.5, 1e-12, 1 - 1e-12]), st.floats(0.0, 1.0, allow_subnormal=False))
+
+
+@st.composite
+def binary(draw, logits):
+    shape = draw(S.shapes())
+    if logits:
+        x = draw(S.values(shape, lo=-1e3, hi=1e3))
+    else:
+        x = draw(hnp.arrays(np.float64, shape, elements=PROBABILITY))
+    y = draw(hnp.arrays(np.float64, shape, elements=PROBABILITY))
+    kwargs = {"reduction": draw(REDUCTIONS)}
+    if draw(st.booleans()):
+        kwargs["weight"] = draw(S.positive(shape, hi=5.0, tiny=False))
+    if logits and shape and draw(st.booleans()):
+        kwargs["pos_weight"] = draw(S.positive(shape[-1:], hi=5.0, tiny=False))
+    return (x, y), kwargs, (0, 1) if logits else (0,)
+
+
+@st.composite
+def soft_margin(draw):
+    shape = draw(S.shapes())
+    # |x| < 700: beyond, torch's log(1 + exp(-y x)) overflows to inf (nan gradient) where
+    # jaxnn's softplus stays exact (test_extremes.py checks that side against the exact value)
+    return (draw(S.values(shape, lo=-700.0, hi=700.0)), _signs(draw, shape)), {"reduction": draw(REDUCTIONS)}, (0,)
+
+
+@st.composite
+def multilabel_soft_margin(draw):
+    shape = draw(st.sampled_from([(3, 4), (1, 1), (0, 3), (2, 5)]))
+    kwargs = {"reduction": draw(REDUCTIONS)}
+    if draw(st.booleans()):
+        kwargs["weight"] = draw(S.positive(shape[-1:], hi=5.0, tiny=False))
+    y = draw(hnp.arrays(np.float64, shape, elements=PROBABILITY))
+    return (draw(S.values(shape)), y), kwargs, (0, 1)
+
+
+@st.composite
+def multi_margin(draw):
+    shape = draw(st.sampled_from([(3, 4), (1, 1), (0, 3), (4,), (2, 2)]))
+    margin = draw(st.sampled_from([1.0, 0.5, 0.0]))
+    # dyadic logits so that x[j] - x[y] == -margin exactly: the hinge
+    x = draw(hnp.arrays(np.float64, shape, elements=st.one_of(S.DYADIC, st.floats(-1e3, 1e3, allow_subnormal=False))))
+    target, c = _class_targets(draw, shape)
+    kwargs = {"p": draw(st.sampled_from([1, 2])), "margin": margin, "reduction": draw(REDUCTIONS)}
+    if draw(st.booleans()):
+        kwargs["weight"] = draw(S.positive((c,), hi=5.0, tiny=False))
+    return (x, target), kwargs, (0,)
+
+
+@st.composite
+def multilabel_margin(draw):
+    # no empty batch: torch's 'mean' of one returns uninitialised memory (docs/reliability.md)
+    shape = draw(st.sampled_from([(3, 4), (1, 1), (4,), (2, 2)]))
+    c = shape[-1]
+    x = draw(hnp.arrays(np.float64, shape, elements=st.one_of(S.DYADIC, st.floats(-1e3, 1e3, allow_subnormal=False))))
+    # each row: distinct target classes, then -1 (what follows it is never read)
+    rows = []
+    for _ in range(int(np.prod(shape[:-1]))):
+        labels = draw(st.permutations(range(c)))[: draw(st.integers(0, c))]
+        rest = draw(hnp.arrays(np.int64, (c - len(labels),), elements=st.integers(-1, c - 1)))
+        rows.append(np.concatenate([np.asarray(labels, np.int64), [-1][: len(rest)], rest[1:]]).astype(np.int64))
+    target = np.asarray(rows, np.int64).reshape(shape)
+    return (x, target), {"reduction": draw(REDUCTIONS)}, (0,)
+
+
 # name -> (jaxnn function, torch function, strategy, share of the profile's examples)
 CASES = {
     "l1_loss": (F.l1_loss, TF.l1_loss, pointwise(), 1.0),
@@ -191,6 +297,17 @@ CASES = {
     "triplet_margin_with_distance_loss": (
         F.triplet_margin_with_distance_loss, TF.triplet_margin_with_distance_loss, triplet(with_distance=True), 0.5),
     "ctc_loss": (F.ctc_loss, TF.ctc_loss, ctc(), 0.5),
+    "cross_entropy": (F.cross_entropy, TF.cross_entropy, class_indices(), 1.0),
+    "cross_entropy/probabilities": (F.cross_entropy, TF.cross_entropy, class_probabilities(), 0.5),
+    "nll_loss": (F.nll_loss, TF.nll_loss, class_indices(log_input=True), 1.0),
+    "binary_cross_entropy": (F.binary_cross_entropy, TF.binary_cross_entropy, binary(logits=False), 1.0),
+    "binary_cross_entropy_with_logits": (
+        F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, binary(logits=True), 1.0),
+    "soft_margin_loss": (F.soft_margin_loss, TF.soft_margin_loss, soft_margin(), 0.5),
+    "multilabel_soft_margin_loss": (
+        F.multilabel_soft_margin_loss, TF.multilabel_soft_margin_loss, multilabel_soft_margin(), 0.5),
+    "multi_margin_loss": (F.multi_margin_loss, TF.multi_margin_loss, multi_margin(), 1.0),
+    "multilabel_margin_loss": (F.multilabel_margin_loss, TF.multilabel_margin_loss, multilabel_margin(), 0.5),
 }
 
 
