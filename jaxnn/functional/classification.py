@@ -19,7 +19,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .. import checks
-from . import _ops, _reduction
+from . import _reduction
 from ._checks import as_array, broadcast_all, broadcasts_to, class_target, class_weight, float_input
 from ._reduction import accumulation_dtype, resolve, weighted_mean
 
@@ -497,6 +497,15 @@ def multilabel_soft_margin_loss(
     return _reduction.reduce(loss, reduction)
 
 
+def _kernel_hinge(z: jax.Array) -> jax.Array:
+    """max(0, z) as torch's margin kernels compute it, ``z if z > 0 else 0``.
+
+    Gradient 0 at the margin, and a nan ``z`` (from inf - inf logits) counts as 0
+    where a relu would keep the nan.
+    """
+    return jnp.where(z > 0, z, jnp.zeros_like(z))
+
+
 def _margin_layout(input: jax.Array, fn: str) -> tuple[int, int]:
     """(frames, classes) of a 0-d, ``(C,)`` or ``(N, C)`` input with ``C > 0`` (torch's shape check)."""
     if not (input.ndim == 0 or (input.ndim in (1, 2) and input.shape[-1] != 0)):
@@ -567,7 +576,7 @@ def multi_margin_loss(
     in_range = (t >= 0) & (t < num_classes)
     safe = jnp.where(in_range, t, 0)
     z = margin - _pick(x, safe)[:, None] + x
-    hinge = _ops.relu(z)
+    hinge = _kernel_hinge(z)
     if p == 2:
         hinge = hinge * hinge
     if weight is not None:
@@ -636,7 +645,7 @@ def multilabel_margin_loss(
     classes = jnp.arange(num_classes)
     is_target = jnp.any(listed[:, :, None] & (safe[:, :, None] == classes), axis=1)
     z = 1 - jnp.take_along_axis(x, safe, axis=1)[:, :, None] + x[:, None, :]
-    hinge = jnp.where(listed[:, :, None] & ~is_target[:, None, :], _ops.relu(z), 0)
+    hinge = jnp.where(listed[:, :, None] & ~is_target[:, None, :], _kernel_hinge(z), 0)
     loss = jnp.sum(hinge, axis=(1, 2)) / num_classes
     loss = jnp.where(jnp.all(in_range | ~listed, axis=1), loss, jnp.nan).astype(input.dtype)
     if reduction == "none" and input.ndim < 2:
