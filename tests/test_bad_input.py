@@ -29,9 +29,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from flax import nnx
 
 import jaxnn
 import jaxnn.functional as F
+from jaxnn.state_dict import StateDictError
 from tests.fuzz.calls import CALLS
 from tests.parity import to_torch
 
@@ -209,7 +211,75 @@ def _optimizer_rows() -> list[Bad]:
     return rows
 
 
-TABLE = [*_generic_rows(), *_class_rows(), *SPECIFIC, *_optimizer_rows()]
+def _layer(cls, *args, **kwargs):
+    """Builds the layer (jaxnn or torch) with the constructor arguments and calls it on the inputs."""
+
+    def call(*inputs):
+        if issubclass(cls, torch.nn.Module):
+            return cls(*args, **kwargs)(*inputs)
+        return cls(*args, **kwargs, rngs=nnx.Rngs(0))(*inputs)
+
+    call.__name__ = cls.__name__
+    return call
+
+
+def _layer_rows() -> list[Bad]:
+    img = _f32(1, 2, 5, 5)
+    both = lambda name, *a, **k: (_layer(getattr(jaxnn, name), *a, **k), _layer(getattr(torch.nn, name), *a, **k))  # noqa: E731
+    rows = []
+    for rid, (name, ctor, kw, inputs, error, says) in {
+        "Linear/in-features": ("Linear", (4, 3), {}, (_f32(2, 5),), ValueError, ("(2, 5)", "in_features=4")),
+        "Conv2d/channels": ("Conv2d", (3, 2, 3), {}, (img,), ValueError, ("(1, 2, 5, 5)", "3 channels", "2 channels")),
+        "Conv2d/rank": ("Conv2d", (2, 2, 3), {}, (img[None],), ValueError, ("4D", "(1, 1, 2, 5, 5)")),
+        "Conv2d/input-smaller-than-kernel": ("Conv2d", (2, 2, 3), {}, (img[..., :2, :2],), ValueError, ("(2, 2)", "(3, 3)")),
+        "Conv1d/reflect-padding": ("Conv1d", (2, 2, 3), {"padding": 3, "padding_mode": "reflect"}, (_f32(1, 2, 3),), ValueError, ("reflect", "(3,)")),
+        "LayerNorm/shape": ("LayerNorm", (4,), {}, (_f32(2, 5),), ValueError, ("normalized_shape=[4]", "(2, 5)")),
+        "BatchNorm1d/features": ("BatchNorm1d", (4,), {}, (_f32(2, 5),), ValueError, ("4", "5", "(2, 5)")),
+        "BatchNorm2d/rank": ("BatchNorm2d", (5,), {}, (_f32(2, 5),), ValueError, ("4D", "(2, 5)")),
+        "BatchNorm1d/one-value-per-channel": ("BatchNorm1d", (5,), {}, (_f32(1, 5),), ValueError, ("more than 1 value", "(1, 5)")),
+        "Embedding/float-indices": ("Embedding", (10, 3), {}, (np.array([1.0, 2.0], np.float32),), TypeError, ("indices", "float32")),
+        "MaxPool2d/padding": ("MaxPool2d", (2,), {"padding": 2}, (img,), ValueError, ("pad", "(2, 2)", "kernel_size")),
+        "AvgPool2d/padding": ("AvgPool2d", (2,), {"padding": 2}, (img,), ValueError, ("pad", "(2, 2)", "kernel_size")),
+        "Softmax/dim": ("Softmax", (), {"dim": 3}, (_f32(2, 5),), ValueError, ("dim 3", "2 dimensions")),
+        "Flatten/dim": ("Flatten", (3,), {}, (_f32(2, 5),), ValueError, ("dim 3", "2 dimensions")),
+    }.items():
+        jfn, tfn = both(name, *ctor, **kw)
+        rows.append(Bad(rid, jfn, inputs, {}, error, says, tfn))
+    for rid, (name, ctor, kw, error, says) in {
+        "Conv2d/groups": ("Conv2d", (3, 2, 3), {"groups": 2}, ValueError, ("in_channels", "3", "groups", "2")),
+        "Conv2d/same-with-stride": ("Conv2d", (3, 2, 3), {"stride": 2, "padding": "same"}, ValueError, ("'same'", "strided")),
+        "Conv2d/padding-mode": ("Conv2d", (3, 2, 3), {"padding_mode": "mirror"}, ValueError, ("padding_mode", "'mirror'")),
+        "Embedding/padding-idx": ("Embedding", (10, 3), {"padding_idx": 11}, ValueError, ("padding_idx", "11", "10")),
+        "Dropout/p": ("Dropout", (1.5,), {}, ValueError, ("probability", "1.5")),
+    }.items():
+        jcls, tcls = getattr(jaxnn, name), getattr(torch.nn, name)
+        rows.append(Bad(rid, lambda *a, jcls=jcls, ctor=ctor, kw=kw: jcls(*ctor, **kw, rngs=nnx.Rngs(0)), (), {}, error, says,
+                        lambda *a, tcls=tcls, ctor=ctor, kw=kw: tcls(*ctor, **kw)))
+    rows += [
+        Bad("Embedding/index-out-of-range", _layer(jaxnn.Embedding, 10, 3), (np.array([1, 12]),), {}, ValueError, ("index", "[0, 10)"),
+            _layer(torch.nn.Embedding, 10, 3), traced=False),
+        Bad("gelu/approximate", F.gelu, (X,), {"approximate": "fast"}, ValueError, ("approximate", "'fast'"), TF.gelu),
+        Bad("prelu/weight", F.prelu, (_f32(2, 5), _pos(3)), {}, ValueError, ("weight", "3", "(2, 5)"), TF.prelu),
+        Bad("softmax/dim", F.softmax, (X,), {"dim": 2}, ValueError, ("dim 2", "2 dimensions"), TF.softmax),
+        Bad("log_softmax/dim", F.log_softmax, (X,), {"dim": -3}, ValueError, ("dim -3", "2 dimensions"), TF.log_softmax),
+    ]
+    return rows
+
+
+def _state_dict_rows() -> list[Bad]:
+    rows = []
+    good = {"weight": np.zeros((3, 5), np.float32), "bias": np.zeros(3, np.float32)}
+    for rid, (sd, says) in {
+        "load_state_dict/size-mismatch": ({**good, "weight": np.zeros((3, 4), np.float32)}, ("size mismatch", "weight", "(3, 4)")),
+        "load_state_dict/missing-key": ({"weight": good["weight"]}, ("Missing", '"bias"')),
+        "load_state_dict/unexpected-key": ({**good, "extra": np.zeros(1)}, ("Unexpected", '"extra"')),
+    }.items():
+        rows.append(Bad(rid, lambda sd=sd: jaxnn.load_state_dict(jaxnn.Linear(5, 3, rngs=nnx.Rngs(0)), sd), (), {}, StateDictError, says,
+                        lambda sd=sd: torch.nn.Linear(5, 3).load_state_dict({k: torch.tensor(v) for k, v in sd.items()})))
+    return rows
+
+
+TABLE = [*_generic_rows(), *_class_rows(), *SPECIFIC, *_optimizer_rows(), *_layer_rows(), *_state_dict_rows()]
 
 
 def _message_names_everything(excinfo, row: Bad) -> None:
@@ -268,6 +338,8 @@ def test_every_public_function_has_rows():
     assert losses <= covered, f"losses without bad-input rows: {sorted(losses - covered)}"
     classes = {n for n in jaxnn.losses.__all__ if hasattr(F, getattr(jaxnn, n)._function)}
     assert classes <= covered, f"criteria without bad-input rows: {sorted(classes - covered)}"
+    layers = {"Linear", "Conv1d", "Conv2d", "LayerNorm", "BatchNorm1d", "BatchNorm2d", "Embedding", "Dropout", "MaxPool2d", "AvgPool2d", "Softmax", "Flatten"}
+    assert layers <= covered, f"layers without bad-input rows: {sorted(layers - covered)}"
     optimizers = {f"optim.{n}" for n in jaxnn.optim.__all__ if n[0].isupper() and n not in ("OptimizerState", "TorchOptimizer")}
     assert optimizers <= covered, f"optimizers without bad-input rows: {sorted(optimizers - covered)}"
 
