@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import torch
 
+import jaxnn
+
 from tests.fuzz.calls import CALLS
 from tests.parity import assert_parity, to_numpy, to_torch, tolerance
 
@@ -98,3 +100,37 @@ def test_half_reductions_accumulate_in_float32(name, dtype):
     rtol, atol = tolerance(dtype)
     assert out.dtype == jnp.dtype(dtype)
     np.testing.assert_allclose(np.asarray(out, np.float64), rounded, rtol=rtol, atol=atol)
+
+
+# layer -> (constructor arguments, input shape); torch's layer is converted to the dtype,
+# jaxnn's is built in it, and both run on the same input of that dtype
+LAYERS = {
+    "Linear": ((4, 3), (5, 4)),
+    "Conv1d": ((2, 3, 3), (2, 2, 7)),
+    "Conv2d": ((2, 3, 3), (1, 2, 5, 5)),
+    "LayerNorm": ((4,), (3, 4)),
+    "BatchNorm1d": ((3,), (4, 3)),
+    "BatchNorm2d": ((3,), (2, 3, 2, 2)),
+    "MaxPool2d": ((2,), (1, 2, 4, 4)),
+    "AvgPool2d": ((2,), (1, 2, 4, 4)),
+    "GELU": ((), (3, 4)),
+    "Softmax": ((1,), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_dtype_value_and_gradients(name, dtype):
+    args, shape = LAYERS[name]
+    torch.manual_seed(0)
+    tlayer = getattr(torch.nn, name)(*args).to(getattr(torch, dtype))
+    with jax.enable_x64(dtype == "float64"):
+        try:
+            jlayer = getattr(jaxnn, name)(*args, rngs=nnx.Rngs(0), dtype=dtype)
+        except TypeError:  # parameter-free layers take no dtype
+            jlayer = getattr(jaxnn, name)(*args)
+        x = np.asarray(jnp.asarray(np.random.default_rng(0).standard_normal(shape), dtype))
+        out = jlayer(x)
+        assert out.dtype == jnp.dtype(dtype)
+        assert str(tlayer(to_torch(x)).dtype) == f"torch.{dtype}"
+        assert_layer_parity(jlayer, tlayer, (x,))
