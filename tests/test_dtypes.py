@@ -16,10 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from flax import nnx
 
 import jaxnn
-
 from tests.fuzz.calls import CALLS
+from tests.nn import assert_layer_parity
 from tests.parity import assert_parity, to_numpy, to_torch, tolerance
 
 DTYPES = ["float16", "bfloat16", "float32", "float64"]
