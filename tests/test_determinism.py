@@ -18,7 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import nnx
 
+import jaxnn
 import jaxnn.optim as optim
 from tests.fuzz.calls import CALLS
 from tests.parity import jax_value_and_grads, tolerance
@@ -78,3 +80,30 @@ def test_optimizer_trajectories_are_bit_identical(name):
         return p, s
 
     assert _bits(trajectory()) == _bits(trajectory())
+
+
+def test_dropout_same_key_same_mask_jit_or_eager():
+    """Masks come from the key alone: two layers seeded alike draw the same masks, call after
+    call, eager or through a jitted pure function of the split state (bitwise: the mask is
+    integer bits compared with a threshold, and the scale is one multiply)."""
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((4, 64)), jnp.float32)
+    a, b = jaxnn.Dropout(0.3, rngs=nnx.Rngs(7)), jaxnn.Dropout(0.3, rngs=nnx.Rngs(7))
+    eager_a = [a(x) for _ in range(3)]
+    assert _bits(eager_a) == _bits([b(x) for _ in range(3)])
+    assert _bits(eager_a[0]) != _bits(eager_a[1]), "each call must draw a fresh mask"
+
+    graphdef, state = nnx.split(jaxnn.Dropout(0.3, rngs=nnx.Rngs(7)))
+
+    @jax.jit
+    def step(state, x):
+        layer = nnx.merge(graphdef, state)
+        y = layer(x)
+        return y, nnx.state(layer)
+
+    jitted = []
+    for _ in range(3):
+        y, state = step(state, x)
+        jitted.append(y)
+    assert _bits(jitted) == _bits(eager_a)
+    c = jaxnn.Dropout(0.3, rngs=nnx.Rngs(8))
+    assert _bits(c(x)) != _bits(eager_a[0]), "another seed must give another mask"
