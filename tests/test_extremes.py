@@ -32,6 +32,8 @@ COUNTS = np.array([0.0, 1.0, 1e30, 1.0, 2.0, 0.0, 3.0, 1e-30, 2.0])
 RATE = np.array([0.0, 1e-30, 1e30, INF, 1.0, 0.0, 1e4, 1e-8, 2.0])
 LOGP = np.array([0.0, -1e4, -INF, -INF, 0.0, -1e30, -30.0, -INF, -1.0])
 PROB = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 1e-30, 1.0, 0.5, 0.5])
+# 'none' shows every element's nan/inf, 'mean' how they propagate ('sum' adds nothing new)
+REDUCTIONS = ("none", "mean")
 EMPTY = np.zeros((0,))
 EMPTY_2D = np.zeros((0, 3))
 
@@ -46,13 +48,13 @@ POINTWISE = {
 # id -> (jaxnn function, torch function, float64 args, kwargs, wrt, fits float32)
 ROWS = {}
 for name, (jfn, tfn, opts) in POINTWISE.items():
-    for reduction in ("none", "sum", "mean"):
+    for reduction in REDUCTIONS:
         ROWS[f"{name}/big/{reduction}"] = (jfn, tfn, (BIG, BIG_T), {**opts, "reduction": reduction}, (0, 1), True)
         ROWS[f"{name}/empty/{reduction}"] = (jfn, tfn, (EMPTY_2D, EMPTY_2D), {**opts, "reduction": reduction}, (0, 1), True)
     ROWS[f"{name}/tiny"] = (jfn, tfn, (TINY, TINY_T), {**opts, "reduction": "none"}, (0, 1), True)
     ROWS[f"{name}/1e300"] = (jfn, tfn, (BIG * 1e270, BIG_T), {**opts, "reduction": "none"}, (0, 1), False)
 
-for reduction in ("none", "sum", "mean"):
+for reduction in REDUCTIONS:
     for full in (False, True):
         ROWS[f"gaussian_nll_loss/var/{reduction}/full={full}"] = (
             F.gaussian_nll_loss, TF.gaussian_nll_loss, (BIG / 1e4, BIG_T / 1e4, VAR), {"reduction": reduction, "full": full}, (0, 1, 2), True)
@@ -66,7 +68,7 @@ for reduction in ("none", "sum", "mean"):
 ROWS["gaussian_nll_loss/var-1e300"] = (F.gaussian_nll_loss, TF.gaussian_nll_loss, (BIG / 1e4, BIG_T, VAR * 1e270 + 1e-300), {"reduction": "none"}, (0, 1, 2), False)
 ROWS["gaussian_nll_loss/var-float-0"] = (F.gaussian_nll_loss, TF.gaussian_nll_loss, (BIG / 1e4, BIG_T / 1e4, 0.0), {"reduction": "none"}, (0, 1), True)
 
-for reduction in ("none", "sum", "mean", "batchmean"):
+for reduction in (*REDUCTIONS, "batchmean"):
     ROWS[f"kl_div/prob/{reduction}"] = (F.kl_div, TF.kl_div, (LOGP, PROB), {"reduction": reduction}, (0, 1), True)
     ROWS[f"kl_div/log_target/{reduction}"] = (F.kl_div, TF.kl_div, (LOGP, LOGP[::-1].copy()), {"reduction": reduction, "log_target": True}, (0, 1), True)
     ROWS[f"kl_div/empty/{reduction}"] = (F.kl_div, TF.kl_div, (EMPTY_2D, EMPTY_2D), {"reduction": reduction}, (0, 1), True)
@@ -75,7 +77,7 @@ for reduction in ("none", "sum", "mean", "batchmean"):
 LOGITS = np.array([[1e4, -1e4, 0.0, 1.0], [0.0, 0.0, -INF, 2.0], [INF, 0.0, 1.0, -1.0], [-INF, -INF, -INF, -INF], [1e4, 1e4, -1e4, 1e4]])
 CLASSES = np.array([0, 2, 1, 3, 1])
 IGNORED = np.full((5,), -100)
-for reduction in ("none", "sum", "mean"):
+for reduction in REDUCTIONS:
     for smoothing in (0.0, 0.2):
         ROWS[f"cross_entropy/logits/{reduction}/smoothing={smoothing}"] = (
             F.cross_entropy, TF.cross_entropy, (LOGITS, CLASSES), {"reduction": reduction, "label_smoothing": smoothing}, (0,), True)
@@ -110,7 +112,7 @@ ROWS["cosine_embedding_loss/zero-vectors"] = (
 # ctc: -inf log-probabilities of the target labels (impossible paths), and an alignment
 # needing more frames than given (inf loss; 0 with zero_infinity)
 CTC_LOGP = np.log(np.array([[[0.5, 0.5, 0.0]], [[1.0, 0.0, 0.0]], [[0.0, 0.0, 1.0]]]))
-for reduction in ("none", "sum", "mean"):
+for reduction in REDUCTIONS:
     for zero_infinity in (False, True):
         ROWS[f"ctc_loss/-inf/{reduction}/zero_infinity={zero_infinity}"] = (
             F.ctc_loss, TF.ctc_loss, (CTC_LOGP, np.array([[1, 2]]), np.array([3]), np.array([2])),

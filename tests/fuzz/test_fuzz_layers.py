@@ -107,7 +107,7 @@ LAYERS = {
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_fuzz_layer_against_torch(name):
-    @settings(max_examples=max(1, settings.default.max_examples // 4))
+    @settings(max_examples=max(1, settings.default.max_examples // 6))
     @given(LAYERS[name])
     def check(case):
         (jlayer, tlayer), inputs = case
@@ -147,7 +147,7 @@ ACTIVATIONS = {
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_fuzz_activation_against_torch(name):
-    @settings(max_examples=max(1, settings.default.max_examples // 2))
+    @settings(max_examples=max(1, settings.default.max_examples // 6))
     @given(ACTIVATIONS[name], S.shapes(min_dims=1).flatmap(_act_values))
     def check(options, x):
         with jax.enable_x64(True):

@@ -252,7 +252,8 @@ def multilabel_soft_margin(draw):
 
 @st.composite
 def multi_margin(draw):
-    shape = draw(st.sampled_from([(3, 4), (1, 1), (0, 3), (4,), (2, 2)]))
+    # no empty batch: torch's 'mean' of one returns uninitialised memory (docs/reliability.md)
+    shape = draw(st.sampled_from([(3, 4), (1, 1), (4,), (2, 2)]))
     margin = draw(st.sampled_from([1.0, 0.5, 0.0]))
     # dyadic logits so that x[j] - x[y] == -margin exactly: the hinge
     x = draw(hnp.arrays(np.float64, shape, elements=st.one_of(S.DYADIC, st.floats(-1e3, 1e3, allow_subnormal=False))))
@@ -281,33 +282,33 @@ def multilabel_margin(draw):
 
 # name -> (jaxnn function, torch function, strategy, share of the profile's examples)
 CASES = {
-    "l1_loss": (F.l1_loss, TF.l1_loss, pointwise(), 1.0),
-    "mse_loss": (F.mse_loss, TF.mse_loss, pointwise(), 1.0),
-    "l1_loss/broadcast": (F.l1_loss, TF.l1_loss, broadcast_target(), 0.5),
-    "mse_loss/broadcast": (F.mse_loss, TF.mse_loss, broadcast_target(), 0.5),
-    "huber_loss": (F.huber_loss, TF.huber_loss, huber(), 1.0),
-    "smooth_l1_loss": (F.smooth_l1_loss, TF.smooth_l1_loss, smooth_l1(), 1.0),
-    "gaussian_nll_loss": (F.gaussian_nll_loss, TF.gaussian_nll_loss, gaussian_nll(), 1.0),
-    "poisson_nll_loss": (F.poisson_nll_loss, TF.poisson_nll_loss, poisson_nll(), 1.0),
-    "kl_div": (F.kl_div, TF.kl_div, kl_div(), 1.0),
-    "margin_ranking_loss": (F.margin_ranking_loss, TF.margin_ranking_loss, margin_ranking(), 1.0),
-    "hinge_embedding_loss": (F.hinge_embedding_loss, TF.hinge_embedding_loss, hinge_embedding(), 1.0),
-    "cosine_embedding_loss": (F.cosine_embedding_loss, TF.cosine_embedding_loss, cosine_embedding(), 1.0),
-    "triplet_margin_loss": (F.triplet_margin_loss, TF.triplet_margin_loss, triplet(), 1.0),
+    "l1_loss": (F.l1_loss, TF.l1_loss, pointwise(), 0.5),
+    "mse_loss": (F.mse_loss, TF.mse_loss, pointwise(), 0.5),
+    "l1_loss/broadcast": (F.l1_loss, TF.l1_loss, broadcast_target(), 0.3),
+    "mse_loss/broadcast": (F.mse_loss, TF.mse_loss, broadcast_target(), 0.3),
+    "huber_loss": (F.huber_loss, TF.huber_loss, huber(), 0.5),
+    "smooth_l1_loss": (F.smooth_l1_loss, TF.smooth_l1_loss, smooth_l1(), 0.5),
+    "gaussian_nll_loss": (F.gaussian_nll_loss, TF.gaussian_nll_loss, gaussian_nll(), 0.5),
+    "poisson_nll_loss": (F.poisson_nll_loss, TF.poisson_nll_loss, poisson_nll(), 0.5),
+    "kl_div": (F.kl_div, TF.kl_div, kl_div(), 0.5),
+    "margin_ranking_loss": (F.margin_ranking_loss, TF.margin_ranking_loss, margin_ranking(), 0.5),
+    "hinge_embedding_loss": (F.hinge_embedding_loss, TF.hinge_embedding_loss, hinge_embedding(), 0.5),
+    "cosine_embedding_loss": (F.cosine_embedding_loss, TF.cosine_embedding_loss, cosine_embedding(), 0.5),
+    "triplet_margin_loss": (F.triplet_margin_loss, TF.triplet_margin_loss, triplet(), 0.5),
     "triplet_margin_with_distance_loss": (
-        F.triplet_margin_with_distance_loss, TF.triplet_margin_with_distance_loss, triplet(with_distance=True), 0.5),
-    "ctc_loss": (F.ctc_loss, TF.ctc_loss, ctc(), 0.5),
-    "cross_entropy": (F.cross_entropy, TF.cross_entropy, class_indices(), 1.0),
-    "cross_entropy/probabilities": (F.cross_entropy, TF.cross_entropy, class_probabilities(), 0.5),
-    "nll_loss": (F.nll_loss, TF.nll_loss, class_indices(log_input=True), 1.0),
-    "binary_cross_entropy": (F.binary_cross_entropy, TF.binary_cross_entropy, binary(logits=False), 1.0),
+        F.triplet_margin_with_distance_loss, TF.triplet_margin_with_distance_loss, triplet(with_distance=True), 0.3),
+    "ctc_loss": (F.ctc_loss, TF.ctc_loss, ctc(), 0.3),
+    "cross_entropy": (F.cross_entropy, TF.cross_entropy, class_indices(), 0.5),
+    "cross_entropy/probabilities": (F.cross_entropy, TF.cross_entropy, class_probabilities(), 0.3),
+    "nll_loss": (F.nll_loss, TF.nll_loss, class_indices(log_input=True), 0.5),
+    "binary_cross_entropy": (F.binary_cross_entropy, TF.binary_cross_entropy, binary(logits=False), 0.5),
     "binary_cross_entropy_with_logits": (
-        F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, binary(logits=True), 1.0),
-    "soft_margin_loss": (F.soft_margin_loss, TF.soft_margin_loss, soft_margin(), 0.5),
+        F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, binary(logits=True), 0.5),
+    "soft_margin_loss": (F.soft_margin_loss, TF.soft_margin_loss, soft_margin(), 0.3),
     "multilabel_soft_margin_loss": (
-        F.multilabel_soft_margin_loss, TF.multilabel_soft_margin_loss, multilabel_soft_margin(), 0.5),
-    "multi_margin_loss": (F.multi_margin_loss, TF.multi_margin_loss, multi_margin(), 1.0),
-    "multilabel_margin_loss": (F.multilabel_margin_loss, TF.multilabel_margin_loss, multilabel_margin(), 0.5),
+        F.multilabel_soft_margin_loss, TF.multilabel_soft_margin_loss, multilabel_soft_margin(), 0.3),
+    "multi_margin_loss": (F.multi_margin_loss, TF.multi_margin_loss, multi_margin(), 0.5),
+    "multilabel_margin_loss": (F.multilabel_margin_loss, TF.multilabel_margin_loss, multilabel_margin(), 0.3),
 }
 
 

@@ -102,7 +102,7 @@ def _jax_trajectory(opt, params, grads):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_fuzz_optimizer_against_torch(name):
-    @settings(max_examples=max(1, settings.default.max_examples // 2))
+    @settings(max_examples=max(1, settings.default.max_examples // 3))
     @given(CASES[name], problem())
     def check(options, case):
         params, grads = case
