@@ -18,12 +18,10 @@ writing parameters, gradients and momentum) at the measured bandwidth.
 from __future__ import annotations
 
 import copy
-import functools
 from typing import Any, Callable, Optional
 
 import jax
 import numpy as np
-import optax
 import torch
 from flax import nnx
 
@@ -39,23 +37,8 @@ LR, MOMENTUM = 0.01, 0.9
 CONTENDERS = ("jaxnn step", "jaxnn scan", "torch eager", "torch.compile", "flax nnx.jit")
 
 
-def make_optimizer() -> tuple[optax.GradientTransformation, str]:
-    """jaxnn's SGD when this build has it; optax.sgd (the same update without dampening) otherwise."""
-    sgd = getattr(jaxnn.optim, "SGD", None)
-    if sgd is not None:
-        return sgd(lr=LR, momentum=MOMENTUM), ""
-    return optax.sgd(LR, momentum=MOMENTUM), "optimizer: optax.sgd stand-in (no jaxnn.optim.SGD in this build)"
-
-
-def make_criterion(kind: str) -> tuple[Callable[[jax.Array, jax.Array], jax.Array], str]:
-    if kind == "mse":
-        return jaxnn.MSELoss(), ""
-    if getattr(jaxnn.functional, "cross_entropy", None) is not None:
-        return jaxnn.CrossEntropyLoss(), ""
-    return (
-        lambda logits, labels: optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(),
-        "criterion: optax cross-entropy stand-in (no jaxnn.functional.cross_entropy in this build)",
-    )
+def make_criterion(kind: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    return jaxnn.MSELoss() if kind == "mse" else jaxnn.CrossEntropyLoss()
 
 
 def jaxnn_step(model: jaxnn.Module, criterion, optimizer):
@@ -70,34 +53,16 @@ def jaxnn_step(model: jaxnn.Module, criterion, optimizer):
     return (params, rest, optimizer.init(params)), run
 
 
-SCAN_FALLBACK = "jaxnn scan: the benchmark's own lax.scan (no jaxnn.training.make_multi_step in this build)"
-
-
 def jaxnn_scan(model: jaxnn.Module, criterion, optimizer):
-    """Many steps per call over stacked batches: ``jaxnn.training.make_multi_step`` where the
-    build has it, else a ``lax.scan`` of jaxnn's unjitted step written here."""
+    """Many steps per call over stacked batches: ``jaxnn.training.make_multi_step``."""
     graphdef, params, rest = jaxnn.training.split_model(model)
-    state = (params, rest, optimizer.init(params))
-    multi = getattr(jaxnn.training, "make_multi_step", None)
-    if multi is not None:
-        driver = multi(graphdef, criterion, optimizer)
+    driver = jaxnn.training.make_multi_step(graphdef, criterion, optimizer)
 
-        def run(state, batches):
-            *state, metrics = driver(*state, batches)
-            return tuple(state), metrics
+    def run(state, batches):
+        *state, metrics = driver(*state, batches)
+        return tuple(state), metrics
 
-        return state, run
-    step = jaxnn.training.make_train_step(graphdef, criterion, optimizer, jit=False)
-
-    def body(state, batch):
-        params, rest, opt_state, loss = step(*state, batch)
-        return (params, rest, opt_state), loss
-
-    @functools.partial(jax.jit, donate_argnums=0)
-    def scan(state, batches):
-        return jax.lax.scan(body, state, batches)
-
-    return state, scan
+    return (params, rest, optimizer.init(params)), run
 
 
 def _stateful(state, fn, data) -> Callable[[], Any]:
@@ -167,9 +132,8 @@ def train_contenders(
     x, y = spec.data(batch, rng)
     stacked = [spec.data(batch, rng) for _ in range(scan_steps)]
     xs, ys = np.stack([b[0] for b in stacked]), np.stack([b[1] for b in stacked])
-    optimizer, opt_note = make_optimizer()
-    criterion, crit_note = make_criterion(spec.criterion)
-    scan_note = "" if hasattr(jaxnn.training, "make_multi_step") else SCAN_FALLBACK
+    optimizer = jaxnn.optim.SGD(lr=LR, momentum=MOMENTUM)
+    criterion = make_criterion(spec.criterion)
 
     def jax_build(kind: str) -> Callable[[], Callable[[], Any]]:
         def build():
@@ -202,7 +166,6 @@ def train_contenders(
         "scan_steps": scan_steps,
         "floor_s": max(memory_s, compute_s),
         "floor_kind": "gemm" if compute_s >= memory_s else "memory",
-        "notes": [n for n in (opt_note, crit_note, scan_note) if n],
     }
     return contenders, group
 

@@ -13,42 +13,21 @@ import argparse
 import os
 import tempfile
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
+from flax import nnx
 
 import jaxnn
 
-# TODO(merge): the layers and losses branches bring jaxnn.Linear, jaxnn.ReLU and
-# jaxnn.CrossEntropyLoss; this example spells them out until then.
 
-
-class Dense(jaxnn.Module):
-    """torch's Linear: weight (out, in), y = x W^T + b, both U(+-1/sqrt(in)) at init."""
-
-    def __init__(self, d_in: int, d_out: int, key: jax.Array):
-        bound = 1 / np.sqrt(d_in)
-        kw, kb = jax.random.split(key)
-        self.weight = jaxnn.Parameter(jax.random.uniform(kw, (d_out, d_in), minval=-bound, maxval=bound))
-        self.bias = jaxnn.Parameter(jax.random.uniform(kb, (d_out,), minval=-bound, maxval=bound))
-
-    def __call__(self, x):
-        return x @ self.weight[...].T + self.bias[...]
-
-
-class MLP(jaxnn.Module):
-    def __init__(self, sizes=(784, 256, 10), seed: int = 0):
-        keys = jax.random.split(jax.random.key(seed), len(sizes) - 1)
-        self.fc1 = Dense(sizes[0], sizes[1], keys[0])
-        self.fc2 = Dense(sizes[1], sizes[2], keys[1])
-
-    def __call__(self, x):
-        return self.fc2(jax.nn.relu(self.fc1(x.reshape(x.shape[0], -1))))
-
-
-def cross_entropy(logits, target):
-    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, target))
+def make_model(sizes=(784, 256, 10), seed: int = 0) -> jaxnn.Sequential:
+    """torch's ``nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))``."""
+    rngs = nnx.Rngs(seed)
+    return jaxnn.Sequential(
+        jaxnn.Flatten(),
+        jaxnn.Linear(sizes[0], sizes[1], rngs=rngs),
+        jaxnn.ReLU(),
+        jaxnn.Linear(sizes[1], sizes[2], rngs=rngs),
+    )
 
 
 def _glyph(rng: np.random.Generator, size: int = 28, strokes: int = 3) -> np.ndarray:
@@ -75,8 +54,8 @@ def make_dataset(n: int, seed: int = 0, classes: int = 10, noise: float = 0.35):
 
 def main(epochs: int = 3, steps_per_call: int = 8, plot: str | None = None, min_accuracy: float = 0.95) -> float:
     (x, y), (xt, yt) = make_dataset(6000, seed=0), make_dataset(1000, seed=1)
-    model = MLP()
-    history = jaxnn.fit(model, cross_entropy, optax.adam(1e-3), (x, y), epochs=epochs, batch_size=128,
+    model = make_model()
+    history = jaxnn.fit(model, jaxnn.CrossEntropyLoss(), jaxnn.optim.Adam(lr=1e-3), (x, y), epochs=epochs, batch_size=128,
                         eval_data=(xt, yt), metrics=["accuracy", "top3"], steps_per_call=steps_per_call)
     acc = history["val_accuracy"][-1]
     print(f"held-out accuracy {acc:.4f} (top-3 {history['val_top3_accuracy'][-1]:.4f})")

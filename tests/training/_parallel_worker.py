@@ -62,8 +62,8 @@ print(json.dumps({
     "fsdp": max_diff(single, fs),
     "fit_dp": max_diff(fit_single, fit_dp),
     "fit_loss": float(np.max(np.abs(np.array(loss_single) - np.array(loss_dp)))),
-    "dp_w1_shards": [s.data.shape for s in dp_params["w1"][...].addressable_shards],
-    "fsdp_w1_shards": [s.data.shape for s in fs_params["w1"][...].addressable_shards],
+    "dp_w1_shards": [s.data.shape for s in dp_params["fc1"]["weight"][...].addressable_shards],
+    "fsdp_w1_shards": [s.data.shape for s in fs_params["fc1"]["weight"][...].addressable_shards],
     "batch_shards": [s.data.shape for s in shard_batch(regression_data(16), mesh)[0].addressable_shards],
     "block_shards": [s.data.shape for s in shard_batch(np.zeros((2, 16, 4)), mesh, axis=1).addressable_shards],
 }))

@@ -11,7 +11,7 @@ import torch
 import jaxnn
 from jaxnn.training import EarlyStopping, NonFiniteLossError, make_train_step, split_model
 from jaxnn.training.metrics import accuracy, resolve_metrics, top_k_accuracy
-from tests.training.models import MLP, classification_data, cross_entropy, plain, regression_data
+from tests.training.models import MLP, classification_data, plain, regression_data, torch_twin
 
 QUIET = dict(progress=False, verbose=False)
 
@@ -41,17 +41,17 @@ def test_fit_classifier_history_eval_metrics_and_plot(tmp_path):
     x, y = classification_data(170)
     (x, xv), (y, yv) = np.split(x, [120]), np.split(y, [120])
     model = MLP(sizes=(4, 16, 3))
-    h = jaxnn.fit(model, cross_entropy, optax.adam(3e-2), (x, y), epochs=4, batch_size=32,
+    h = jaxnn.fit(model, jaxnn.CrossEntropyLoss(), optax.adam(3e-2), (x, y), epochs=4, batch_size=32,
                   eval_data=(xv, yv), metrics=["accuracy", "top2"], **QUIET)
     assert [r["step"] for r in h.steps] == list(range(1, 17)), "4 batches per epoch (last one short), 4 epochs"
     assert [r["samples"] for r in h.steps[:4]] == [32, 32, 32, 24]
     first = h.steps[:4]
     assert h.epochs[0]["loss"] == pytest.approx(sum(r["loss"] * r["samples"] for r in first) / 120, rel=1e-6)
     assert h["loss"][-1] < h["loss"][0]
-    # The model now holds the trained state; evaluate it independently in numpy (eval mode: running mean).
-    w1, b1, w2, b2 = (np.asarray(getattr(model, n)[...]) for n in ("w1", "b1", "w2", "b2"))
-    hid = np.maximum(xv @ w1.T + b1, 0) - np.asarray(model.centre.running_mean[...])
-    logits = hid @ w2.T + b2
+    # The model now holds the trained state; evaluate it independently in torch
+    # (eval mode: BatchNorm's running statistics).
+    with torch.no_grad():
+        logits = torch_twin(model).eval()(torch.tensor(xv)).numpy()
     ce = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(yv, dtype=torch.long)).item()
     assert h["val_loss"][-1] == pytest.approx(ce, rel=1e-5)
     assert h["val_accuracy"][-1] == pytest.approx(np.mean(logits.argmax(1) == yv), abs=1e-6)

@@ -19,7 +19,7 @@ def test_four_device_mesh_equals_one_device():
     assert r["batch_shards"] == [[4, 4]] * 4, "a batch of 16 is split 4 ways"
     assert r["block_shards"] == [[2, 4, 4]] * 4, "a stack of 2 batches is split on its batch axis"
     assert r["dp_w1_shards"] == [[16, 4]] * 4, "replicated parameters live whole on every device"
-    assert r["fsdp_w1_shards"] == [[4, 4]] * 4, "FSDP splits w1 (16, 4) along its 16 rows"
+    assert r["fsdp_w1_shards"] == [[4, 4]] * 4, "FSDP splits fc1.weight (16, 4) along its 16 rows"
     # Sharding changes only the order of the batch reductions (an all-reduce of
     # 4 partial sums); 5-10 Adam steps of size <= 1e-2 keep that at float32 rounding.
     for key in ("dp", "fsdp", "fit_dp", "fit_loss"):

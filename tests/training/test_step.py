@@ -11,38 +11,19 @@ from flax import nnx
 
 import jaxnn
 from jaxnn.training import make_eval_step, make_multi_step, make_train_step, split_model
-from tests.training.models import MLP, plain, regression_data
+from tests.training.models import MLP, plain, regression_data, torch_twin
 
-NAMES = ("w1", "b1", "w2", "b2")
-
-
-class TorchMLP(torch.nn.Module):
-    """tests.training.models.MLP (dropout off) in torch, with its running-mean buffer."""
-
-    def __init__(self, model):
-        super().__init__()
-        for name in NAMES:
-            setattr(self, name, torch.nn.Parameter(torch.tensor(np.asarray(getattr(model, name)[...]))))
-        self.register_buffer("running_mean", torch.zeros(self.w1.shape[0]))
-
-    def forward(self, x):
-        h = torch.relu(x @ self.w1.T + self.b1)
-        mean = h.mean(0)
-        with torch.no_grad():
-            self.running_mean.mul_(0.9).add_(0.1 * mean)
-        return (h - mean) @ self.w2.T + self.b2
-
-
-def _params_np(params):
-    return {n: np.asarray(params[n][...]) for n in NAMES}
+def _torch_keyed(graphdef, params, rest):
+    """The trained state under torch's state_dict keys, buffers included."""
+    return jaxnn.state_dict(nnx.merge(graphdef, params, rest))
 
 
 @pytest.mark.parametrize("max_norm", [None, 0.05])
 def test_adam_cycle_matches_torch_for_100_steps(max_norm):
     steps, lr, batch = 100, 1e-2, 16
     model = MLP()
-    _, params, rest = split_model(model)
-    twin = TorchMLP(model)
+    graphdef, params, rest = split_model(model)
+    twin = torch_twin(model)
     opt = jaxnn.optim.Adam(lr=lr, betas=(0.9, 0.999), eps=1e-8)
     if max_norm is not None:
         opt = optax.chain(jaxnn.optim.clip_grad_norm(max_norm), opt)
@@ -72,12 +53,10 @@ def test_adam_cycle_matches_torch_for_100_steps(max_norm):
     # <= lr, which stays well inside 1e-5.
     chex.assert_trees_all_close(np.array(jl), np.array(tl), rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(np.array(jn), np.array(tn), rtol=1e-4)
-    torch_params = {n: getattr(twin, n).detach().numpy() for n in NAMES}
-    chex.assert_trees_all_close(_params_np(params), torch_params, rtol=1e-5, atol=1e-5)
-    # The running-mean buffer was threaded through all 100 steps.
-    chex.assert_trees_all_close(
-        np.asarray(rest["centre"]["running_mean"][...]), twin.running_mean.numpy(), rtol=1e-5, atol=1e-5
-    )
+    # Parameters and BatchNorm's running_mean/var/num_batches_tracked: the
+    # buffers were threaded through all 100 steps.
+    torch_state = {k: v.numpy() for k, v in twin.state_dict().items()}
+    chex.assert_trees_all_close(_torch_keyed(graphdef, params, rest), torch_state, rtol=1e-5, atol=1e-5)
 
 
 def _fresh(p=0.0, lr=1e-2):
@@ -142,9 +121,15 @@ def test_accumulation_updates_buffers_once_per_micro_batch():
     model, params, rest, opt, opt_state = _fresh()
     step = make_train_step(model, jaxnn.MSELoss(), opt, accumulate_steps=2)
     _, rest, _, _ = step(params, rest, opt_state, (x, y))
-    h = np.maximum(x @ np.asarray(model.w1[...]).T + np.asarray(model.b1[...]), 0)
-    expected = 0.9 * (0.1 * h[:4].mean(0)) + 0.1 * h[4:].mean(0)
-    np.testing.assert_allclose(np.asarray(rest["centre"]["running_mean"][...]), expected, rtol=1e-5, atol=1e-7)
+    # torch's BatchNorm rule, micro-batch by micro-batch: momentum 0.1, the
+    # unbiased variance for running_var, one count per forward pass.
+    h = x @ np.asarray(model.fc1.weight[...]).T
+    mean, var = np.zeros(8), np.ones(8)
+    for half in (h[:4], h[4:]):
+        mean, var = 0.9 * mean + 0.1 * half.mean(0), 0.9 * var + 0.1 * half.var(0, ddof=1)
+    np.testing.assert_allclose(np.asarray(rest["bn"]["running_mean"][...]), mean, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(rest["bn"]["running_var"][...]), var, rtol=1e-5, atol=1e-7)
+    assert int(rest["bn"]["num_batches_tracked"][...]) == 2
 
 
 def test_dropout_rng_is_threaded():
@@ -159,17 +144,19 @@ def test_dropout_rng_is_threaded():
     _, rest1, _, m1 = step(params, rest, opt.init(params), (x, y))
     _, _, _, m2 = step(params, rest1, opt.init(params), (x, y))
     assert float(m1["loss"]) != float(m2["loss"])
-    assert int(rest1["drop"]["rngs"]["dropout"]["count"][...]) == int(rest["drop"]["rngs"]["dropout"]["count"][...]) + 1
+    assert int(rest1["drop"]["rngs"]["count"][...]) == int(rest["drop"]["rngs"]["count"][...]) + 1
 
 
 def test_eval_step_uses_eval_mode_and_leaves_model_alone():
     x, y = regression_data(10)
     model, params, rest, _, _ = _fresh(p=0.9)
-    rest["centre"]["running_mean"][...] = jnp.full((8,), 0.25)
+    rest["bn"]["running_mean"][...] = jnp.full((8,), 0.25)
+    rest["bn"]["running_var"][...] = jnp.full((8,), 4.0)
     ev = make_eval_step(model, jaxnn.MSELoss(), metrics={"abs": lambda o, t: jnp.abs(o - t).mean(axis=1)})
     out = ev(params, rest, (x, y))
-    h = np.maximum(x @ np.asarray(model.w1[...]).T + np.asarray(model.b1[...]), 0) - 0.25
-    pred = h @ np.asarray(model.w2[...]).T + np.asarray(model.b2[...])
+    # Eval mode: BatchNorm uses the running statistics (weight 1, bias 0 at init), dropout is off.
+    h = np.maximum((x @ np.asarray(model.fc1.weight[...]).T - 0.25) / np.sqrt(4.0 + 1e-5), 0)
+    pred = h @ np.asarray(model.fc2.weight[...]).T + np.asarray(model.fc2.bias[...])
     np.testing.assert_allclose(float(out["loss"]), np.mean((pred - y) ** 2), rtol=1e-5)
     np.testing.assert_allclose(float(out["abs"]), np.mean(np.abs(pred - y)), rtol=1e-5)
     assert model.training and model.drop.training, "building the eval step must not switch the model"
@@ -205,7 +192,7 @@ def test_float16_gradients_underflow_without_loss_scale():
         opt = optax.sgd(1.0)
         step = make_train_step(model, tiny, opt, compute_dtype=jnp.float16, loss_scale=scale)
         params, _, _, m = step(params, rest, opt.init(params), (x, y))
-        assert params["w1"][...].dtype == jnp.float32, "master parameters stay float32"
+        assert params["fc1"]["weight"][...].dtype == jnp.float32, "master parameters stay float32"
         norms[scale] = float(m["grad_norm"])
     assert norms[None] < 0.5 * norms[2.0**16]
 
@@ -219,7 +206,7 @@ def test_bfloat16_compute_tracks_float32():
         for _ in range(3):
             params, rest, opt_state, m = step(params, rest, opt_state, (x, y))
         results.append((float(m["loss"]), params))
-    assert results[1][1]["w1"][...].dtype == jnp.float32
+    assert results[1][1]["fc1"]["weight"][...].dtype == jnp.float32
     # bfloat16 keeps 8 bits of mantissa: ~0.4% relative error in activations.
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=2e-2)
     chex.assert_trees_all_close(results[1][1], results[0][1], atol=2e-3)
@@ -307,10 +294,10 @@ def test_dynamic_loss_scale_follows_torch_gradscaler_rule():
     step = make_train_step(model, jaxnn.MSELoss(), opt, compute_dtype=jnp.float16, skip_nonfinite=True)
     scales, changed = [], []
     for _ in range(6):
-        before = np.asarray(params["w1"][...])
+        before = np.asarray(params["fc1"]["weight"][...])
         params, rest, opt_state, m = step(params, rest, opt_state, (x, y))
         scales.append(float(opt_state.scale))
-        changed.append(not np.array_equal(before, np.asarray(params["w1"][...])))
+        changed.append(not np.array_equal(before, np.asarray(params["fc1"]["weight"][...])))
     # 2**20 times an O(1) loss overflows float16's 65504 in the backward pass:
     # such steps are skipped (parameters unchanged) and halve the scale; a
     # clean step keeps it, and every 2nd clean step in a row doubles it.
