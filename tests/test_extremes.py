@@ -3,8 +3,8 @@
 Every row runs through :func:`tests.parity.assert_parity`, which compares nan
 and inf positions exactly (nan where torch gives nan, inf where torch gives
 inf) and the gradients the same way, so a gradient is finite wherever torch's
-is. Rows run in float32 and float64; values that do not fit float32 are
-float64-only rows.
+is. Rows run in float64, and in float32 too unless their values do not fit it
+or they only take the mean of a row that runs in float32 unreduced.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ PROB = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 1e-30, 1.0, 0.5, 0.5])
 # 'none' shows every element's nan/inf, 'mean' how they propagate ('sum' adds nothing new)
 REDUCTIONS = ("none", "mean")
 EMPTY = np.zeros((0,))
+RANK_SIGN = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0])
 EMPTY_2D = np.zeros((0, 3))
 
 POINTWISE = {
@@ -98,7 +99,7 @@ for reduction in REDUCTIONS:
     ROWS[f"multilabel_margin_loss/{reduction}"] = (
         F.multilabel_margin_loss, TF.multilabel_margin_loss, (LOGITS, np.array([[0, 1, -1, 0]] * 5)), {"reduction": reduction}, (0,), True)
     ROWS[f"margin_ranking_loss/{reduction}"] = (
-        F.margin_ranking_loss, TF.margin_ranking_loss, (BIG, BIG_T, np.sign(BIG - BIG_T + 0.5)), {"reduction": reduction}, (0, 1), True)
+        F.margin_ranking_loss, TF.margin_ranking_loss, (BIG, BIG_T, RANK_SIGN), {"reduction": reduction}, (0, 1), True)
     ROWS[f"hinge_embedding_loss/{reduction}"] = (
         F.hinge_embedding_loss, TF.hinge_embedding_loss, (BIG, np.where(np.arange(9) % 2, 1.0, -1.0)), {"reduction": reduction}, (0,), True)
     ROWS[f"cosine_embedding_loss/{reduction}"] = (
@@ -111,7 +112,8 @@ ROWS["cosine_embedding_loss/zero-vectors"] = (
 
 # ctc: -inf log-probabilities of the target labels (impossible paths), and an alignment
 # needing more frames than given (inf loss; 0 with zero_infinity)
-CTC_LOGP = np.log(np.array([[[0.5, 0.5, 0.0]], [[1.0, 0.0, 0.0]], [[0.0, 0.0, 1.0]]]))
+with np.errstate(divide="ignore"):
+    CTC_LOGP = np.log(np.array([[[0.5, 0.5, 0.0]], [[1.0, 0.0, 0.0]], [[0.0, 0.0, 1.0]]]))
 for reduction in REDUCTIONS:
     for zero_infinity in (False, True):
         ROWS[f"ctc_loss/-inf/{reduction}/zero_infinity={zero_infinity}"] = (
@@ -133,7 +135,8 @@ def _torch(a):
 def _cases():
     for rid, (*_, fits32) in ROWS.items():
         yield pytest.param(rid, "float64", id=f"{rid}/float64")
-        if fits32:
+        # float32 overflows earlier (1e30**2, exp(89)); elementwise rows show it, the means add nothing
+        if fits32 and "/mean" not in rid:
             yield pytest.param(rid, "float32", id=f"{rid}/float32")
 
 

@@ -42,13 +42,21 @@ def relu(x: jax.Array) -> jax.Array:
 
 
 def clamp_min(x: jax.Array, min: jax.typing.ArrayLike) -> jax.Array:  # noqa: A002
-    """torch.clamp(x, min=min): the gradient flows to x where x >= min (ties included)."""
-    return jnp.where(x < min, jnp.asarray(min, x.dtype), x)
+    """torch.clamp(x, min=min): the gradient flows to x where x >= min (ties included).
+
+    nan stays nan with gradient 0, as torch's backward mask ``x >= min`` is false there.
+    """
+    lo = jnp.asarray(min, x.dtype)
+    return jnp.where(x >= lo, x, jnp.where(x < lo, lo, jax.lax.stop_gradient(x)))
 
 
 def clamp_max(x: jax.Array, max: jax.typing.ArrayLike) -> jax.Array:  # noqa: A002
-    """torch.clamp(x, max=max): the gradient flows to x where x <= max (ties included)."""
-    return jnp.where(x > max, jnp.asarray(max, x.dtype), x)
+    """torch.clamp(x, max=max): the gradient flows to x where x <= max (ties included).
+
+    nan stays nan with gradient 0, as torch's backward mask ``x <= max`` is false there.
+    """
+    hi = jnp.asarray(max, x.dtype)
+    return jnp.where(x <= hi, x, jnp.where(x > hi, hi, jax.lax.stop_gradient(x)))
 
 
 @jax.custom_jvp

@@ -22,7 +22,7 @@ SPECIAL = [0.0, -0.0, 1.0, -1.0, 1e-30, -1e-30, 1e30, -1e30, 0.5, 2.0]
 # primitive once per shape, so a handful of shapes (size-0, size-1, K-dim among
 # them) keeps the fuzzing inside the suite's time budget while the values vary.
 # A long run (``--hypothesis-profile=deep``) draws arbitrary shapes instead.
-CI_SHAPES = [(), (0,), (1,), (5,), (2, 3), (0, 3), (3, 1), (2, 1, 3), (1, 0, 2)]
+CI_SHAPES = [(), (0,), (1,), (2, 3), (0, 3), (2, 1, 3)]
 
 
 def shapes(min_dims: int = 0, max_dims: int = 3, max_side: int = 4) -> st.SearchStrategy[tuple[int, ...]]:
