@@ -33,6 +33,8 @@ def as_array(x: jax.typing.ArrayLike, name: str) -> jax.Array:
     torch tensors are accepted through numpy (``detach().cpu().numpy()``), so a
     user porting code can pass them directly.
     """
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
     if hasattr(x, "detach") and hasattr(x, "numpy"):
         x = x.detach().cpu().numpy()
     try:

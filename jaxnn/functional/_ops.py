@@ -15,7 +15,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["abs", "relu", "clamp_min", "clamp_max", "sign", "vector_norm"]
+__all__ = ["abs", "relu", "clamp_min", "clamp_max", "sign", "div", "vector_norm"]
 
 
 @jax.custom_jvp
@@ -42,13 +42,39 @@ def relu(x: jax.Array) -> jax.Array:
 
 
 def clamp_min(x: jax.Array, min: jax.typing.ArrayLike) -> jax.Array:  # noqa: A002
-    """torch.clamp(x, min=min): the gradient flows to x where x >= min (ties included)."""
-    return jnp.where(x < min, jnp.asarray(min, x.dtype), x)
+    """torch.clamp(x, min=min): the gradient flows to x where x >= min (ties included).
+
+    nan stays nan with gradient 0, as torch's backward mask ``x >= min`` is false there.
+    """
+    lo = jnp.asarray(min, x.dtype)
+    return jnp.where(x >= lo, x, jnp.where(x < lo, lo, jax.lax.stop_gradient(x)))
 
 
 def clamp_max(x: jax.Array, max: jax.typing.ArrayLike) -> jax.Array:  # noqa: A002
-    """torch.clamp(x, max=max): the gradient flows to x where x <= max (ties included)."""
-    return jnp.where(x > max, jnp.asarray(max, x.dtype), x)
+    """torch.clamp(x, max=max): the gradient flows to x where x <= max (ties included).
+
+    nan stays nan with gradient 0, as torch's backward mask ``x <= max`` is false there.
+    """
+    hi = jnp.asarray(max, x.dtype)
+    return jnp.where(x <= hi, x, jnp.where(x > hi, hi, jax.lax.stop_gradient(x)))
+
+
+@jax.custom_jvp
+def div(a: jax.Array, b: jax.Array) -> jax.Array:
+    """a / b with torch's backward for the divisor, ``-g * ((a / b) / b)``.
+
+    JAX differentiates ``a / b`` w.r.t. ``b`` as ``-g * a * b**-2``: once ``b**2``
+    overflows (|b| > 1.8e19 in float32) that is ``inf * 0 = nan`` where torch's
+    order of operations gives a finite number or the signed infinity.
+    """
+    return a / b
+
+
+@div.defjvp
+def _div_jvp(primals, tangents):
+    (a, b), (ta, tb) = primals, tangents
+    out = a / b
+    return out, ta / b - tb * (out / b)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3))

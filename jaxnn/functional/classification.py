@@ -21,8 +21,8 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .. import checks
-from . import _ops, _reduction
-from ._checks import as_array, broadcasts_to, class_target, class_weight, float_input
+from . import _reduction
+from ._checks import as_array, broadcast_all, broadcasts_to, class_target, class_weight, float_input
 from ._reduction import accumulation_dtype, resolve, weighted_mean
 
 __all__ = [
@@ -314,6 +314,11 @@ def _same_shape_target(input: jax.Array, target: jax.Array, message: str) -> Non
         raise ValueError(message.format(target=tuple(target.shape), input=tuple(input.shape)))
 
 
+def _promoted(*arrays: jax.Array) -> jnp.dtype:
+    """torch's result dtype of arithmetic on the arrays: the promotion of the floating ones."""
+    return jnp.result_type(*(a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)))
+
+
 def _upcast(*arrays: jax.Array) -> list[jax.Array]:
     """The arrays in the first one's accumulation dtype (float32 for half precision)."""
     acc = accumulation_dtype(arrays[0].dtype)
@@ -396,7 +401,9 @@ def binary_cross_entropy_with_logits(
         ``(N, C, H, W)``), as torch documents.
 
     Returns:
-      A scalar, or ``input``'s shape with 'none'. Empty input: 'mean' is nan.
+      A scalar, or ``input``'s shape with 'none', in ``target``'s dtype (as
+      torch; the same as ``input``'s unless they differ). Empty input: 'mean'
+      is nan.
 
     Reference: ``torch.nn.functional.binary_cross_entropy_with_logits`` (aten Loss.cpp).
     """
@@ -404,7 +411,10 @@ def binary_cross_entropy_with_logits(
     input = float_input(input, "input")
     target = as_array(target, "target")
     _same_shape_target(input, target, "Target size {target} must be the same as input size {input}")
-    x, y = _upcast(input, target)
+    # torch's kernel builds the loss in place on (1 - target): the result has the (floating)
+    # target's dtype, computed in the promotion of input and target; weights never widen it
+    out_dtype = target.dtype if jnp.issubdtype(target.dtype, jnp.floating) else input.dtype
+    x, y = _upcast(input.astype(_promoted(input, target)), target)
     log_sig = jax.nn.log_sigmoid(x)
     if pos_weight is not None:
         pw = broadcasts_to(float_input(pos_weight, "pos_weight"), input.shape, "pos_weight").astype(x.dtype)
@@ -412,7 +422,7 @@ def binary_cross_entropy_with_logits(
     loss = (1 - y) * x - log_sig
     if weight is not None:
         loss = loss * broadcasts_to(float_input(weight, "weight"), input.shape, "weight").astype(x.dtype)
-    return _reduction.reduce(loss.astype(input.dtype), reduction)
+    return _reduction.reduce(loss.astype(out_dtype), reduction)
 
 
 def soft_margin_loss(
@@ -476,12 +486,26 @@ def multilabel_soft_margin_loss(
     target = as_array(target, "target")
     if input.ndim == 0:
         raise ValueError(f"multilabel_soft_margin_loss: input needs a class dim, got {_describe(input)}")
-    x, y = _upcast(input, target)
+    weight = None if weight is None else float_input(weight, "weight")
+    # torch's Python arithmetic: the result promotes input, target and weight
+    out_dtype = _promoted(input, target, *([] if weight is None else [weight]))
+    # broadcast both ways as torch's Python arithmetic does, with the arguments named on failure
+    x, y = broadcast_all(_upcast(input.astype(out_dtype), target), ("input", "target"))
     loss = -(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))
     if weight is not None:
-        loss = loss * float_input(weight, "weight").astype(x.dtype)
-    loss = (jnp.sum(loss, axis=-1) / input.shape[-1]).astype(input.dtype)
+        loss, w = broadcast_all((loss, weight.astype(x.dtype)), ("input", "weight"))
+        loss = loss * w
+    loss = (jnp.sum(loss, axis=-1) / input.shape[-1]).astype(out_dtype)
     return _reduction.reduce(loss, reduction)
+
+
+def _kernel_hinge(z: jax.Array) -> jax.Array:
+    """max(0, z) as torch's margin kernels compute it, ``z if z > 0 else 0``.
+
+    Gradient 0 at the margin, and a nan ``z`` (from inf - inf logits) counts as 0
+    where a relu would keep the nan.
+    """
+    return jnp.where(z > 0, z, jnp.zeros_like(z))
 
 
 def _margin_layout(input: jax.Array, fn: str) -> tuple[int, int]:
@@ -554,7 +578,7 @@ def multi_margin_loss(
     in_range = (t >= 0) & (t < num_classes)
     safe = jnp.where(in_range, t, 0)
     z = margin - _pick(x, safe)[:, None] + x
-    hinge = _ops.relu(z)
+    hinge = _kernel_hinge(z)
     if p == 2:
         hinge = hinge * hinge
     if weight is not None:
@@ -574,7 +598,8 @@ def _hinge_over_non_targets(x: jax.Array, x_target: jax.Array, is_target: jax.Ar
     A term counts where ``x[i] > x_target - 1`` (strictly: torch adds only
     positive hinges, so the gradient at the hinge is 0). With the non-target
     scores sorted, that is a suffix: ``count * (1 - x_target) + suffix_sum``.
-    Target classes are sorted to the front as -inf and never counted.
+    Target classes are sorted to the front as -inf and never counted; a nan
+    hinge (inf - inf logits) fails the strict test and counts 0, as in torch.
     """
     num_classes = x.shape[1]
     ordered = jnp.sort(jnp.where(is_target, -jnp.inf, x), axis=1)
@@ -583,7 +608,9 @@ def _hinge_over_non_targets(x: jax.Array, x_target: jax.Array, is_target: jax.Ar
     suffix = jnp.concatenate([suffix, jnp.zeros_like(suffix[:, :1])], axis=1)
     first = jax.vmap(functools.partial(jnp.searchsorted, side="right"))(ordered, x_target - 1)
     count = (num_classes - first).astype(x.dtype)
-    return count * (1 - x_target) + jnp.take_along_axis(suffix, first, axis=1)
+    # 0 * inf would be nan where nothing counts and a target logit is infinite
+    linear = jnp.where(count > 0, count * (1 - x_target), 0)
+    return linear + jnp.take_along_axis(suffix, first, axis=1)
 
 
 def multilabel_margin_loss(

@@ -212,6 +212,9 @@ def cosine_embedding_loss(
     return _reduce(pos + neg, reduction)
 
 
+_TRIPLET_NAMES = ("anchor", "positive", "negative")
+
+
 def _triplet(
     name: str,
     distance: Callable[[jax.Array, jax.Array], jax.Array],
@@ -267,6 +270,9 @@ def triplet_margin_loss(
     reduction = resolve(reduction, size_average, reduce)
     _check_margin(margin)
     arrays = [float_input(x, n) for x, n in ((anchor, "anchor"), (positive, "positive"), (negative, "negative"))]
+    same_ndim(arrays, _TRIPLET_NAMES, "triplet_margin_loss")
+    # the pairwise distances broadcast their inputs; checking here names the arguments
+    arrays = broadcast_all(arrays, _TRIPLET_NAMES)
     distance = lambda x1, x2: pairwise_distance(x1, x2, p, eps)  # noqa: E731
     return _triplet("triplet_margin_loss", distance, *arrays, margin, swap, reduction)
 
@@ -303,5 +309,8 @@ def triplet_margin_with_distance_loss(
     reduction = resolve(reduction)
     _check_margin(margin)
     arrays = [as_array(x, n) for x, n in ((anchor, "anchor"), (positive, "positive"), (negative, "negative"))]
+    if distance_function is None:
+        same_ndim(arrays, _TRIPLET_NAMES, "triplet_margin_with_distance_loss")
+        arrays = broadcast_all(arrays, _TRIPLET_NAMES)
     distance = pairwise_distance if distance_function is None else distance_function
     return _triplet("triplet_margin_with_distance_loss", distance, *arrays, margin, swap, reduction)

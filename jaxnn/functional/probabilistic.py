@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from jax.scipy.special import xlogy
 from jax.typing import ArrayLike
 
+from . import _ops
 from ._checks import broadcast_pair, check_static_value, float_input
 from ._reduction import REDUCTIONS, accumulation_dtype, resolve
 from ._reduction import reduce as apply_reduction  # `reduce` is also torch's legacy argument
@@ -114,7 +115,7 @@ def gaussian_nll_loss(
     var = _gaussian_var(var, input)
     input, target = broadcast_pair(input, target, warn=False)
     var = _clamp_min_straight_through(var, eps)
-    loss = 0.5 * (jnp.log(var) + (input - target) ** 2 / var)
+    loss = 0.5 * (jnp.log(var) + _ops.div((input - target) ** 2, var))
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return apply_reduction(loss, reduction)

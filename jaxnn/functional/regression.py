@@ -25,6 +25,7 @@ def _pointwise(
     weight: Optional[ArrayLike],
     *,
     mean_over_weight: bool = True,
+    input_dtype_out: bool = False,
 ) -> jax.Array:
     """Shared body of the pointwise regression losses: broadcast, f(input - target), reduce.
 
@@ -32,10 +33,15 @@ def _pointwise(
     weight must have the input's shape. 'mean' then divides by ``weight.sum()``
     (l1, mse) or, with ``mean_over_weight=False``, by the element count (huber:
     torch 2.13 takes a plain ``.mean()`` of the weighted loss there).
+    ``input_dtype_out``: the elementwise loss is cast to ``input``'s dtype after
+    being computed in the promoted one (torch's huber kernel writes into a
+    tensor like ``input``; l1/mse/smooth_l1 return the promoted dtype).
     """
     input = float_input(input, "input")
     x, y = broadcast_pair(input, float_input(target, "target"))
     loss = elementwise(x - y)
+    if input_dtype_out:
+        loss = loss.astype(input.dtype)
     if weight is None:
         return reduce(loss, reduction)
     weight = as_array(weight, "weight")
@@ -132,7 +138,8 @@ def _static_threshold(value, name: str, fn: str, *, allow_zero: bool) -> float:
     """``delta``/``beta`` as torch takes them: a Python number, checked here, at trace time."""
     if not isinstance(value, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a float or int, got {type(value).__name__}")
-    if value < 0 or (value == 0 and not allow_zero):
+    # `not >=` so that nan is rejected too, as torch's kernel check does
+    if not (value >= 0) or (value == 0 and not allow_zero):
         bound = "negative" if allow_zero else "non-positive"
         raise ValueError(f"{fn} does not support {bound} values for {name}, got {name}={value}")
     return float(value)
@@ -160,8 +167,10 @@ def huber_loss(
         the elements, not divided by ``weight.sum()`` -- torch's rule.
 
     Returns:
-      The loss: a scalar, or the broadcast shape with ``reduction='none'``.
-      The mean of an empty input is nan.
+      The loss: a scalar, or the broadcast shape with ``reduction='none'``,
+      in ``input``'s dtype even when ``target``'s is wider (torch's kernel;
+      promoted with ``weight``'s dtype when given). The mean of an empty
+      input is nan.
 
     Gradient w.r.t. ``input``: ``d`` inside, ``delta * sign(d)`` from
     ``|d| >= delta`` on (the switch point takes the linear side, as torch's
@@ -183,6 +192,7 @@ def huber_loss(
         reduction,
         weight,
         mean_over_weight=False,
+        input_dtype_out=True,
     )
 
 

@@ -145,6 +145,14 @@ class _Conv(_ConvNd):
                 )
             x = jnp.pad(x, [(0, 0), (0, 0)] + pads, mode=_PAD_MODES[self.padding_mode])
             pads = [(0, 0)] * self._nd
+        padded = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads))
+        window = tuple(d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size))
+        if any(p < w for p, w in zip(padded, window)):
+            # torch raises here; XLA would return an empty output
+            raise ValueError(
+                f"{type(self).__name__}: padded input size per channel {padded} is smaller than the "
+                f"(dilated) kernel size {window} (input shape {jnp.shape(input)})"
+            )
         x, kernel = self._operands(x, self.weight[...])
         y = jax.lax.conv_general_dilated(
             x,
