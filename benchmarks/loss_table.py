@@ -5,7 +5,7 @@ torch's layout and argument order), which arguments are differentiated
 (the model outputs), the options both libraries get, and optax's nearest
 equivalent with the conversion to its own layout (done before timing, so
 each library gets its idiomatic inputs). The jaxnn and torch calls are
-``getattr(module, row.name)(*args, **row.kwargs)`` for both: the API is torch's.
+``getattr(module, row.fn_name)(*args, **row.kwargs)`` for both: the API is torch's.
 
 Sizes: ``n`` is the element count of the first input. Classification-shaped
 losses use ``batch x 1000`` classes with integer targets; embedding losses use
@@ -45,6 +45,13 @@ class LossRow:
     kwargs: dict[str, Any] = field(default_factory=dict)
     optax: Optional[Optax] = None
     fixed_size: bool = False
+    # the torch.nn.functional / jaxnn.functional name, where a row is a variant
+    # of a loss (options set) and so needs a name of its own
+    function: str = ""
+
+    @property
+    def fn_name(self) -> str:
+        return self.function or self.name
 
 
 def _normal(rng: np.random.Generator, *shape: int) -> np.ndarray:
@@ -182,6 +189,15 @@ LOSSES: tuple[LossRow, ...] = (
         optax=Optax(
             lambda x, y: optax.losses.softmax_cross_entropy_with_integer_labels(x, y).mean(),
             "softmax_cross_entropy_with_integer_labels().mean()",
+        ),
+    ),
+    LossRow(
+        "cross_entropy+ls", _logits_labels, kwargs=dict(label_smoothing=0.1), function="cross_entropy",
+        optax=Optax(
+            lambda x, y: optax.losses.softmax_cross_entropy(
+                x, optax.smooth_labels(jax.nn.one_hot(y, x.shape[-1], dtype=x.dtype), 0.1)
+            ).mean(),
+            "softmax_cross_entropy(x, smooth_labels(one_hot(y), 0.1)).mean()",
         ),
     ),
     LossRow("nll_loss", _log_probs_labels),

@@ -71,13 +71,13 @@ def _group(row: LossRow, args: Args, mode: str, env: Env, cfg: Config, budget: C
         "floor_s": env.floor.memory_s(reads, writes),
         "floor_kind": "memory",
     }
-    jaxnn_fn = getattr(JF, row.name, None)
+    jaxnn_fn = getattr(JF, row.fn_name, None)
     if jaxnn_fn is None:
-        group["status"] = f"not available: jaxnn.functional.{row.name} is missing in this build"
+        group["status"] = f"not available: jaxnn.functional.{row.fn_name} is missing in this build"
         group["results"] = []
         return group
     contenders = [_jax_contender("jaxnn", jaxnn_fn, args, row.kwargs, mode, row.wrt, env, peer=False)]
-    torch_fn = getattr(TF, row.name)
+    torch_fn = getattr(TF, row.fn_name)
     contenders += torch_contenders(
         lambda transform: _torch_run(transform(torch_fn), args, row.kwargs, mode, row.wrt, env), env, budget, cfg
     )

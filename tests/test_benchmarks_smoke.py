@@ -149,11 +149,11 @@ def test_loss_inputs_are_valid_for_torch_optax_and_jaxnn(row):
     work); optax's nearest equivalents are only required to run.
     """
     args = row.make(2000, np.random.default_rng(0))
-    expected = getattr(torch.nn.functional, row.name)(*map(torch.from_numpy, args), **row.kwargs)
+    expected = getattr(torch.nn.functional, row.fn_name)(*map(torch.from_numpy, args), **row.kwargs)
     assert np.isfinite(expected.item())
     if row.optax is not None:
         assert np.isfinite(float(jax.jit(row.optax.fn)(*row.optax.prep(args))))
-    ours = getattr(JF, row.name, None)
+    ours = getattr(JF, row.fn_name, None)
     if ours is not None:
         jax_args = [a.astype(np.int32) if np.issubdtype(a.dtype, np.integer) else a for a in args]
         np.testing.assert_allclose(float(ours(*jax_args, **row.kwargs)), expected.item(), rtol=1e-4)
