@@ -146,12 +146,47 @@ def test_python_objects_are_refused_not_pickled(tmp_path, what):
         assert ckpt.steps() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Checkpointer.save deletes an existing checkpoint of the same step before writing the new one, "
-    "so a save of that step that fails or is killed loses the last good checkpoint (reported)"))
 def test_failed_resave_of_a_step_keeps_the_old_checkpoint(tmp_path):
     with Checkpointer(tmp_path) as ckpt:
         ckpt.save(1, _state(1), {"step": 1})
         with pytest.raises(TypeError):
-            ckpt.save(1, _state(1), {"step": 1, "o": object()})
+            ckpt.save(1, _state(2), {"step": 1, "o": object()})
         assert ckpt.steps() == [1]
+        restored, meta = ckpt.restore(1, _state(0))
+    assert _same(restored, _state(1)) and meta["step"] == 1
+
+
+def test_resave_of_a_step_replaces_it(tmp_path):
+    with Checkpointer(tmp_path) as ckpt:
+        ckpt.save(1, _state(1), {"step": 1})
+        ckpt.save(1, _state(2), {"step": 1})
+        assert ckpt.steps() == [1]
+        restored, _ = ckpt.restore(1, _state(0))
+    assert _same(restored, _state(2))
+    assert not (tmp_path / ".replaced-1").exists()
+
+
+def test_resave_killed_before_the_new_one_completed_restores_the_old_one_on_open(tmp_path):
+    # What a SIGKILL leaves between moving step 1 aside and the new step 1 completing.
+    with Checkpointer(tmp_path) as ckpt:
+        ckpt.save(1, _state(1), {"step": 1})
+    os.rename(tmp_path / "1", tmp_path / ".replaced-1")
+    with Checkpointer(tmp_path) as ckpt:
+        assert ckpt.steps() == [1]
+        restored, _ = ckpt.restore(1, _state(0))
+    assert _same(restored, _state(1))
+
+
+def test_resave_killed_after_the_new_one_completed_keeps_the_new_one_on_open(tmp_path):
+    # What a SIGKILL leaves between the new step 1 completing and the old one's removal.
+    with Checkpointer(tmp_path) as ckpt:
+        ckpt.save(1, _state(1), {"step": 1})
+    shutil.copytree(tmp_path / "1", tmp_path.parent / "old-1")
+    with Checkpointer(tmp_path) as ckpt:
+        ckpt.save(1, _state(2), {"step": 1})
+    shutil.move(tmp_path.parent / "old-1", tmp_path / ".replaced-1")
+    with Checkpointer(tmp_path) as ckpt:
+        assert ckpt.steps() == [1]
+        restored, _ = ckpt.restore(1, _state(0))
+    assert _same(restored, _state(2))
+    assert not (tmp_path / ".replaced-1").exists()

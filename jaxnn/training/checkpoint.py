@@ -85,6 +85,7 @@ class Checkpointer:
             max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False, cleanup_tmp_directories=True
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
+        self._recover_replaced()
 
     def steps(self) -> list[int]:
         """The steps of the complete checkpoints on disk, oldest first."""
@@ -94,21 +95,54 @@ class Checkpointer:
     def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
         """Writes ``state`` (any pytree of arrays) and ``meta`` (JSON-ready) as checkpoint ``step``.
 
-        An existing checkpoint of the same step is replaced.
+        An existing checkpoint of the same step is replaced only once the new one
+        is complete: it is moved aside first and put back if the save fails;
+        if the process dies in between, the next :class:`Checkpointer` on the
+        directory puts it back (or drops it, when the new one had completed).
         """
         ocp = _ocp()
         leaves = [_to_host(x) for x in jax.tree.leaves(state)]
         meta = {**meta, "arrays": _signature(leaves), "sha256": _digest(leaves)}
+        aside = None
         if step in self.steps():
-            self._manager.delete(step)
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave({f"{i:06d}": a for i, a in enumerate(leaves)}),
-                meta=ocp.args.JsonSave(meta),
-            ),
-        )
-        self._manager.wait_until_finished()
+            aside = self._replaced_path(step)
+            shutil.rmtree(aside, ignore_errors=True)
+            os.rename(os.path.join(self.directory, str(step)), aside)
+            self._manager.reload()
+        try:
+            self._manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave({f"{i:06d}": a for i, a in enumerate(leaves)}),
+                    meta=ocp.args.JsonSave(meta),
+                ),
+            )
+            self._manager.wait_until_finished()
+        except BaseException:
+            if aside is not None:
+                self._recover_replaced()
+            raise
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+
+    def _replaced_path(self, step: int) -> str:
+        return os.path.join(self.directory, f".replaced-{step}")
+
+    def _recover_replaced(self) -> None:
+        """Finishes a re-save that did not finish: the old checkpoint comes back unless a new one completed."""
+        prefix = ".replaced-"
+        names = [n for n in os.listdir(self.directory) if n.startswith(prefix) and n[len(prefix):].isdigit()]
+        if not names:
+            return
+        complete = set(self.steps())
+        for name in names:
+            step, path = int(name[len(prefix):]), os.path.join(self.directory, name)
+            if step in complete:
+                shutil.rmtree(path, ignore_errors=True)
+                continue
+            shutil.rmtree(os.path.join(self.directory, str(step)), ignore_errors=True)
+            os.rename(path, os.path.join(self.directory, str(step)))
+        self._manager.reload()
 
     def restore(self, step: int, template: Any) -> tuple[Any, dict[str, Any]]:
         """Checkpoint ``step`` rebuilt into ``template``'s structure.
