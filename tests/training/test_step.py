@@ -310,3 +310,43 @@ def test_dynamic_loss_scale_follows_torch_gradscaler_rule():
         assert observed == scale
     with pytest.raises(ValueError, match="loss_scale must be None"):
         make_train_step(model, jaxnn.MSELoss(), opt, loss_scale=8.0)
+
+
+def test_jitted_steps_return_the_state_containers_they_were_given():
+    """The steps cross the jit boundary as flat leaves; what comes back is rebuilt as nnx.State of Parameters."""
+    x, y = regression_data(8)
+    model, params, rest, opt, opt_state = _fresh()
+    structure = jax.tree.structure((params, rest, opt_state))
+    step = make_train_step(model, jaxnn.MSELoss(), opt)
+    reference = make_train_step(model, jaxnn.MSELoss(), opt, jit=False)
+    expected = reference(*jax.tree.map(jnp.copy, (params, rest, opt_state)), (x, y))
+    got = step(params, rest, opt_state, (x, y))
+    assert jax.tree.structure(got[:3]) == structure
+    assert isinstance(got[0], nnx.State) and isinstance(got[0]["fc1"]["weight"], jaxnn.Parameter)
+    chex.assert_trees_all_close(plain(got), plain(expected), rtol=1e-6, atol=1e-7)
+    assert params["fc1"]["weight"][...].is_deleted(), "the state leaves are donated"
+    # A second call (cached compiled function, new containers) and the scan driver agree with it.
+    again = step(*got[:3], (x, y))
+    run = make_multi_step(model, jaxnn.MSELoss(), opt)
+    *scanned, _ = run(*jax.tree.map(jnp.copy, expected[:3]), (x[None], y[None]))
+    chex.assert_trees_all_close(plain(tuple(scanned)), plain(again[:3]), rtol=1e-6, atol=1e-7)
+
+
+def test_state_with_unhashable_metadata_still_dispatches():
+    class Tagged(jaxnn.Module):
+        def __init__(self):
+            self.w = jaxnn.Parameter(jnp.ones((2,)), tags=["a", "b"])  # a list: unhashable node metadata
+
+        def __call__(self, x):
+            return x * self.w
+
+    model = Tagged()
+    graphdef, params, rest = split_model(model)
+    opt = optax.sgd(0.5)
+    step = make_train_step(graphdef, jaxnn.MSELoss(reduction="sum"), opt)
+    x, y = jnp.ones((1, 2)), jnp.zeros((1, 2))
+    state = (params, rest, opt.init(params))
+    for expected_w in (0.0, 0.0):  # w -= 0.5 * 2 * (w - 0): 1 -> 0 -> 0, through the cached entry the second time
+        *state, _ = step(*state, (x, y))
+        np.testing.assert_allclose(np.asarray(state[0]["w"][...]), expected_w)
+    assert state[0]["w"].get_metadata()["tags"] == ["a", "b"]
