@@ -250,6 +250,19 @@ def _git_commit() -> str:
         return ""
 
 
+def _allocator() -> str:
+    """The malloc this process uses: a preloaded tcmalloc/jemalloc/mimalloc, else the C library's."""
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return "system malloc"
+    for name in ("tcmalloc", "jemalloc", "mimalloc"):
+        if f"lib{name}" in maps:
+            return name + (" (LD_PRELOAD)" if name in os.environ.get("LD_PRELOAD", "") else "")
+    return "glibc malloc" if "libc.so" in maps else "system malloc"
+
+
 def machine(device: str) -> dict[str, Any]:
     """CPU model, cores, memory, load and library versions for the report header."""
     import flax
@@ -267,6 +280,7 @@ def machine(device: str) -> dict[str, Any]:
         "cores": cores(),
         "cache": _cache(),
         "torch_threads": torch.get_num_threads(),
+        "allocator": _allocator(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "jax": jax.__version__,

@@ -4,7 +4,10 @@ Forward+backward means the value and the gradients with respect to the
 model-output arguments (``LossRow.wrt``): ``jax.jit(jax.value_and_grad(...))``
 for JAX, ``loss.backward()`` with fresh ``.grad`` buffers for torch. The
 memory floor of a group is reading every input once (plus writing each
-gradient once for forward+backward) at the measured bandwidth.
+gradient once for forward+backward) at the measured bandwidth; the
+fresh-page floor counts those gradient writes at the bandwidth of writing
+into newly allocated memory, which is what every contender here does (see
+``floor.py``).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ def _group(row: LossRow, args: Args, mode: str, env: Env, cfg: Config, budget: C
         "elements": int(args[0].size),
         "shapes": [list(a.shape) for a in args],
         "floor_s": env.floor.memory_s(reads, writes),
+        "floor_fresh_s": env.floor.memory_fresh_s(reads, [args[i].nbytes for i in wrt]),
         "floor_kind": "memory",
     }
     jaxnn_fn = getattr(JF, row.fn_name, None)

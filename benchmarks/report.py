@@ -63,6 +63,9 @@ def _header(report: dict[str, Any]) -> list[str]:
         "- versions: " + ", ".join(f"{k} {m[k]}" for k in ("python", "jax", "jaxlib", "flax", "optax", "torch", "numpy", "jaxnn")),
         f"- floor: read {f['read_gbs']:.1f} GB/s, copy {f['copy_gbs']:.1f} GB/s (write {f['write_gbs']:.1f} GB/s) "
         f"on {f['array_mib']} MiB; float32 GEMM {f['gemm_gflops']:.0f} GFLOP/s at n={f['gemm_n']}",
+        f"- allocator: {m.get('allocator', '?')}; writing into newly allocated memory "
+        f"{f.get('fresh_write_gbs', f['write_gbs']):.1f} GB/s (first-touch page faults; "
+        "the fresh-page floor, in parentheses after x floor, counts each gradient of 32 MiB or more at that rate)",
         f"- cells: median [min - max] of {report['timing']['rounds']} interleaved rounds, warm-up excluded; "
         "compile = first call minus one steady call; x peer = time / fastest other-library contender; "
         "x floor = time / the floor (memory traffic over DRAM bandwidth, or FLOPs over the GEMM rate; "
@@ -74,6 +77,17 @@ def _header(report: dict[str, Any]) -> list[str]:
             "started; other processes shared the machine and the timings are unreliable"
         )
     return lines + [""]
+
+
+def _floor_cell(jaxnn: Optional[Result], group: dict[str, Any]) -> str:
+    """``x floor``, and ``(x fresh-page floor)`` where the group writes new arrays and the two differ."""
+    if jaxnn is None or jaxnn.median_s is None:
+        return "-"
+    cell = _x(jaxnn.ratio_floor)
+    fresh = group.get("floor_fresh_s")
+    if fresh and group.get("floor_s") and fresh > 1.05 * group["floor_s"]:
+        cell += f" ({_x(jaxnn.median_s / fresh)})"
+    return cell
 
 
 def _losses(groups: list[dict[str, Any]]) -> list[str]:
@@ -94,7 +108,7 @@ def _losses(groups: list[dict[str, Any]]) -> list[str]:
         cells = [_cell(by.get(c)) for c in LOSS_CONTENDERS]
         lines.append(
             f"| {g['name']} | {g['mode']} | {g['elements']:.0e} | {_t(g['floor_s'])} | " + " | ".join(cells)
-            + f" | {_x(jaxnn.ratio_best_peer if jaxnn else None)} | {_x(jaxnn.ratio_floor if jaxnn else None)} |"
+            + f" | {_x(jaxnn.ratio_best_peer if jaxnn else None)} | {_floor_cell(jaxnn, g)} |"
         )
         for r in g["results"]:
             if r.note:

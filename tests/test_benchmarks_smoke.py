@@ -44,6 +44,9 @@ def test_report_has_machine_floor_and_selected_suites(run):
     assert set(run) >= {"mode", "machine", "floor", "timing", "suites"}
     assert {"cpu", "cores", "torch", "jax", "flax", "optax"} <= set(run["machine"])
     assert run["floor"]["read_gbs"] > 0 and run["floor"]["gemm_gflops"] > 0
+    # Writing into new memory can only be as fast as writing into memory already touched.
+    assert 0 < run["floor"]["fresh_write_gbs"] <= run["floor"]["write_gbs"]
+    assert run["machine"]["allocator"]
     assert set(run["suites"]) == {"losses", "training"}
 
 
@@ -70,6 +73,8 @@ def test_loss_rows_have_every_contender_with_ordered_stats(run):
             assert r.ratio_floor == pytest.approx(r.median_s / g["floor_s"])
     fwd, fwd_bwd = mse
     assert fwd_bwd["floor_s"] > fwd["floor_s"]  # the gradient write is part of the floor
+    assert fwd["floor_fresh_s"] == pytest.approx(fwd["floor_s"])  # a scalar result: nothing new to write
+    assert fwd_bwd["floor_fresh_s"] >= fwd_bwd["floor_s"]
 
 
 def test_training_rows_cover_the_five_contenders(run):
