@@ -31,6 +31,7 @@ class Config:
     compile_budget: float = 150.0
     train_configs: tuple[str, ...] = TRAIN_CONFIGS
     scan_scale: float = 1.0
+    scan_unroll: int | bool = 1
     modes: tuple[str, ...] = ("fwd", "fwd+bwd")
     memory_steps: int = 10
     memory_config: str = "mlp1024"

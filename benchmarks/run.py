@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile contenders")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per row (default 5, quick 3)")
     parser.add_argument(
+        "--scan-unroll", default="1",
+        help="make_multi_step's unroll for the 'jaxnn scan' contender: a number of steps per loop "
+        "iteration, or 'all' (default 1: the plain loop)",
+    )
+    parser.add_argument(
         "--reference", action="store_true",
         help="also copy the table and plots to benchmarks/results/reference/ (the committed reference run)",
     )
@@ -111,6 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     overrides: dict[str, Any] = {"device": args.device, "only": tuple(t for t in args.only.split(",") if t)}
     if args.no_compile:
         overrides["torch_compile"] = False
+    if args.scan_unroll != "1":
+        if args.scan_unroll != "all" and not (args.scan_unroll.isdigit() and int(args.scan_unroll) >= 1):
+            _parser().error(f"--scan-unroll must be a positive number of steps or 'all', got {args.scan_unroll!r}")
+        overrides["scan_unroll"] = True if args.scan_unroll == "all" else int(args.scan_unroll)
     cfg = Config.preset(args.quick, **overrides)
     unknown = [token for token in cfg.only if not any(n == token or n.startswith(token) for n in _names())]
     if unknown:

@@ -53,10 +53,10 @@ def jaxnn_step(model: jaxnn.Module, criterion, optimizer):
     return (params, rest, optimizer.init(params)), run
 
 
-def jaxnn_scan(model: jaxnn.Module, criterion, optimizer):
+def jaxnn_scan(model: jaxnn.Module, criterion, optimizer, unroll: int | bool = 1):
     """Many steps per call over stacked batches: ``jaxnn.training.make_multi_step``."""
     graphdef, params, rest = jaxnn.training.split_model(model)
-    driver = jaxnn.training.make_multi_step(graphdef, criterion, optimizer)
+    driver = jaxnn.training.make_multi_step(graphdef, criterion, optimizer, unroll=unroll)
 
     def run(state, batches):
         *state, metrics = driver(*state, batches)
@@ -142,7 +142,7 @@ def train_contenders(
                 if kind == "step":
                     return _stateful(*jaxnn_step(model, criterion, optimizer), to_jax((x, y), env.jax_device))
                 if kind == "scan":
-                    return _stateful(*jaxnn_scan(model, criterion, optimizer), to_jax((xs, ys), env.jax_device))
+                    return _stateful(*jaxnn_scan(model, criterion, optimizer, cfg.scan_unroll), to_jax((xs, ys), env.jax_device))
                 return _flax_step(model, criterion, optimizer, to_jax((x, y), env.jax_device))
 
         return build
@@ -164,6 +164,8 @@ def train_contenders(
         "batch": batch,
         "flops": flops,
         "scan_steps": scan_steps,
+        "scan_unroll": cfg.scan_unroll,
+        "notes": [] if cfg.scan_unroll == 1 else [f"jaxnn scan built with make_multi_step(..., unroll={cfg.scan_unroll})"],
         "floor_s": max(memory_s, compute_s),
         "floor_kind": "gemm" if compute_s >= memory_s else "memory",
     }

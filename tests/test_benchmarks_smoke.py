@@ -202,3 +202,10 @@ def test_only_with_an_unknown_name_is_refused(capsys):
         main(["--only", "mse_loss,no_such_row"])
     assert exit_info.value.code == 2
     assert "--only no_such_row: no suite or row of that name" in capsys.readouterr().err
+
+
+def test_scan_unroll_is_validated(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--only", "tiny", "--scan-unroll", "0"])
+    assert exit_info.value.code == 2
+    assert "--scan-unroll must be a positive number of steps or 'all', got '0'" in capsys.readouterr().err

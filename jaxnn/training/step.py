@@ -331,6 +331,7 @@ def make_multi_step(
     *,
     jit: bool = True,
     donate: bool = True,
+    unroll: int | bool = 1,
     **options: Any,
 ) -> Callable[..., tuple[nnx.State, nnx.State, optax.OptState, Metrics]]:
     """Builds ``run(params, other_state, opt_state, batches, rngs=None)``: many steps in one ``lax.scan``.
@@ -346,6 +347,12 @@ def make_multi_step(
     non-finite step the state stays as it was before that step, so the returned
     state is the last good one and ``metrics['loss']`` names the bad step (its
     first non-finite entry).
+
+    ``unroll`` is ``lax.scan``'s: how many steps one loop iteration holds
+    (``True``: all ``n``, no loop left). XLA:CPU runs convolutions inside a
+    loop body markedly slower than at the top level (half the speed for the
+    benchmarks' small CNN), and ``unroll=True`` recovers it at the cost of
+    compile time growing with ``n``; dense models gain little from it.
 
     ``options`` are :func:`make_train_step`'s (``accumulate_steps``,
     ``compute_dtype``, ``loss_scale``, ``skip_nonfinite``).
@@ -364,7 +371,7 @@ def make_multi_step(
             return (tuple(new_state), healthy), metrics
 
         carry = ((params, other_state, opt_state), jnp.bool_(True))
-        ((params, other_state, opt_state), _), metrics = jax.lax.scan(body, carry, (batches, rngs))
+        ((params, other_state, opt_state), _), metrics = jax.lax.scan(body, carry, (batches, rngs), unroll=unroll)
         return params, other_state, opt_state, metrics
 
     return _compiled(run, jit, donate)

@@ -66,7 +66,8 @@ def _fresh(p=0.0, lr=1e-2):
     return model, params, rest, opt, opt.init(params)
 
 
-def test_multi_step_scan_equals_one_step_loop():
+@pytest.mark.parametrize("unroll", [1, True])
+def test_multi_step_scan_equals_one_step_loop(unroll):
     n, batch = 6, 8
     x, y = regression_data(n * batch)
     xs, ys = x.reshape(n, batch, -1), y.reshape(n, batch, -1)
@@ -80,7 +81,7 @@ def test_multi_step_scan_equals_one_step_loop():
         losses.append(m["loss"])
 
     model2, params2, rest2, opt2, opt_state2 = _fresh(p=0.3)
-    run = make_multi_step(model2, jaxnn.MSELoss(), opt2)
+    run = make_multi_step(model2, jaxnn.MSELoss(), opt2, unroll=unroll)
     params2, rest2, opt_state2, m2 = run(params2, rest2, opt_state2, (xs, ys), keys)
     assert m2["loss"].shape == (n,)
     # The scan body is the very step the loop calls; XLA may fuse it differently,
