@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, Sequence, Union
 
 import jax
@@ -22,6 +23,24 @@ def ntuple(value: IntOrTuple, n: int, name: str) -> tuple[int, ...]:
     if len(value) != n:
         raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value}")
     return value
+
+
+def sizes(layer: str, **named: Any) -> None:
+    """Each named size must be an integer >= 0 (torch: "Trying to create tensor with negative dimension").
+
+    Checked here so a bad size is named in the error instead of surfacing as an
+    MLIR "invalid tensor dimension size" from the initialiser. numpy integers
+    are integers; bools and floats are not.
+    """
+    for name, value in named.items():
+        for v in value if isinstance(value, tuple) else (value,):
+            try:
+                ok = not isinstance(v, bool) and operator.index(v) >= 0
+            except TypeError:
+                ok = False
+            if not ok:
+                kind = "non-negative integers" if isinstance(value, tuple) else "a non-negative integer"
+                raise ValueError(f"{layer}: {name} must be {kind}, got {value!r}")
 
 
 def float_dtype(dtype: Any) -> Any:

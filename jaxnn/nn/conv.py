@@ -20,7 +20,7 @@ from jax.typing import ArrayLike
 
 from ..module import Module
 from ..parameter import Parameter
-from ._common import IntOrTuple, float_dtype, ntuple, require_rngs, uniform_fan_in
+from ._common import IntOrTuple, float_dtype, ntuple, require_rngs, sizes, uniform_fan_in
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
@@ -49,6 +49,7 @@ class _ConvNd(Module):
     ) -> None:
         name, nd = type(self).__name__, self._nd
         rngs = require_rngs(rngs, name)
+        sizes(name, in_channels=in_channels, out_channels=out_channels)
         if groups <= 0:
             raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
         if in_channels % groups:
@@ -62,6 +63,7 @@ class _ConvNd(Module):
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = ntuple(kernel_size, nd, "kernel_size")
+        sizes(name, kernel_size=self.kernel_size)
         self.stride = ntuple(stride, nd, "stride")
         self.dilation = ntuple(dilation, nd, "dilation")
         if isinstance(padding, str):

@@ -12,7 +12,7 @@ from jax.typing import ArrayLike
 from ..functional._checks import check_static_value
 from ..module import Module
 from ..parameter import Parameter
-from ._common import float_dtype, require_rngs
+from ._common import float_dtype, require_rngs, sizes
 
 __all__ = ["Embedding"]
 
@@ -56,6 +56,7 @@ class Embedding(Module):
         rngs: Optional[nnx.Rngs] = None,
         dtype: Any = None,
     ) -> None:
+        sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(

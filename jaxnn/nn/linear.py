@@ -12,7 +12,7 @@ from jax.typing import ArrayLike
 
 from ..module import Module
 from ..parameter import Parameter
-from ._common import float_dtype, require_rngs, uniform_fan_in
+from ._common import float_dtype, require_rngs, sizes, uniform_fan_in
 
 __all__ = ["Identity", "Linear", "Bilinear", "Flatten", "Unflatten"]
 
@@ -51,6 +51,7 @@ class Linear(Module):
         dtype: Any = None,
     ) -> None:
         rngs = require_rngs(rngs, "Linear")
+        sizes("Linear", in_features=in_features, out_features=out_features)
         dtype = float_dtype(dtype)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(uniform_fan_in(rngs, (out_features, in_features), in_features, dtype))
@@ -86,6 +87,7 @@ class Bilinear(Module):
         dtype: Any = None,
     ) -> None:
         rngs = require_rngs(rngs, "Bilinear")
+        sizes("Bilinear", in1_features=in1_features, in2_features=in2_features, out_features=out_features)
         dtype = float_dtype(dtype)
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
         shape = (out_features, in1_features, in2_features)

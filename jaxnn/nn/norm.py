@@ -17,7 +17,7 @@ from jax.typing import ArrayLike
 
 from ..module import Module
 from ..parameter import Buffer, Parameter
-from ._common import float_dtype
+from ._common import float_dtype, sizes
 
 __all__ = ["LayerNorm", "GroupNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
@@ -74,6 +74,7 @@ class LayerNorm(Module):
         dtype: Any = None,
     ) -> None:
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        sizes("LayerNorm", normalized_shape=shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         self.weight, self.bias = _affine(shape, elementwise_affine, elementwise_affine and bias, dtype)
 
@@ -156,6 +157,7 @@ class _BatchNorm(Module):
         rngs: Optional[nnx.Rngs] = None,
         dtype: Any = None,
     ) -> None:
+        sizes(type(self).__name__, num_features=num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight, self.bias = _affine((num_features,), affine, affine, dtype)

@@ -82,3 +82,27 @@ def test_default_init_bounds_match_torch():
         # std of U(-b, b) is b / sqrt(3); 300 biases give it to about 5%, 120000 weights to 0.3%
         chex.assert_trees_all_close(jw.std(), tw.std(), rtol=0.03 if name == "weight" else 0.25)
         assert abs(jw.mean()) < 5 * bound / np.sqrt(3 * jw.size)
+
+
+@pytest.mark.parametrize(
+    "ctor, args, message",
+    [
+        (jaxnn.nn.Linear, (-1, 3), "Linear: in_features must be a non-negative integer, got -1"),
+        (jaxnn.nn.Linear, (2.5, 3), "Linear: in_features must be a non-negative integer, got 2.5"),
+        (jaxnn.nn.Bilinear, (2, 2, True), "Bilinear: out_features must be a non-negative integer, got True"),
+        (jaxnn.nn.Conv2d, (-1, 3, 3), "Conv2d: in_channels must be a non-negative integer, got -1"),
+        (jaxnn.nn.Conv1d, (1, 3, -2), r"Conv1d: kernel_size must be non-negative integers, got \(-2,\)"),
+        (jaxnn.nn.Embedding, (-2, 3), "Embedding: num_embeddings must be a non-negative integer, got -2"),
+        (jaxnn.nn.BatchNorm1d, (-1,), "BatchNorm1d: num_features must be a non-negative integer, got -1"),
+        (jaxnn.nn.LayerNorm, ((2, -1),), r"LayerNorm: normalized_shape must be non-negative integers, got \(2, -1\)"),
+    ],
+)
+def test_bad_sizes_are_named(ctor, args, message):
+    # torch raises too ("Trying to create tensor with negative dimension", or a TypeError for floats).
+    with pytest.raises(ValueError, match=message):
+        ctor(*args, rngs=nnx.Rngs(0))
+
+
+def test_numpy_integer_sizes_are_sizes():
+    layer = jaxnn.nn.Linear(np.int64(3), np.int32(2), rngs=nnx.Rngs(0))
+    chex.assert_shape(layer.weight[...], (2, 3))
