@@ -152,6 +152,17 @@ def _lr_at(lr: ScalarOrSchedule, count: jax.Array) -> Any:
     return lr(count) if callable(lr) else lr
 
 
+def _check_grad_shapes(name: str, treedef: Any, flat_g: list, flat_p: list) -> None:
+    """torch: "assigned grad has data of a different size". Broadcasting would otherwise grow the state."""
+    for i, (g, p) in enumerate(zip(flat_g, flat_p)):
+        if jnp.shape(g) != jnp.shape(p):
+            paths = jax.tree_util.tree_flatten_with_path(treedef.unflatten(flat_g))[0]
+            raise ValueError(
+                f"{name}.update: the gradient at {jax.tree_util.keystr(paths[i][0])} has shape {jnp.shape(g)}, "
+                f"its parameter {jnp.shape(p)}"
+            )
+
+
 def build(
     rule: Rule,
     param_groups: Sequence[Mapping[str, Any]],
@@ -186,6 +197,7 @@ def build(
             raise ValueError(f"{rule.name} needs the parameters: call update(grads, state, params)")
         flat_g, treedef = jax.tree.flatten(grads)
         flat_p = treedef.flatten_up_to(params)
+        _check_grad_shapes(rule.name, treedef, flat_g, flat_p)
         flat_s = {name: treedef.flatten_up_to(tree) for name, tree in state.slots.items()}
         groups_of = leaf_labels(labels, params, len(groups))
         lrs = [_lr_at(g["lr"], state.count) for g in groups]

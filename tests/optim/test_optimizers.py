@@ -220,6 +220,15 @@ def test_param_group_errors():
         jo.Adam().update({"w": jax.numpy.zeros(2)}, jo.Adam().init({"w": jax.numpy.zeros(2)}))
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad"])
+def test_gradient_of_another_shape_is_refused(name):
+    # torch: "assigned grad has data of a different size"; broadcasting here would silently grow the state.
+    params = {"b": jax.numpy.zeros(3), "w": jax.numpy.zeros((1, 3))}
+    opt = getattr(jo, name)(lr=0.1)
+    with pytest.raises(ValueError, match=rf"{name}.update: the gradient at \['w'\] has shape \(3,\), its parameter \(1, 3\)"):
+        opt.update({"b": jax.numpy.ones(3), "w": jax.numpy.ones(3)}, opt.init(params), params)
+
+
 @pytest.mark.parametrize("beta2", [0.999, 0.99, 0.9, 0.3])
 def test_radam_rho_float32_close_to_torchs_double(beta2):
     """torch computes rho_t in double on the host; the float32 form must not cancel."""
