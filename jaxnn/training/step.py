@@ -102,14 +102,26 @@ def _cast_floats(tree: Any, dtype: Any) -> Any:
 
 
 def _forward(graphdef, params, rest, inputs, rng, compute_dtype):
-    model = nnx.merge(graphdef, _cast_floats(params, compute_dtype), rest, copy=True)
+    """Runs the model; returns its output, the new other-state, and the parameters to step from.
+
+    A forward pass that writes a parameter -- Embedding's ``max_norm``
+    renormalisation, which torch does in place under ``no_grad`` -- changes the
+    value torch's optimizer then steps from. Such leaves come back written
+    (gradient-free, in the parameter's dtype); every other leaf comes back as
+    the very array that went in, which is how the two are told apart.
+    """
+    used = _cast_floats(params, compute_dtype)
+    model = nnx.merge(graphdef, used, rest, copy=True)
     if rng is not None:
         _reseed(model, rng)
     inputs = _cast_floats(inputs, compute_dtype)
     output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
-    _, _, new_rest = nnx.split(model, nnx.Param, ...)
+    _, after, new_rest = nnx.split(model, nnx.Param, ...)
+    written = jax.tree.map(
+        lambda a, u, p: p if a is u else jax.lax.stop_gradient(a).astype(p.dtype), after, used, params
+    )
     # torch's autocast runs losses in float32; so do we.
-    return _cast_floats(output, jnp.float32 if compute_dtype is not None else None), new_rest
+    return _cast_floats(output, jnp.float32 if compute_dtype is not None else None), new_rest, written
 
 
 def _micro_batches(batch: Batch, k: int) -> Batch:
@@ -148,40 +160,42 @@ def _core_train_step(
 
     def loss_fn(params, rest, batch, rng, scale):
         inputs, target = _unpack(batch)
-        output, new_rest = _forward(graphdef, params, rest, inputs, rng, compute_dtype)
+        output, new_rest, written = _forward(graphdef, params, rest, inputs, rng, compute_dtype)
         loss = jnp.asarray(criterion(output, target), jnp.float32)
-        return loss * scale, (loss, new_rest)
+        return loss * scale, (loss, new_rest, written)
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def gradients(params, rest, batch, rng, scale):
+        """Loss, new other-state, gradient, and the parameters the update applies to (see ``_forward``)."""
         if accumulate_steps == 1:
-            (_, (loss, rest)), grads = grad_fn(params, rest, batch, rng, scale)
-            return loss, rest, grads
+            (_, (loss, rest, written)), grads = grad_fn(params, rest, batch, rng, scale)
+            return loss, rest, grads, written
 
         def micro(carry, xs):
-            grad_sum, rest, loss_sum = carry
+            grad_sum, rest, loss_sum, base = carry
             i, mb = xs
             key = None if rng is None else jax.random.fold_in(rng, i)
-            (_, (loss, rest)), grads = grad_fn(params, rest, mb, key, scale)
+            # Each micro-batch sees the parameters the previous one's forward wrote, as in torch's loop.
+            (_, (loss, rest, base)), grads = grad_fn(base, rest, mb, key, scale)
             grad_sum = jax.tree.map(jnp.add, grad_sum, grads)
-            return (grad_sum, rest, loss_sum + loss), None
+            return (grad_sum, rest, loss_sum + loss, base), None
 
         zeros = jax.tree.map(jnp.zeros_like, params)
         xs = (jnp.arange(accumulate_steps), _micro_batches(batch, accumulate_steps))
-        (grad_sum, rest, loss_sum), _ = jax.lax.scan(micro, (zeros, rest, jnp.float32(0)), xs)
+        (grad_sum, rest, loss_sum, written), _ = jax.lax.scan(micro, (zeros, rest, jnp.float32(0), params), xs)
         # Mean of equal-sized micro-batch means == the mean over the whole batch,
         # as torch's ``(loss / k).backward()`` accumulation computes it.
-        return loss_sum / accumulate_steps, rest, jax.tree.map(lambda g: g / accumulate_steps, grad_sum)
+        return loss_sum / accumulate_steps, rest, jax.tree.map(lambda g: g / accumulate_steps, grad_sum), written
 
     def step(params, rest, opt_state, batch, rng=None):
         scale = opt_state.scale if dynamic else jnp.float32(1.0 if loss_scale is None else loss_scale)
-        loss, new_rest, grads = gradients(params, rest, batch, rng, scale)
+        loss, new_rest, grads, written = gradients(params, rest, batch, rng, scale)
         if dynamic or loss_scale is not None:
             grads = jax.tree.map(lambda g: g / scale, grads)
         grad_norm = optax.tree.norm(grads)
-        updates, new_opt_state = optimizer.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, updates)
+        updates, new_opt_state = optimizer.update(grads, opt_state, written)
+        new_params = optax.apply_updates(written, updates)
         # Under dynamic scaling an overflowing gradient is the scaler's business:
         # its state (the shrunken scale) must be kept, not rolled back.
         ok = jnp.isfinite(loss) & (dynamic | jnp.isfinite(grad_norm))
@@ -399,7 +413,7 @@ def make_eval_step(
 
     def eval_step(params, other_state, batch):
         inputs, target = _unpack(batch)
-        output, _ = _forward(graphdef, params, other_state, inputs, None, compute_dtype)
+        output, _, _ = _forward(graphdef, params, other_state, inputs, None, compute_dtype)
         out = {"loss": jnp.asarray(criterion(output, target), jnp.float32)}
         for name, fn in metric_fns.items():
             out[name] = jnp.mean(jnp.asarray(fn(output, target), jnp.float32))

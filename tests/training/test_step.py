@@ -351,3 +351,35 @@ def test_state_with_unhashable_metadata_still_dispatches():
         *state, _ = step(*state, (x, y))
         np.testing.assert_allclose(np.asarray(state[0]["w"][...]), expected_w)
     assert state[0]["w"].get_metadata()["tags"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("accumulate_steps", [1, 2])
+def test_embedding_max_norm_renorm_persists_through_the_step_as_in_torch(accumulate_steps):
+    """torch renormalises the looked-up rows in place during forward; the optimizer then steps from them."""
+    torch.manual_seed(0)
+    twin = torch.nn.Sequential(torch.nn.Embedding(10, 4, max_norm=1.0), torch.nn.Linear(4, 1))
+    with torch.no_grad():
+        twin[0].weight.mul_(2.0)  # every row longer than max_norm
+    model = jaxnn.nn.Sequential(jaxnn.nn.Embedding(10, 4, max_norm=1.0, rngs=nnx.Rngs(0)), jaxnn.nn.Linear(4, 1, rngs=nnx.Rngs(0)))
+    jaxnn.load_state_dict(model, {k: v.detach().numpy() for k, v in twin.state_dict().items()})
+    graphdef, params, rest = split_model(model)
+    opt = jaxnn.optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.01)
+    topt = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+    step = make_train_step(graphdef, jaxnn.MSELoss(), opt, accumulate_steps=accumulate_steps)
+    state = (params, rest, opt.init(params))
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        idx = rng.integers(0, 6, size=(4, 3))  # rows 6..9 are never looked up: never renormed
+        target = rng.standard_normal((4, 3, 1)).astype(np.float32)
+        *state, _ = step(*state, (jnp.asarray(idx), jnp.asarray(target)))
+        topt.zero_grad()
+        k = accumulate_steps
+        for part in range(k):
+            sl = slice(part * 4 // k, (part + 1) * 4 // k)
+            loss = torch.nn.functional.mse_loss(twin(torch.tensor(idx[sl])), torch.tensor(target[sl])) / k
+            loss.backward()
+        topt.step()
+    theirs = {k: v.detach().numpy() for k, v in twin.state_dict().items()}
+    chex.assert_trees_all_close(_torch_keyed(graphdef, state[0], state[1]), theirs, rtol=1e-5, atol=1e-6)
+    norms = np.linalg.norm(theirs["0.weight"], axis=1)
+    assert (norms[6:] > 1.5).all(), "rows never looked up keep their length"
