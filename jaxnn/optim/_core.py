@@ -118,15 +118,24 @@ def moments(slots: Mapping[str, jax.Array], g: jax.Array, beta1: float, beta2: f
     return m, v
 
 
-def one_minus_pow(beta: float, t: jax.Array) -> jax.Array:
-    """``1 - beta**t`` without float32's cancellation (torch does it in double on the host)."""
+def one_minus_pow(beta: float | jax.Array, t: jax.Array) -> jax.Array:
+    """``1 - beta**t`` without float32's cancellation (torch does it in double on the host).
+
+    ``beta`` may be a traced scalar (a scheduled beta1); ``t >= 1`` there, so
+    ``beta == 0`` gives ``-expm1(-inf) == 1`` as it should.
+    """
+    if not isinstance(beta, (int, float)):
+        return -jnp.expm1(t * jnp.log(jnp.asarray(beta, t.dtype)))
     if beta == 0.0:
         return jnp.ones_like(t)
     return -jnp.expm1(t * math.log(beta))
 
 
-def lerp(start: jax.Array, end: jax.Array, weight: float) -> jax.Array:
+def lerp(start: jax.Array, end: jax.Array, weight: float | jax.Array) -> jax.Array:
     """``torch.lerp`` with a scalar weight, in its two-branch form so float32 rounds alike."""
+    if not isinstance(weight, (int, float)):
+        w = jnp.asarray(weight, start.dtype)
+        return jnp.where(jnp.abs(w) < 0.5, start + w * (end - start), end - (end - start) * (1 - w))
     if abs(weight) < 0.5:
         return start + weight * (end - start)
     return end - (end - start) * (1 - jnp.asarray(weight, start.dtype))
@@ -150,6 +159,32 @@ def leaf_labels(labels: Labels, params: Any, n_groups: int) -> list[int]:
 
 def _lr_at(lr: ScalarOrSchedule, count: jax.Array) -> Any:
     return lr(count) if callable(lr) else lr
+
+
+def _cycle_momentum(group: dict[str, Any]) -> dict[str, Any]:
+    """An lr schedule carrying ``.momentum`` (OneCycleLR's ``cycle_momentum``) takes over momentum or beta1.
+
+    torch's OneCycleLR rewrites ``momentum`` (or ``betas[0]`` where the
+    optimizer has betas) in the optimizer's groups at every step, and raises
+    for an optimizer with neither.
+    """
+    momentum = getattr(group.get("lr"), "momentum", None)
+    if momentum is None:
+        return group
+    if "betas" in group:
+        return {**group, "betas": (momentum, group["betas"][1])}
+    if "momentum" in group:
+        return {**group, "momentum": momentum}
+    raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+
+
+def _scheduled_momentum(group: dict[str, Any], count: jax.Array) -> dict[str, Any]:
+    """The group with a scheduled momentum / beta1 evaluated at ``count`` (the same count as the lr)."""
+    if callable(group.get("momentum")):
+        group = {**group, "momentum": group["momentum"](count)}
+    if "betas" in group and callable(group["betas"][0]):
+        group = {**group, "betas": (group["betas"][0](count), group["betas"][1])}
+    return group
 
 
 def _check_grad_shapes(name: str, treedef: Any, flat_g: list, flat_p: list) -> None:
@@ -176,7 +211,7 @@ def build(
     belongs to; ``None`` puts every leaf in group 0. ``defaults`` is the
     constructor's group (default: the first group), for ``rule.init_from_defaults``.
     """
-    groups = [dict(g) for g in param_groups]
+    groups = [_cycle_momentum(dict(g)) for g in param_groups]
     init_groups = [dict(defaults or groups[0])] * len(groups) if rule.init_from_defaults else groups
     slot_names = tuple(dict.fromkeys(name for g in groups for name in rule.slots(g)))
 
@@ -201,6 +236,7 @@ def build(
         flat_s = {name: treedef.flatten_up_to(tree) for name, tree in state.slots.items()}
         groups_of = leaf_labels(labels, params, len(groups))
         lrs = [_lr_at(g["lr"], state.count) for g in groups]
+        at_count = [_scheduled_momentum(g, state.count) for g in groups]
         updates = []
         new_s = {name: list(leaves) for name, leaves in flat_s.items()}
         for i, (k, g, p) in enumerate(zip(groups_of, flat_g, flat_p)):
@@ -217,7 +253,7 @@ def build(
             if wd != 0 and not decoupled:
                 g = g + wd * p
             slots = {name: flat_s[name][i] for name in rule.slots(group)}
-            u, slots = rule.step(group, t, lr, g, p, slots)
+            u, slots = rule.step(at_count[k], t, lr, g, p, slots)
             if decoupled:
                 u = (p * (1 - lr * wd) - p) + u
             updates.append(u.astype(p.dtype))

@@ -24,6 +24,7 @@ __all__ = ["state_dict", "load_state_dict"]
 _NO_STEP = {"SGD"}
 _EAGER_STATE = {"Adagrad"}
 # Group keys that pick torch kernels, not numbers: a saved value never conflicts.
+_SCHEDULER_KEYS = {"max_lr", "min_lr", "max_momentum", "base_momentum"}
 _IMPLEMENTATION_KEYS = {"params", "foreach", "fused", "capturable", "differentiable", "initial_lr", "param_names"}
 
 
@@ -92,6 +93,10 @@ def state_dict(
         g = dict(group)
         if callable(g["lr"]):
             g["lr"] = float(g["lr"](state.count))
+        if callable(g.get("momentum")):
+            g["momentum"] = float(g["momentum"](state.count))
+        if "betas" in g and callable(g["betas"][0]):
+            g["betas"] = (float(g["betas"][0](state.count)), g["betas"][1])
         g["params"] = [i for i, leaf in enumerate(order) if groups_of[leaf] == k]
         param_groups.append(g)
     return {"state": torch_state, "param_groups": param_groups}
@@ -117,6 +122,10 @@ def _check_groups(optimizer: TorchOptimizer, saved_groups: Sequence[dict], sizes
         for key, value in saved.items():
             if key in _IMPLEMENTATION_KEYS or (key == "lr" and callable(ours.get("lr"))):
                 continue
+            if key in _SCHEDULER_KEYS and callable(ours.get("lr")):
+                continue  # written into the group by torch's scheduler; here the schedule holds them
+            if key in ("momentum", "betas") and hasattr(ours.get("lr"), "momentum"):
+                continue  # OneCycleLR's cycle_momentum: the schedule drives them
             mine = ours.get(key)
             same = tuple(value) == tuple(mine) if isinstance(value, (tuple, list)) else value == mine
             if not same:

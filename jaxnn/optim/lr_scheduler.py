@@ -122,16 +122,22 @@ def OneCycleLR(
     final_div_factor: float = 1e4,
     three_phase: bool = False,
 ) -> optax.Schedule:
-    """The 1cycle learning-rate policy, torch's phases and end points.
+    """The 1cycle policy, torch's phases and end points, for the lr and (by default) the momentum.
 
     From ``max_lr / div_factor`` up to ``max_lr`` over ``pct_start *
     total_steps - 1`` steps, then down to ``max_lr / div_factor /
     final_div_factor`` at ``total_steps - 1`` (``three_phase`` returns to the
-    initial lr first). Only the learning rate is scheduled: torch's
-    ``cycle_momentum`` also rewrites the optimizer's momentum/beta1, which
-    jaxnn optimizers hold fixed, so a run with ``cycle_momentum=True`` in torch
-    differs in momentum. Past ``total_steps`` torch raises; this schedule
-    extrapolates the last phase (it cannot raise under jit).
+    initial lr first).
+
+    With ``cycle_momentum`` (torch's default) the returned schedule also
+    carries ``schedule.momentum``, the momentum over the same phases in the
+    opposite direction (``max_momentum`` down to ``base_momentum`` while the
+    lr rises, then back). A jaxnn optimizer given this schedule as ``lr``
+    follows it for its ``momentum`` (SGD, RMSprop) or ``beta1`` (the Adam
+    family), overriding the value it was built with -- as torch's scheduler
+    rewrites the optimizer's parameter groups. An optimizer with neither
+    (Adagrad) raises torch's error. Past ``total_steps`` torch raises; this
+    schedule extrapolates the last phase (it cannot raise under jit).
 
     Reference: ``torch.optim.lr_scheduler.OneCycleLR`` (same argument checks).
     """
@@ -155,26 +161,40 @@ def OneCycleLR(
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
     up = float(pct_start * total_steps) - 1
+    # (last step of the phase, lr at its start, lr at its end, momentum at its start, momentum at its end)
     if three_phase:
-        phases = [(up, initial_lr, max_lr), (float(2 * pct_start * total_steps) - 2, max_lr, initial_lr),
-                  (total_steps - 1, initial_lr, min_lr)]
+        phases = [
+            (up, initial_lr, max_lr, max_momentum, base_momentum),
+            (float(2 * pct_start * total_steps) - 2, max_lr, initial_lr, base_momentum, max_momentum),
+            (total_steps - 1, initial_lr, min_lr, max_momentum, max_momentum),
+        ]
     else:
-        phases = [(up, initial_lr, max_lr), (total_steps - 1, max_lr, min_lr)]
+        phases = [
+            (up, initial_lr, max_lr, max_momentum, base_momentum),
+            (total_steps - 1, max_lr, min_lr, base_momentum, max_momentum),
+        ]
 
     def anneal(start, end, pct):
         if anneal_strategy == "cos":
             return end + (start - end) / 2.0 * (jnp.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
-    def schedule(count):
-        step = _float(count)
-        starts = [0.0] + [end for end, _, _ in phases[:-1]]
-        lr = None
-        for (end, lo, hi), start in reversed(list(zip(phases, starts))):
-            value = anneal(lo, hi, (step - start) / (end - start))
-            lr = value if lr is None else jnp.where(step <= end, value, lr)
-        return lr
+    def phased(column: int) -> optax.Schedule:
+        def schedule(count):
+            step = _float(count)
+            starts = [0.0] + [phase[0] for phase in phases[:-1]]
+            value = None
+            for phase, start in reversed(list(zip(phases, starts))):
+                end, lo, hi = phase[0], phase[column], phase[column + 1]
+                here = anneal(lo, hi, (step - start) / (end - start))
+                value = here if value is None else jnp.where(step <= end, here, value)
+            return value
 
+        return schedule
+
+    schedule = phased(1)
+    if cycle_momentum:
+        schedule.momentum = phased(3)
     return schedule
 
 

@@ -13,7 +13,7 @@ __all__ = ["RMSprop"]
 
 def _slots(group):
     names = ("square_avg",)
-    if group["momentum"] > 0:
+    if callable(group["momentum"]) or group["momentum"] > 0:
         names += ("momentum_buffer",)
     if group["centered"]:
         names += ("grad_avg",)
@@ -30,7 +30,7 @@ def _step(group, t, lr, g, p, slots):
     else:
         avg = jnp.sqrt(square_avg)
     avg = avg + group["eps"]
-    if group["momentum"] > 0:
+    if "momentum_buffer" in slots:  # momentum > 0, or scheduled (a traced value here)
         buf = new["momentum_buffer"] = slots["momentum_buffer"] * group["momentum"] + g / avg
         return -lr * buf, new
     return -lr * g / avg, new

@@ -12,12 +12,12 @@ __all__ = ["SGD"]
 
 
 def _slots(group):
-    return ("momentum_buffer",) if group["momentum"] != 0 else ()
+    return ("momentum_buffer",) if callable(group["momentum"]) or group["momentum"] != 0 else ()
 
 
 def _step(group, t, lr, g, p, slots):
     momentum = group["momentum"]
-    if momentum != 0:
+    if "momentum_buffer" in slots:  # momentum != 0, or scheduled (a traced value here)
         buf = slots["momentum_buffer"]
         # torch's buffer starts as the first (decayed) gradient; dampening applies from step 2.
         buf = jnp.where(t == 1, g, buf * momentum + (1 - group["dampening"]) * g)

@@ -64,6 +64,30 @@ def test_schedule_equals_get_last_lr(make_torch, schedule, steps):
     np.testing.assert_allclose(got32, expected, rtol=2e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [dict(), dict(three_phase=True, anneal_strategy="linear", pct_start=0.2, base_momentum=0.6, max_momentum=0.99)],
+    ids=["cos", "3phase-linear"],
+)
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_one_cycle_momentum_equals_torchs_group_momentum(options, optimizer):
+    """torch writes momentum (SGD) or betas[0] (Adam) into the group at every scheduler step."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = getattr(torch.optim, optimizer)([p], lr=LR)
+    sched = T.OneCycleLR(opt, 1.0, total_steps=30, **options)
+    read = (lambda g: g["momentum"]) if optimizer == "SGD" else (lambda g: g["betas"][0])
+    expected = [read(opt.param_groups[0])]
+    for _ in range(29):
+        opt.step()
+        sched.step()
+        expected.append(read(opt.param_groups[0]))
+    momentum = L.OneCycleLR(1.0, total_steps=30, **options).momentum
+    with jax.enable_x64(True):
+        got = np.asarray(jax.vmap(momentum)(jnp.arange(30)))
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert not hasattr(L.OneCycleLR(1.0, total_steps=30, cycle_momentum=False), "momentum")
+
+
 def test_schedule_takes_python_ints_like_optax():
     np.testing.assert_allclose(L.StepLR(1.0, 2)(3), 0.1, rtol=1e-6)
 

@@ -95,8 +95,19 @@ def test_returns_optax_transformation_with_torch_groups():
          lambda o: torch.optim.lr_scheduler.OneCycleLR(o, 0.1, total_steps=50, cycle_momentum=False)),
         ("Adagrad", dict(lr=0.1, lr_decay=0.05), lambda lr: js.ExponentialLR(lr, 0.97),
          lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.97)),
+        # cycle_momentum (torch's default): the scheduler also drives momentum / beta1.
+        ("SGD", dict(lr=0.1, momentum=0.0, nesterov=False), lambda lr: js.OneCycleLR(lr, total_steps=50),
+         lambda o: torch.optim.lr_scheduler.OneCycleLR(o, 0.1, total_steps=50)),
+        ("RMSprop", dict(lr=0.01, momentum=0.5), lambda lr: js.OneCycleLR(lr, total_steps=50, three_phase=True),
+         lambda o: torch.optim.lr_scheduler.OneCycleLR(o, 0.01, total_steps=50, three_phase=True)),
+        ("Adam", dict(lr=0.05, betas=(0.9, 0.99)),
+         lambda lr: js.OneCycleLR(lr, total_steps=50, anneal_strategy="linear", base_momentum=0.5),
+         lambda o: torch.optim.lr_scheduler.OneCycleLR(o, 0.05, total_steps=50, anneal_strategy="linear", base_momentum=0.5)),
+        ("NAdam", dict(lr=0.05), lambda lr: js.OneCycleLR(lr, total_steps=50),
+         lambda o: torch.optim.lr_scheduler.OneCycleLR(o, 0.05, total_steps=50)),
     ],
-    ids=["Adam-StepLR", "AdamW-Cosine", "SGD-OneCycle", "Adagrad-Exponential"],
+    ids=["Adam-StepLR", "AdamW-Cosine", "SGD-OneCycle", "Adagrad-Exponential", "SGD-OneCycle-momentum",
+         "RMSprop-OneCycle-momentum", "Adam-OneCycle-beta1", "NAdam-OneCycle-beta1"],
 )
 def test_scheduled_lr_matches_torch_scheduler(name, kwargs, sched_jax, sched_torch):
     params, grads = problem(1)
@@ -227,6 +238,15 @@ def test_gradient_of_another_shape_is_refused(name):
     opt = getattr(jo, name)(lr=0.1)
     with pytest.raises(ValueError, match=rf"{name}.update: the gradient at \['w'\] has shape \(3,\), its parameter \(1, 3\)"):
         opt.update({"b": jax.numpy.ones(3), "w": jax.numpy.ones(3)}, opt.init(params), params)
+
+
+def test_cycle_momentum_needs_momentum_or_betas_as_in_torch():
+    p = torch.nn.Parameter(torch.zeros(1))
+    with pytest.raises(ValueError) as theirs:
+        torch.optim.lr_scheduler.OneCycleLR(torch.optim.Adagrad([p], lr=0.1), 0.1, total_steps=10)
+    with pytest.raises(ValueError) as ours:
+        jo.Adagrad(lr=js.OneCycleLR(0.1, total_steps=10))
+    assert str(ours.value) == str(theirs.value)
 
 
 @pytest.mark.parametrize("beta2", [0.999, 0.99, 0.9, 0.3])

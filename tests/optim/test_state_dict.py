@@ -98,3 +98,27 @@ def test_load_rejects_mismatches():
         jo.load_state_dict(jo.Adam(lr=0.01), params, saved, order=[1, 0])
     with pytest.raises(ValueError, match="has 1 parameter groups, the optimizer 2"):
         jo.load_state_dict(jo.param_groups(jo.Adam, LABELS, [{}, {}], lr=0.01), params, saved)
+
+
+def test_one_cycle_momentum_state_round_trips_through_torch():
+    """Export puts the scheduled momentum of the current step in the group; torch's cycled groups load back."""
+    params, grads = problem(6, steps=8, shapes=TWO_LEAVES)
+    schedule = jo.lr_scheduler.OneCycleLR(0.1, total_steps=20)
+    opt = jo.SGD(lr=schedule, momentum=0.9)
+    trace, state = jax_run(opt, params, grads, "float32")
+    mid = {k: v[-1] for k, v in trace.items()}
+    exported = jo.state_dict(opt, state, mid)
+    np.testing.assert_allclose(exported["param_groups"][0]["momentum"], float(schedule.momentum(8)), rtol=1e-6)
+    np.testing.assert_allclose(exported["param_groups"][0]["lr"], float(schedule(8)), rtol=1e-6)
+    # torch's own state after 8 steps (its groups carry max_momentum/base_momentum) loads into the same optimizer.
+    _, topt = torch_run(
+        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9), params, grads, "float32",
+        scheduler=lambda o: torch.optim.lr_scheduler.OneCycleLR(o, 0.1, total_steps=20),
+    )
+    loaded = jo.load_state_dict(opt, jax.tree.map(jnp.asarray, mid), topt.state_dict(), count=8)
+    assert int(loaded.count) == 8
+    for k in params:
+        np.testing.assert_allclose(
+            loaded.slots["momentum_buffer"][k], topt.state_dict()["state"][sorted(params).index(k)]["momentum_buffer"],
+            rtol=1e-5, atol=1e-6,
+        )
