@@ -27,6 +27,11 @@ jitted function to collect it::
     err, loss = checkify.checkify(jax.jit(f))(logits, target)
     err.throw()
 
+The same holds for the other value checks jaxnn makes eagerly (a negative
+``gaussian_nll_loss`` var, CTC lengths and labels, Embedding indices, a
+non-positive margin): with checks off they are skipped under ``jax.jit``;
+with checks on they become checkify checks (:func:`staged`).
+
 A jitted function with checks on that is *not* wrapped in ``checkify`` fails at
 trace time with JAX's "not functionalized" error. The switch is read when a
 function is traced: a function jitted while checks were off keeps no checks
@@ -50,6 +55,7 @@ __all__ = [
     "checking",
     "validate_class_indices",
     "validate_interval",
+    "staged",
 ]
 
 _enabled = False
@@ -99,6 +105,19 @@ def _check(values: jax.Array, bad: Callable, message: str, error: type[Exception
     if mask.any():
         position = tuple(int(i) for i in np.argwhere(mask)[0])
         raise error(message.format(value=host[position], where=f" at position {position}"))
+
+
+def staged(ok: jax.Array, message: str) -> None:
+    """When checks are on and ``ok`` is traced: a checkify check that every element of ``ok`` holds.
+
+    The path for the value checks jaxnn runs eagerly on concrete values (a
+    negative ``var``, CTC lengths, Embedding indices, a non-positive margin):
+    under ``jax.jit`` they are skipped unless checks are on, and then they are
+    collected by ``checkify`` like the class-index checks. Does nothing for
+    concrete ``ok`` (the eager check has already run) or with checks off.
+    """
+    if _enabled and isinstance(ok, jax.core.Tracer):
+        checkify.check(jnp.all(ok), message.replace("{", "{{").replace("}", "}}"))
 
 
 def validate_class_indices(

@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import checks
+
 __all__ = [
     "as_array",
     "float_input",
@@ -110,9 +112,11 @@ def check_static_value(condition_fn, value, message: str) -> None:
     """Raises ``ValueError(message)`` if ``value`` is concrete and fails ``condition_fn``.
 
     Under ``jax.jit`` a traced value cannot be inspected; the check is then
-    skipped (see ``jaxnn.checks`` for the opt-in checkify path).
+    skipped, or staged for ``checkify`` when ``jaxnn.checks`` is on.
     """
     if isinstance(value, jax.core.Tracer):
+        if checks.enabled():
+            checks.staged(condition_fn(value), message)
         return
     if not bool(np.all(condition_fn(np.asarray(value)))):
         raise ValueError(message)

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from .. import checks
 from ._checks import as_array, class_target, float_input
 from ._reduction import accumulation_dtype, resolve
 from ._reduction import reduce as _reduce
@@ -74,11 +75,32 @@ def _padded_targets(targets: jax.Array, target_lengths: jax.Array, batch: int) -
     return targets[index]
 
 
+def _stage_checks(labels, input_lengths, target_lengths, num_frames: int, num_classes: int) -> None:
+    if not checks.enabled() or not any(isinstance(a, jax.core.Tracer) for a in (labels, input_lengths, target_lengths)):
+        return
+    checks.staged(target_lengths >= 0, "target_lengths must be >= 0")
+    checks.staged(
+        (target_lengths <= labels.shape[1]),
+        f"targets of shape {tuple(labels.shape)} are shorter than the longest target length",
+    )
+    checks.staged(
+        ((input_lengths >= 0) & (input_lengths <= num_frames)),
+        f"input_lengths must be in [0, {num_frames}] (log_probs has {num_frames} frames)",
+    )
+    inside = jnp.arange(labels.shape[1]) < target_lengths[:, None]
+    checks.staged(
+        ~(inside & ((labels < 0) | (labels >= num_classes))),
+        f"targets must be class indices in [0, {num_classes})",
+    )
+
+
 def _check_values(labels, input_lengths, target_lengths, num_frames: int, num_classes: int) -> None:
     """torch's checks on the lengths, plus label range (torch reads out of bounds there).
 
-    They need the values, so they run eagerly and are skipped under ``jax.jit``.
+    They need the values, so they run eagerly; under ``jax.jit`` they are
+    skipped, or staged for ``checkify`` when ``jaxnn.checks`` is on.
     """
+    _stage_checks(labels, input_lengths, target_lengths, num_frames, num_classes)
     il, tl, lab = _concrete(input_lengths), _concrete(target_lengths), _concrete(labels)
     if tl is not None:
         if (tl < 0).any():
