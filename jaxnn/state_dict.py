@@ -12,10 +12,10 @@ orders them. What counts:
   ``BatchStat``), except rng state (dropout's key and counter), which torch has
   no counterpart for.
 
-Order: torch's for a freshly built model. ``nnx.merge`` rebuilds a module's
-attributes in sorted order, so after a split/merge the keys of a plain module
-come sorted (containers keep their index / insertion order); the key set is the
-same, and loading never depends on the order.
+Order: torch's (assignment order in ``__init__``), also after ``nnx.merge`` or
+an ``nnx.jit`` write-back, which rebuild a module's ``__dict__`` sorted: the
+order is read from flax's per-module node table, which keeps it (containers
+use their own index / insertion order). Loading never depends on the order.
 
 Arrays leave as numpy arrays in their own dtype, except buffers created with
 ``torch_dtype`` metadata (BatchNorm's ``num_batches_tracked``: int32 in JAX
@@ -66,6 +66,12 @@ def _named_variables(module: Any, prefix: str = "") -> Iterator[tuple[str, nnx.V
     order = getattr(module, "_keys", None)
     if isinstance(module, nnx.List):
         order = tuple(str(i) for i in range(len(module)))
+    if order is None:
+        # nnx.merge / an nnx.jit write-back rebuild __dict__ in sorted order; flax's
+        # node table keeps the order of assignment in __init__ (torch's registration order).
+        nodes = vars(module).get("_pytree__nodes")
+        if isinstance(nodes, Mapping):
+            order = tuple(nodes)
     if order is not None:
         rank = {key: i for i, key in enumerate(order)}
         members.sort(key=lambda item: rank.get(item[0], -1))

@@ -72,6 +72,17 @@ def test_keys_shapes_dtypes_and_order_equal_torchs(nets):
     assert list(j.state_dict(prefix="model.")) == list(t.state_dict(prefix="model."))
 
 
+def test_order_survives_merge_and_jit_write_back(nets):
+    """nnx.merge and an nnx.jit write-back rebuild each module's __dict__ sorted; the keys keep torch's order."""
+    j, t = nets
+    expected = list(t.state_dict())
+    merged = nnx.merge(*nnx.split(j))
+    assert list(jaxnn.state_dict(merged)) == expected
+    j.eval()
+    nnx.jit(lambda m, x: m(x))(j, jnp.ones((1, 3, 5, 5)))
+    assert list(jaxnn.state_dict(j)) == expected
+
+
 def test_named_parameters_and_counts_equal_torchs(nets):
     j, t = nets
     assert [n for n, _ in jaxnn.named_parameters(j)] == [n for n, _ in t.named_parameters()]
