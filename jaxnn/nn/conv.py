@@ -11,7 +11,7 @@ flipped, in/out-swapped kernel.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
@@ -252,11 +252,40 @@ class _ConvTranspose(_ConvNd):
         w = jnp.swapaxes(w, 1, 2).reshape((self.out_channels, self.in_channels // g) + k)
         return jnp.flip(w, axis=tuple(range(2, 2 + self._nd)))
 
-    def __call__(self, input: ArrayLike) -> jax.Array:
+    def _output_padding(self, input_shape: tuple[int, ...], output_size: Optional[Sequence[int]]) -> tuple[int, ...]:
+        """torch's ``_output_padding``: the padding that makes the output ``output_size`` (spatial, or full)."""
+        if output_size is None:
+            return self.output_padding
+        nd, name = self._nd, type(self).__name__
+        non_spatial = len(input_shape) - nd
+        size = [int(v) for v in output_size]
+        if len(size) == non_spatial + nd:
+            size = size[non_spatial:]
+        if len(size) != nd:
+            raise ValueError(
+                f"{name}: for {len(input_shape)}D input, output_size must have {nd} or {non_spatial + nd} "
+                f"elements (got {len(size)})"
+            )
+        spatial = input_shape[non_spatial:]
+        low = [
+            (n - 1) * s - 2 * p + d * (k - 1) + 1
+            for n, s, p, d, k in zip(spatial, self.stride, self.padding, self.dilation, self.kernel_size)
+        ]
+        high = [m + s - 1 for m, s in zip(low, self.stride)]
+        if any(not lo <= n <= hi for n, lo, hi in zip(size, low, high)):
+            raise ValueError(
+                f"{name}: requested an output size of {size}, but valid sizes range from {low} to {high} "
+                f"(for an input of {list(spatial)})"
+            )
+        return tuple(n - lo for n, lo in zip(size, low))
+
+    def __call__(self, input: ArrayLike, output_size: Optional[Sequence[int]] = None) -> jax.Array:
+        """``output_size`` (torch's forward argument) picks among the sizes a strided transpose can give."""
+        output_padding = self._output_padding(jnp.shape(input), output_size)
         x, unbatched = self._batched(input)
         pads = [
             (d * (k - 1) - p, d * (k - 1) - p + op)
-            for d, k, p, op in zip(self.dilation, self.kernel_size, self.padding, self.output_padding)
+            for d, k, p, op in zip(self.dilation, self.kernel_size, self.padding, output_padding)
         ]
         x, kernel = self._operands(x, self._forward_kernel())
         y = jax.lax.conv_general_dilated(

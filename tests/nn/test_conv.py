@@ -141,3 +141,34 @@ def test_default_init_matches_torch(transposed):
 def test_bfloat16():
     j = jaxnn.Conv2d(4, 6, 3, padding=1, rngs=nnx.Rngs(0), dtype=jnp.bfloat16)
     assert_layer_parity(j, torch.nn.Conv2d(4, 6, 3, padding=1).bfloat16(), (randn(2, 4, 7, 6).astype(jnp.bfloat16),))
+
+
+@pytest.mark.parametrize(
+    "output_size", [[9, 10], [2, 4, 10, 10], [10, 9]], ids=["spatial", "full", "mixed"]
+)
+def test_conv_transpose_output_size_picks_the_padding_as_torch(output_size):
+    options = dict(stride=2, padding=1, dilation=1)
+    j = jaxnn.ConvTranspose2d(4, 6, 3, **options, rngs=nnx.Rngs(0))
+    t = torch.nn.ConvTranspose2d(4, 6, 3, **options)
+    jaxnn.load_state_dict(j, t.state_dict())
+    x = randn(2, 4, 5, 5)
+    expected = t(torch.from_numpy(x), output_size=output_size).detach().numpy()
+    got = j(jnp.asarray(x), output_size=output_size)
+    chex.assert_shape(got, expected.shape)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "output_size,message",
+    [
+        ([11, 9], r"ConvTranspose2d: requested an output size of \[11, 9\], but valid sizes range from \[9, 9\] to \[10, 10\] \(for an input of \[5, 5\]\)"),
+        ([9], r"ConvTranspose2d: for 4D input, output_size must have 2 or 4 elements \(got 1\)"),
+    ],
+)
+def test_conv_transpose_bad_output_size(output_size, message):
+    j = jaxnn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError) as theirs:
+        torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1)(torch.zeros(2, 4, 5, 5), output_size=output_size)
+    with pytest.raises(ValueError, match=message):
+        j(jnp.zeros((2, 4, 5, 5)), output_size=output_size)
+    assert "output" in str(theirs.value)  # torch refuses the same sizes
