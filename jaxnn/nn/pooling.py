@@ -96,29 +96,46 @@ class _Pool(Module):
         )
         return y[(slice(None), slice(None)) + tuple(slice(0, o) for o in outs)]
 
-    def _max_over_patches(self, x: jax.Array) -> jax.Array:
-        """Max pooling by explicit windows, for dilated kernels (JAX has no VJP for dilated
-        max windows); ``argmax`` picks each window's first maximum, as torch's backward does."""
-        outs, pads = self._geometry(x.shape[2:])
+    def _max_over_patches(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Max pooling by explicit windows, and each maximum's flat index in its input plane.
+
+        Used for dilated kernels (JAX has no VJP for dilated max windows) and
+        for ``return_indices``; ``argmax`` picks each window's first maximum
+        (a nan counts as the maximum), as torch's forward and backward do.
+        """
+        spatial = x.shape[2:]
+        outs, pads = self._geometry(spatial)
         x = jnp.pad(x, [(0, 0), (0, 0)] + pads, constant_values=-jnp.inf)
-        patches = []
+        patches, flat = [], []
         for offset in np.ndindex(*self.kernel_size):
             index = tuple(
                 slice(i * d, i * d + (o - 1) * s + 1, s)
                 for i, d, o, s in zip(offset, self.dilation, outs, self.stride)
             )
             patches.append(x[(slice(None), slice(None)) + index])
+            # Where this window offset reads, in the unpadded plane (row-major, as torch's indices).
+            where = np.meshgrid(
+                *[np.arange(o) * s + i * d - p for o, s, i, d, (p, _) in zip(outs, self.stride, offset, self.dilation, pads)],
+                indexing="ij",
+            )
+            flat.append(np.ravel_multi_index(tuple(np.clip(w, 0, n - 1) for w, n in zip(where, spatial)), spatial))
         patches = jnp.stack(patches, axis=2)
         first = jnp.argmax(patches, axis=2, keepdims=True)
-        return jnp.take_along_axis(patches, first, axis=2)[:, :, 0]
+        values = jnp.take_along_axis(patches, first, axis=2)[:, :, 0]
+        table = jnp.asarray(np.stack(flat).reshape(len(flat), -1), jnp.int32)  # (window offset, output position)
+        chosen = first[:, :, 0].reshape(*first.shape[:2], -1)
+        indices = table[chosen, jnp.arange(table.shape[1])].reshape(values.shape)
+        return values, indices
 
 
 class MaxPool1d(_Pool):
     """torch.nn.MaxPool1d over ``(N, C, L)`` or ``(C, L)``, padding with -inf.
 
     Args as torch: kernel_size, stride (default kernel_size), padding (at most
-    half the effective kernel), dilation, ceil_mode. ``return_indices=True`` is
-    not supported (ValueError). Gradient: each window's first maximum, as torch.
+    half the effective kernel), dilation, ceil_mode. ``return_indices=True``
+    returns ``(output, indices)``: each maximum's flat index in its input
+    plane, as torch's (int32 here; torch's are int64). Gradient: each window's
+    first maximum, as torch.
     """
 
     _nd = 1
@@ -134,17 +151,18 @@ class MaxPool1d(_Pool):
         *,
         rngs: Optional[nnx.Rngs] = None,
     ) -> None:
-        if return_indices:
-            raise ValueError(f"{type(self).__name__}: return_indices=True is not supported by jaxnn")
+        self.return_indices = return_indices
         self._setup(kernel_size, stride, padding, dilation, ceil_mode, "effective")
 
-    def __call__(self, input: ArrayLike) -> jax.Array:
+    def __call__(self, input: ArrayLike) -> Union[jax.Array, tuple[jax.Array, jax.Array]]:
         x, unbatched = _batched(self, input, self._nd)
-        if any(d != 1 for d in self.dilation):
-            y = self._max_over_patches(x)
+        if self.return_indices or any(d != 1 for d in self.dilation):
+            y, indices = self._max_over_patches(x)
         else:
-            y = self._reduce(x, np.asarray(-np.inf, x.dtype), jax.lax.max)
-        return y[0] if unbatched else y
+            y, indices = self._reduce(x, np.asarray(-np.inf, x.dtype), jax.lax.max), None
+        if unbatched:
+            y, indices = y[0], None if indices is None else indices[0]
+        return (y, indices) if self.return_indices else y
 
 
 class MaxPool2d(MaxPool1d):

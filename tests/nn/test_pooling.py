@@ -1,5 +1,7 @@
 """Max, average and adaptive average pooling against torch, padding and ceil_mode included."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
@@ -28,6 +30,31 @@ def test_max_pool_gradient_goes_to_the_first_tie():
     assert_layer_parity(jaxnn.MaxPool2d(3, 1, 1), torch.nn.MaxPool2d(3, 1, 1), (x,))
     assert_layer_parity(jaxnn.MaxPool2d(2, 1, dilation=2), torch.nn.MaxPool2d(2, 1, dilation=2), (x,))
     assert_layer_parity(jaxnn.MaxPool2d(2), torch.nn.MaxPool2d(2), (np.zeros((1, 2, 4, 4), np.float32),))
+
+
+@pytest.mark.parametrize(
+    "cls_j,cls_t,options,shape",
+    [(jaxnn.MaxPool2d, torch.nn.MaxPool2d, o, (2, 3, 7, 8)) for o in MAX]
+    + [
+        (jaxnn.MaxPool1d, torch.nn.MaxPool1d, {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (2, 3, 8)),
+        (jaxnn.MaxPool2d, torch.nn.MaxPool2d, {"kernel_size": 2}, (3, 6, 6)),
+        (jaxnn.MaxPool2d, torch.nn.MaxPool2d, {"kernel_size": 3, "stride": 1, "padding": 1}, "ties"),
+    ],
+    ids=[str(o) for o in MAX] + ["1d", "unbatched", "ties"],
+)
+def test_max_pool_return_indices_are_torchs(cls_j, cls_t, options, shape):
+    x = np.repeat(np.array([1.0, 1.0, 0.0, 2.0, 2.0], np.float32), 5).reshape(1, 1, 5, 5) if shape == "ties" else randn(*shape)
+    j, t = cls_j(**options, return_indices=True), cls_t(**options, return_indices=True)
+    tx = torch.from_numpy(x).requires_grad_(True)
+    t_out, t_idx = t(tx)
+    j_out, j_idx = j(x)
+    np.testing.assert_array_equal(np.asarray(j_out), t_out.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(j_idx), t_idx.numpy())
+    # The values keep torch's gradient (to each window's first maximum).
+    ct = np.random.default_rng(1).standard_normal(t_out.shape).astype(np.float32)
+    (t_out * torch.from_numpy(ct)).sum().backward()
+    grad = jax.grad(lambda a: jnp.sum(j(a)[0] * ct))(jnp.asarray(x))
+    np.testing.assert_allclose(np.asarray(grad), tx.grad.numpy(), rtol=1e-6)
 
 
 AVG = [
@@ -81,7 +108,6 @@ def _adaptive(output_size, float_dtype):
     [
         (lambda: jaxnn.MaxPool2d(2, padding=2), None, "pad should be at most half"),
         (lambda: jaxnn.AvgPool2d(3, padding=2), None, "pad should be at most half"),
-        (lambda: jaxnn.MaxPool2d(2, return_indices=True), None, "return_indices"),
         (lambda: jaxnn.AvgPool2d(2, divisor_override=0), None, "divisor"),
         (lambda: jaxnn.MaxPool2d(5), (1, 1, 3, 3), "output size is too small"),
         (lambda: jaxnn.AvgPool2d(2), (3, 3), "3D \\(unbatched\\) or 4D"),
