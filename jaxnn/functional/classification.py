@@ -10,7 +10,6 @@ opt-in errors.
 
 from __future__ import annotations
 
-import functools
 
 import operator
 from typing import Optional
@@ -592,25 +591,68 @@ def multi_margin_loss(
 
 
 
-def _hinge_over_non_targets(x: jax.Array, x_target: jax.Array, is_target: jax.Array) -> jax.Array:
-    """``sum_{i not target} max(0, 1 - x_target[:, k] + x[:, i])`` for every slot k, in O(C log C).
+def _slot_hinges(x: jax.Array, slot: jax.Array, targets: jax.Array, listed: jax.Array, is_target: jax.Array):
+    """Slot ``slot``'s hinges ``1 - x[j] + x[i]`` over non-targets ``i``, and where they count (strictly > 0)."""
+    j = jax.lax.dynamic_index_in_dim(targets, slot, axis=1, keepdims=True)
+    valid = jax.lax.dynamic_index_in_dim(listed, slot, axis=1, keepdims=True)
+    z = 1 - jnp.take_along_axis(x, j, axis=1) + x
+    # A nan hinge (nan or inf - inf logits) fails the strict test and counts 0, as in torch.
+    return j, z, (z > 0) & ~is_target & valid
 
-    A term counts where ``x[i] > x_target - 1`` (strictly: torch adds only
-    positive hinges, so the gradient at the hinge is 0). With the non-target
-    scores sorted, that is a suffix: ``count * (1 - x_target) + suffix_sum``.
-    Target classes are sorted to the front as -inf and never counted; a nan
-    hinge (inf - inf logits) fails the strict test and counts 0, as in torch.
+
+def _slots_used(listed: jax.Array) -> jax.Array:
+    return jnp.max(jnp.sum(listed, axis=1), initial=0)
+
+
+def _target_mask(targets: jax.Array, listed: jax.Array, slots: jax.Array) -> jax.Array:
+    """``mask[n, k]``: class k is one of row n's targets. One compare per slot, not an (N, C) scatter."""
+    classes = jnp.arange(targets.shape[1])
+
+    def mark(slot, mask):
+        j = jax.lax.dynamic_index_in_dim(targets, slot, axis=1, keepdims=True)
+        ok = jax.lax.dynamic_index_in_dim(listed, slot, axis=1, keepdims=True)
+        return mask | ((classes == j) & ok)
+
+    return jax.lax.fori_loop(0, slots, mark, jnp.zeros(targets.shape, bool))
+
+
+@jax.custom_vjp
+def _multilabel_hinge_sums(x: jax.Array, targets: jax.Array, listed: jax.Array, is_target: jax.Array) -> jax.Array:
+    """Per row, ``sum_{slot} sum_{i not target} max(0, 1 - x[target[slot]] + x[i])`` (torch's kernel loop).
+
+    One pass over the (N, C) scores per target slot, for as many slots as the
+    longest target list in the batch: O(N |T| C) time and O(N C) memory, as
+    torch's loop. The loop's trip count depends on the data, so reverse mode
+    comes from a custom VJP whose gradient is accumulated in the same loop.
     """
-    num_classes = x.shape[1]
-    ordered = jnp.sort(jnp.where(is_target, -jnp.inf, x), axis=1)
-    finite = jnp.where(jnp.isneginf(ordered), 0, ordered)
-    suffix = jnp.cumsum(finite[:, ::-1], axis=1)[:, ::-1]
-    suffix = jnp.concatenate([suffix, jnp.zeros_like(suffix[:, :1])], axis=1)
-    first = jax.vmap(functools.partial(jnp.searchsorted, side="right"))(ordered, x_target - 1)
-    count = (num_classes - first).astype(x.dtype)
-    # 0 * inf would be nan where nothing counts and a target logit is infinite
-    linear = jnp.where(count > 0, count * (1 - x_target), 0)
-    return linear + jnp.take_along_axis(suffix, first, axis=1)
+
+    def body(slot, total):
+        _, z, hit = _slot_hinges(x, slot, targets, listed, is_target)
+        return total + jnp.sum(jnp.where(hit, z, 0), axis=1)
+
+    return jax.lax.fori_loop(0, _slots_used(listed), body, jnp.zeros(x.shape[0], x.dtype))
+
+
+def _multilabel_hinge_fwd(x, targets, listed, is_target):
+    rows = jnp.arange(x.shape[0])[:, None]
+
+    def body(slot, carry):
+        total, grad = carry
+        j, z, hit = _slot_hinges(x, slot, targets, listed, is_target)
+        counted = hit.astype(x.dtype)
+        grad = (grad + counted).at[rows, j].add(-jnp.sum(counted, axis=1, keepdims=True))
+        return total + jnp.sum(jnp.where(hit, z, 0), axis=1), grad
+
+    init = (jnp.zeros(x.shape[0], x.dtype), jnp.zeros_like(x))
+    total, grad = jax.lax.fori_loop(0, _slots_used(listed), body, init)
+    return total, grad
+
+
+def _multilabel_hinge_bwd(grad, cotangent):
+    return grad * cotangent[:, None], None, None, None
+
+
+_multilabel_hinge_sums.defvjp(_multilabel_hinge_fwd, _multilabel_hinge_bwd)
 
 
 def multilabel_margin_loss(
@@ -641,8 +683,10 @@ def multilabel_margin_loss(
       A listed index ``>= C`` gives nan; torch (and :mod:`jaxnn.checks`) reject
       any entry outside [-1, C).
 
-    Time O(N C log C), memory O(N C): the non-target scores are sorted once
-    per sample, so the C x C pairs are never formed.
+    Time O(N |T| C) for the longest target list |T| in the batch, memory
+    O(N C), as torch's kernel: one pass over the scores per target slot. The
+    gradient is a custom VJP (the loop's length depends on the data), so
+    forward-mode differentiation (``jax.jvp``) is not available for this loss.
 
     Reference: ``torch.nn.functional.multilabel_margin_loss`` (aten LossMultiLabelMargin.cpp).
     """
@@ -664,15 +708,14 @@ def multilabel_margin_loss(
     t = target.reshape(frames, num_classes)
     checks.validate_class_indices(t, num_classes, low=-1)
     (x,) = _upcast(x)
-    listed = jnp.cumprod(t >= 0, axis=1).astype(bool)
+    # Slots before each row's first negative entry list its targets.
+    negative = t < 0
+    stop = jnp.where(jnp.any(negative, axis=1), jnp.argmax(negative, axis=1), num_classes)
+    listed = jnp.arange(num_classes) < stop[:, None]
     in_range = t < num_classes
     safe = jnp.where(listed & in_range, t, 0)
-    rows = jnp.arange(frames)[:, None]
-    is_target = jnp.zeros((frames, num_classes), bool).at[rows, safe].max(listed & in_range)
-    loss = jnp.sum(
-        jnp.where(listed, _hinge_over_non_targets(x, jnp.take_along_axis(x, safe, axis=1), is_target), 0),
-        axis=1,
-    ) / num_classes
+    is_target = _target_mask(safe, listed & in_range, _slots_used(listed))
+    loss = _multilabel_hinge_sums(x, safe, listed, is_target) / num_classes
     loss = jnp.where(jnp.all(in_range | ~listed, axis=1), loss, jnp.nan).astype(input.dtype)
     if reduction == "none" and input.ndim < 2:
         return loss[0]

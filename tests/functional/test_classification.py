@@ -358,6 +358,18 @@ class TestMarginLosses:
         ])
         assert_parity(F.multilabel_margin_loss, TF.multilabel_margin_loss, (x, t), {"reduction": reduction})
 
+    def test_multilabel_margin_gradient_under_vmap_and_jit(self):
+        """The loop runs as many slots as the longest list in the batch; vmap batches that trip count."""
+        rng = np.random.default_rng(7)
+        x = rng.standard_normal((3, 4, 6)).astype(np.float32)
+        t = np.where(rng.random((3, 4, 6)) < 0.6, rng.integers(0, 6, (3, 4, 6)), -1)
+        t[0] = -1  # a problem with no targets at all: zero trips
+        grads = jax.jit(jax.vmap(jax.grad(F.multilabel_margin_loss)))(jnp.asarray(x), jnp.asarray(t))
+        for i in range(3):
+            tx = torch.tensor(x[i], requires_grad=True)
+            TF.multilabel_margin_loss(tx, torch.tensor(t[i])).backward()
+            np.testing.assert_allclose(np.asarray(grads[i]), tx.grad.numpy(), rtol=1e-6, atol=1e-7)
+
     def test_multilabel_margin_unbatched_and_hinge_gradient(self):
         x = np.array([1.0, 0.0, 0.5, 2.0], np.float32)
         t = np.array([0, -1, 2, 1])
