@@ -200,6 +200,24 @@ class TestCrossEntropyAndNLL:
         chex.assert_trees_all_close(out, jnp.stack(expected), rtol=1e-6)
 
 
+    @pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+    def test_gradient_under_jit_vmap_and_forward_mode(self, fn):
+        # the target-class gradient is a one-hot select, not the gather's scatter:
+        # it must stay torch's per sample under jit(vmap(grad)), with weights and
+        # ignored targets, and forward mode (jvp) must agree with reverse mode
+        x, t = _logits((3, 4, C), "float32", seed=5), _indices((3, 4), seed=5, ignore_index=2)
+        w = _weight("float32")
+        kw = {"weight": w, "ignore_index": 2}
+        grads = jax.jit(jax.vmap(jax.grad(lambda a, b: getattr(F, fn)(a, b, **kw))))(x, t)
+        for i in range(3):
+            xi = torch.tensor(x[i], requires_grad=True)
+            getattr(TF, fn)(xi, torch.tensor(t[i]), weight=torch.tensor(w), ignore_index=2).backward()
+            np.testing.assert_allclose(np.asarray(grads[i]), xi.grad.numpy(), rtol=2e-6, atol=1e-7)
+        direction = _logits((4, C), "float32", seed=6)
+        f = lambda a: getattr(F, fn)(a, t[0], **kw)  # noqa: E731
+        _, forward = jax.jvp(f, (x[0],), (direction,))
+        np.testing.assert_allclose(forward, jnp.vdot(jax.grad(f)(x[0]), direction), rtol=1e-6)
+
 class TestBinaryCrossEntropy:
     @pytest.mark.parametrize("weight_shape", [None, (6, C), (C,), (6, 1)], ids=str)
     def test_values_and_gradients(self, weight_shape, float_dtype):
