@@ -118,8 +118,11 @@ def _indexed(
     # gathering from the logits themselves (not the shifted copy) lets XLA fuse
     # the shift into the log-sum-exp reduction without materialising it
     log_p = _pick(x, safe).astype(acc)
+    # one conversion for both uses below, so their gradients add before rounding
+    # back to a half-precision input's dtype
+    wide = x.astype(acc)
     if log_softmax:
-        top, shifted, log_z = _log_normalizer(x, axis=1)
+        top, _, log_z = _log_normalizer(wide, axis=1)
         log_p = (log_p - top[:, 0]) - log_z[:, 0]
     w_t = jnp.ones((), acc) if w is None else w.astype(acc)[safe]
     # torch's total weight counts w[t] of every non-ignored target; an
@@ -129,8 +132,11 @@ def _indexed(
     if label_smoothing > 0:
         class_w = 1 if w is None else w.astype(acc).reshape((1, num_classes) + (1,) * (x.ndim - 2))
         total_w = num_classes if w is None else jnp.sum(w, dtype=acc)
-        # sum_c w_c log p_c = sum_c w_c (x_c - max) - (sum_c w_c) log Z, both terms <= 0
-        smooth = total_w * log_z[:, 0] - jnp.sum(class_w * shifted, axis=1)
+        # sum_c w_c log p_c = sum_c w_c (x_c - max) - (sum_c w_c) log Z, both terms <= 0.
+        # x + (-max) is x - max to the bit (up to a zero's sign, lost in the sum), but
+        # not the expression exp() reads: shared, XLA would write it out in full
+        # for this reduction instead of summing it as it is computed.
+        smooth = total_w * log_z[:, 0] - jnp.sum(class_w * (wide + -top), axis=1)
         loss = (1 - label_smoothing) * loss + (label_smoothing / num_classes) * smooth
     loss = jnp.where(ignored, 0, jnp.where(in_range, loss, jnp.nan)).astype(x.dtype)
     if unbatched and reduction == "none":
