@@ -117,8 +117,11 @@ def _indexed(
     # gathering from the logits themselves (not the shifted copy) lets XLA fuse
     # the shift into the log-sum-exp reduction without materialising it
     log_p = _pick(x, safe).astype(acc)
+    # one conversion for both uses below, so their gradients add before rounding
+    # back to a half-precision input's dtype
+    wide = x.astype(acc)
     if log_softmax:
-        top, shifted, log_z = _log_normalizer(x, axis=1)
+        top, _, log_z = _log_normalizer(wide, axis=1)
         log_p = (log_p - top[:, 0]) - log_z[:, 0]
     w_t = jnp.ones((), acc) if w is None else w.astype(acc)[safe]
     # torch's total weight counts w[t] of every non-ignored target; an
@@ -128,8 +131,11 @@ def _indexed(
     if label_smoothing > 0:
         class_w = 1 if w is None else w.astype(acc).reshape((1, num_classes) + (1,) * (x.ndim - 2))
         total_w = num_classes if w is None else jnp.sum(w, dtype=acc)
-        # sum_c w_c log p_c = sum_c w_c (x_c - max) - (sum_c w_c) log Z, both terms <= 0
-        smooth = total_w * log_z[:, 0] - jnp.sum(class_w * shifted, axis=1)
+        # sum_c w_c log p_c = sum_c w_c (x_c - max) - (sum_c w_c) log Z, both terms <= 0.
+        # x + (-max) is x - max to the bit (up to a zero's sign, lost in the sum), but
+        # not the expression exp() reads: shared, XLA would write it out in full
+        # for this reduction instead of summing it as it is computed.
+        smooth = total_w * log_z[:, 0] - jnp.sum(class_w * (wide + -top), axis=1)
         loss = (1 - label_smoothing) * loss + (label_smoothing / num_classes) * smooth
     loss = jnp.where(ignored, 0, jnp.where(in_range, loss, jnp.nan)).astype(x.dtype)
     if unbatched and reduction == "none":
@@ -137,9 +143,22 @@ def _indexed(
     return weighted_mean(loss, denominator.astype(x.dtype), reduction)
 
 
+@jax.custom_jvp
 def _pick(x: jax.Array, index: jax.Array) -> jax.Array:
     """``x[n, index[n, ...], ...]``: one gather along the class axis 1."""
     return jnp.take_along_axis(x, index[:, None], axis=1)[:, 0]
+
+
+@_pick.defjvp
+def _pick_jvp(primals, tangents):
+    # The gather's own transpose is a scatter-add into a zeroed copy of the
+    # input: a full extra write pass plus a serial scatter on CPU. Selecting the
+    # tangent with a one-hot mask instead transposes to one fused elementwise
+    # select that writes the gradient once, with the same numbers (the
+    # gradient is the cotangent at the picked class and 0 elsewhere).
+    (x, index), (t, _) = primals, tangents
+    hit = jax.lax.broadcasted_iota(index.dtype, x.shape, 1) == index[:, None]
+    return _pick(x, index), jnp.sum(jnp.where(hit, t, jnp.zeros((), t.dtype)), axis=1)
 
 
 def _smoothing(label_smoothing: float) -> float:
@@ -308,6 +327,49 @@ def _bce_bwd(res, g):
 _bce.defvjp(_bce_fwd, _bce_bwd)
 
 
+def _log_sigmoid(x: jax.Array, negated: bool = False) -> jax.Array:
+    """``jax.nn.log_sigmoid`` of ``x`` (or of ``-x`` when ``negated``) with the same numbers.
+
+    torch's ``min(x, 0) - log1p(exp(-|x|))``, without jax's nan select: made
+    only of operations XLA's CPU reduction fusion accepts, so a loss built on
+    it is summed as it is computed instead of being written out first. The
+    negated form never builds ``-x``, which XLA would share with the
+    gradient's sigmoid and write out in full.
+    """
+    low = -jnp.maximum(x, 0) if negated else jnp.minimum(x, 0)
+    return low - jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _logistic_loss(x: jax.Array, y: jax.Array, multilabel: bool) -> jax.Array:
+    """Per-element loss of logits ``x`` and targets ``y``, in torch's operation order.
+
+    ``multilabel=False``: binary_cross_entropy_with_logits' kernel,
+    ``(1 - y) x - log_sigmoid(x)``; ``True``: multilabel_soft_margin_loss',
+    ``-(y log_sigmoid(x) + (1 - y) log_sigmoid(-x))``.
+    """
+    # -(y - 1), not 1 - y: XLA would share the constant 1 with the gradient's
+    # sigmoid and write a full array of ones for the forward reduction to read
+    not_y = -(y - 1)
+    if multilabel:
+        return -(y * _log_sigmoid(x) + not_y * _log_sigmoid(x, negated=True))
+    return not_y * x - _log_sigmoid(x)
+
+
+@_logistic_loss.defjvp
+def _logistic_loss_jvp(multilabel, primals, tangents):
+    # torch's binary_cross_entropy_with_logits_backward, (sigmoid(x) - y) and -x
+    # for the target; one fused pass over x and y instead of reusing a stored
+    # log-sigmoid through jax's logaddexp rule. multilabel's target term keeps
+    # the order of torch's autograd through its Python formula.
+    (x, y), (tx, ty) = primals, tangents
+    if multilabel:
+        dy = ty * _log_sigmoid(x, negated=True) - ty * _log_sigmoid(x)
+    else:
+        dy = ty * -x
+    return _logistic_loss(x, y, multilabel), tx * (jax.nn.sigmoid(x) - y) + dy
+
+
 def _same_shape_target(input: jax.Array, target: jax.Array, message: str) -> None:
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(message.format(target=tuple(target.shape), input=tuple(input.shape)))
@@ -414,11 +476,11 @@ def binary_cross_entropy_with_logits(
     # target's dtype, computed in the promotion of input and target; weights never widen it
     out_dtype = target.dtype if jnp.issubdtype(target.dtype, jnp.floating) else input.dtype
     x, y = _upcast(input.astype(_promoted(input, target)), target)
-    log_sig = jax.nn.log_sigmoid(x)
-    if pos_weight is not None:
+    if pos_weight is None:
+        loss = _logistic_loss(x, y, False)
+    else:
         pw = broadcasts_to(float_input(pos_weight, "pos_weight"), input.shape, "pos_weight").astype(x.dtype)
-        log_sig = log_sig * (1 + (pw - 1) * y)
-    loss = (1 - y) * x - log_sig
+        loss = (1 - y) * x - jax.nn.log_sigmoid(x) * (1 + (pw - 1) * y)
     if weight is not None:
         loss = loss * broadcasts_to(float_input(weight, "weight"), input.shape, "weight").astype(x.dtype)
     return _reduction.reduce(loss.astype(out_dtype), reduction)
@@ -490,7 +552,7 @@ def multilabel_soft_margin_loss(
     out_dtype = _promoted(input, target, *([] if weight is None else [weight]))
     # broadcast both ways as torch's Python arithmetic does, with the arguments named on failure
     x, y = broadcast_all(_upcast(input.astype(out_dtype), target), ("input", "target"))
-    loss = -(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))
+    loss = _logistic_loss(x, y, True)
     if weight is not None:
         loss, w = broadcast_all((loss, weight.astype(x.dtype)), ("input", "weight"))
         loss = loss * w

@@ -8,6 +8,7 @@ from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from . import _ops
@@ -18,7 +19,7 @@ __all__ = ["l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss"]
 
 
 def _pointwise(
-    elementwise: Callable[[jax.Array], jax.Array],
+    elementwise: Callable[[jax.Array, jax.Array], jax.Array],
     input: ArrayLike,
     target: ArrayLike,
     reduction: str,
@@ -27,7 +28,7 @@ def _pointwise(
     mean_over_weight: bool = True,
     input_dtype_out: bool = False,
 ) -> jax.Array:
-    """Shared body of the pointwise regression losses: broadcast, f(input - target), reduce.
+    """Shared body of the pointwise regression losses: broadcast, f(input, target), reduce.
 
     With ``weight`` (torch 2.13), each element's loss is multiplied by it; the
     weight must have the input's shape. 'mean' then divides by ``weight.sum()``
@@ -39,7 +40,7 @@ def _pointwise(
     """
     input = float_input(input, "input")
     x, y = broadcast_pair(input, float_input(target, "target"))
-    loss = elementwise(x - y)
+    loss = elementwise(x, y)
     if input_dtype_out:
         loss = loss.astype(input.dtype)
     if weight is None:
@@ -54,6 +55,14 @@ def _pointwise(
     if mean_over_weight:
         return weighted_mean(loss, weight, reduction)
     return reduce(loss, reduction)
+
+
+def _l1(x: jax.Array, y: jax.Array) -> jax.Array:
+    return _ops.abs(x - y)
+
+
+def _squared(x: jax.Array, y: jax.Array) -> jax.Array:
+    return jnp.square(x - y)
 
 
 def l1_loss(
@@ -84,7 +93,7 @@ def l1_loss(
     Reference: ``torch.nn.functional.l1_loss``.
     """
     reduction = resolve(reduction, size_average, reduce)
-    return _pointwise(_ops.abs, input, target, reduction, weight)
+    return _pointwise(_l1, input, target, reduction, weight)
 
 
 def mse_loss(
@@ -102,36 +111,53 @@ def mse_loss(
     Reference: ``torch.nn.functional.mse_loss``.
     """
     reduction = resolve(reduction, size_average, reduce)
-    return _pointwise(jnp.square, input, target, reduction, weight)
+    return _pointwise(_squared, input, target, reduction, weight)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
-def _huber(diff: jax.Array, threshold: float, smooth: bool) -> jax.Array:
-    """torch's huber kernel on ``diff = input - target``, or smooth_l1's (huber / threshold).
+def _signed_huber(x: jax.Array, y: jax.Array, threshold: float, smooth: bool) -> jax.Array:
+    """torch's huber kernel on ``d = x - y`` (or smooth_l1's), negated on the linear side.
 
     Written in torch's own operation order (smooth_l1 is not huber divided
-    afterwards, which could overflow ``threshold * |diff|`` before the division).
+    afterwards, which could overflow ``threshold * |d|`` before the division).
+    The sign bit records the branch for the backward pass, so the one array
+    written here serves both: the forward reduction reads its ``abs`` (the exact
+    value) and the gradient reads it back, its last use, which lets XLA write
+    the gradient over it instead of into a second fresh full-size buffer.
     """
-    z = jnp.abs(diff)
-    t = jnp.asarray(threshold, diff.dtype)
+    z = jnp.abs(x - y)
+    t = jnp.asarray(threshold, z.dtype)
     if smooth:
-        return jnp.where(z < t, 0.5 * z * z / t, z - 0.5 * t)
-    return jnp.where(z < t, 0.5 * z * z, t * (z - 0.5 * t))
+        return jnp.where(z < t, 0.5 * z * z / t, -(z - 0.5 * t))
+    return jnp.where(z < t, 0.5 * z * z, -(t * (z - 0.5 * t)))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def _huber(x: jax.Array, y: jax.Array, threshold: float, smooth: bool) -> jax.Array:
+    """huber_loss's (or smooth_l1_loss's) elementwise loss of ``x - y``."""
+    return jnp.abs(_signed_huber(x, y, threshold, smooth))
 
 
 @_huber.defjvp
 def _huber_jvp(threshold, smooth, primals, tangents):
-    # torch's huber/smooth_l1 backward kernels: the linear slope from |diff| >= threshold
-    # on (ties included), diff itself inside. Differentiating the forward `where`
-    # instead would give nan at diff = +-inf (0 * inf from the unselected square).
-    (diff,), (tangent,) = primals, tangents
-    t = jnp.asarray(threshold, diff.dtype)
-    outside = jnp.where(diff > 0, 1, -1).astype(diff.dtype)
-    if smooth:
-        slope = jnp.where(jnp.abs(diff) >= t, outside, diff / t)
+    # torch's huber/smooth_l1 backward kernels: the linear slope from |d| >= threshold
+    # on (ties included), d itself inside. Differentiating the forward `where`
+    # instead would give nan at d = +-inf (0 * inf from the unselected square).
+    # The branch comes from the sign bit of the forward's array (-0 included; a
+    # nan there is a nan d, whose slope is d), unless the threshold is 0 or inf
+    # in this dtype, where the linear piece itself can be nan. d is computed as
+    # x + (-y), the same number as x - y: a shared x - y would be written out in
+    # full for both passes to read.
+    (x, y), (tx, ty) = primals, tangents
+    signed = _signed_huber(x, y, threshold, smooth)
+    d = x + -y
+    t = jnp.asarray(threshold, d.dtype)
+    if 0 < np.asarray(threshold, d.dtype) < np.inf:
+        linear = jnp.signbit(signed) & ~jnp.isnan(signed)
     else:
-        slope = jnp.where(jnp.abs(diff) >= t, outside * t, diff)
-    return _huber(diff, threshold, smooth), slope * tangent
+        linear = jnp.abs(d) >= t
+    scale = jnp.ones_like(t) if smooth else t
+    slope = jnp.where(linear, jnp.where(d > 0, scale, -scale), d / t if smooth else d)
+    return jnp.abs(signed), slope * (tx - ty)
 
 
 def _static_threshold(value, name: str, fn: str, *, allow_zero: bool) -> float:
@@ -235,7 +261,7 @@ def smooth_l1_loss(
     beta = _static_threshold(beta, "beta", "smooth_l1_loss", allow_zero=True)
     reduction = resolve(reduction, size_average, reduce)
     if beta == 0.0:
-        return _pointwise(_ops.abs, input, target, reduction, None)
+        return _pointwise(_l1, input, target, reduction, None)
     return _pointwise(
         functools.partial(_huber, threshold=beta, smooth=True), input, target, reduction, None
     )

@@ -200,6 +200,24 @@ class TestCrossEntropyAndNLL:
         chex.assert_trees_all_close(out, jnp.stack(expected), rtol=1e-6)
 
 
+    @pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+    def test_gradient_under_jit_vmap_and_forward_mode(self, fn):
+        # the target-class gradient is a one-hot select, not the gather's scatter:
+        # it must stay torch's per sample under jit(vmap(grad)), with weights and
+        # ignored targets, and forward mode (jvp) must agree with reverse mode
+        x, t = _logits((3, 4, C), "float32", seed=5), _indices((3, 4), seed=5, ignore_index=2)
+        w = _weight("float32")
+        kw = {"weight": w, "ignore_index": 2}
+        grads = jax.jit(jax.vmap(jax.grad(lambda a, b: getattr(F, fn)(a, b, **kw))))(x, t)
+        for i in range(3):
+            xi = torch.tensor(x[i], requires_grad=True)
+            getattr(TF, fn)(xi, torch.tensor(t[i]), weight=torch.tensor(w), ignore_index=2).backward()
+            np.testing.assert_allclose(np.asarray(grads[i]), xi.grad.numpy(), rtol=2e-6, atol=1e-7)
+        direction = _logits((4, C), "float32", seed=6)
+        f = lambda a: getattr(F, fn)(a, t[0], **kw)  # noqa: E731
+        _, forward = jax.jvp(f, (x[0],), (direction,))
+        np.testing.assert_allclose(forward, jnp.vdot(jax.grad(f)(x[0]), direction), rtol=1e-6)
+
 class TestBinaryCrossEntropy:
     @pytest.mark.parametrize("weight_shape", [None, (6, C), (C,), (6, 1)], ids=str)
     def test_values_and_gradients(self, weight_shape, float_dtype):
@@ -262,6 +280,28 @@ class TestBinaryCrossEntropy:
                 {"reduction": reduction, "pos_weight": pw}, wrt=(0, 1)
             )
         assert np.all(np.isfinite(np.asarray(jax.grad(F.binary_cross_entropy_with_logits)(jnp.asarray(x), y), np.float32)))
+
+    @pytest.mark.parametrize("fn", ["binary_cross_entropy_with_logits", "multilabel_soft_margin_loss"])
+    def test_logistic_kernel_gradients_under_jit_vmap_and_forward_mode(self, fn):
+        # the fused kernel with its own derivative rule (no pos_weight): torch's
+        # values and input/target gradients at +-1e4, 0 and nan, per sample under
+        # jit(vmap(grad)); forward mode agrees with reverse mode
+        x = np.array([[1e4, -1e4, 0.0, 3.0, np.nan, -30.0], [2.0, -0.5, 1e4, 0.0, -7.0, 0.25]], np.float32)
+        y = np.array([[1.0, 0.0, 1.0, 0.3, 1.0, 1.0], [0.0, 1.0, 0.0, 0.0, 1.0, 0.5]], np.float32)
+        for reduction in REDUCTIONS:
+            assert_parity(getattr(F, fn), getattr(TF, fn), (x, y), {"reduction": reduction}, wrt=(0, 1))
+        grads = jax.jit(jax.vmap(jax.grad(getattr(F, fn), argnums=(0, 1))))(x, y)
+        for i in range(2):
+            xi, yi = torch.tensor(x[i], requires_grad=True), torch.tensor(y[i], requires_grad=True)
+            getattr(TF, fn)(xi, yi).backward()
+            np.testing.assert_allclose(np.asarray(grads[0][i]), xi.grad.numpy(), rtol=2e-6, atol=1e-8)
+            np.testing.assert_allclose(np.asarray(grads[1][i]), yi.grad.numpy(), rtol=2e-6, atol=1e-8)
+        f = lambda a, b: getattr(F, fn)(a, b, reduction="sum")  # noqa: E731
+        finite = (x[1:], y[1:])
+        direction = (np.linspace(-1, 1, 6, dtype=np.float32)[None], np.linspace(2, 0, 6, dtype=np.float32)[None])
+        _, forward = jax.jvp(f, finite, direction)
+        reverse = jax.grad(f, argnums=(0, 1))(*finite)
+        np.testing.assert_allclose(forward, sum(jnp.vdot(g, d) for g, d in zip(reverse, direction)), rtol=1e-6)
 
     def test_bfloat16(self):
         rng = np.random.default_rng(3)

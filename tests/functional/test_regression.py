@@ -1,5 +1,6 @@
 """l1_loss and mse_loss (and their classes) against torch: values, gradients, options, errors."""
 
+import functools
 import warnings
 
 import chex
@@ -226,6 +227,71 @@ def test_gradient_at_switch_points_and_ties(fns, threshold):
     grad = jax.grad(lambda a: jfn(a, jnp.asarray(y), reduction="sum", **{option: threshold}))(jnp.asarray(x))
     chex.assert_trees_all_equal(np.asarray(grad), expected.astype(np.float32))
     assert_parity(jfn, tfn, (x.astype(np.float32), y.astype(np.float32)), {"reduction": "sum", option: threshold}, wrt=(0, 1))
+
+
+def _torch_kernels(x, y, threshold, smooth):
+    """torch's huber/smooth_l1 forward and backward kernels (aten), evaluated op by op in numpy."""
+    d = x - y
+    z, t, half = np.abs(d), x.dtype.type(threshold), x.dtype.type(0.5)
+    if smooth:
+        value = np.where(z < t, half * z * z / t, z - half * t)
+        slope = np.where(d < -t, -1, np.where(d > t, 1, d / t))
+    else:
+        value = np.where(z < t, half * z * z, t * (z - half * t))
+        slope = np.where(d < -t, -t, np.where(d > t, t, d))
+    return value, slope.astype(x.dtype)
+
+
+@pytest.mark.parametrize("fns", SWITCHED, ids=SWITCHED_IDS)
+@pytest.mark.parametrize("threshold", [1.0, 0.375, 2.5, 1e-30, 1e20])
+def test_huber_smooth_l1_are_torch_kernels_bit_for_bit(fns, threshold, float_dtype):
+    """Values and gradients equal torch's kernel formulas exactly, near and at the switch point.
+
+    The gradient reads its branch from the sign of the forward's stored value, so
+    this pins the two kernels to each other and to torch. One known exception:
+    smooth_l1 with a beta that is not a power of two, where XLA turns the
+    division by the constant beta into a multiplication (value and gradient an
+    ulp off torch).
+    """
+    jfn, _, option = fns
+    rng = np.random.default_rng(7)
+    t = np.dtype(float_dtype).type(threshold)
+    eps = np.finfo(float_dtype).eps
+    y = rng.standard_normal(4000).astype(float_dtype) * t
+    d = (rng.standard_normal(4000) * rng.choice([0.01, 0.3, 1, 3, 1e3], 4000)).astype(float_dtype) * t
+    d[:600] = np.repeat(np.array([1, -1, 0.5, 0.25, 1 - eps, 1 + eps], float_dtype) * t, 100)
+    d[600:606] = [np.inf, -np.inf, np.nan, 0.0, -0.0, np.finfo(float_dtype).max]
+    with np.errstate(all="ignore"):
+        x = y + d
+        value, slope = _torch_kernels(x, y, threshold, option == "beta")
+    loss = lambda a, b: jfn(a, b, reduction="none", **{option: threshold})  # noqa: E731
+    exact = option == "delta" or np.frexp(t)[0] == 0.5
+    same = np.testing.assert_array_equal if exact else functools.partial(np.testing.assert_allclose, rtol=2 * eps, atol=0)
+    same(np.asarray(loss(x, y)), value)
+    gx, gy = jax.jit(jax.grad(lambda a, b: jnp.sum(loss(a, b)), (0, 1)))(x, y)
+    same(np.asarray(gx), slope)
+    same(np.asarray(gy), -slope)
+    finite = slice(0, 600)
+    _, forward = jax.jvp(lambda a: jnp.sum(loss(a, y[finite])), (x[finite],), (np.ones(600, float_dtype),))
+    np.testing.assert_allclose(forward, np.sum(slope[finite], dtype=np.float64), rtol=1e-5)
+
+
+@pytest.mark.parametrize("fns", SWITCHED, ids=SWITCHED_IDS)
+def test_infinite_threshold(fns):
+    """delta/beta = inf: every finite d is inside; d = +-inf gives inf - inf = nan, as in torch.
+
+    The gradient at d = +-inf is the linear side's slope (+-inf, or +-1 for
+    smooth_l1, where torch's kernel divides inf / inf = nan).
+    """
+    jfn, _, option = fns
+    x = np.array([3.0, -2.0, 0.0, 1e30, np.inf, -np.inf, np.nan], np.float32)
+    y = np.zeros_like(x)
+    with np.errstate(all="ignore"):
+        value, slope = _torch_kernels(x, y, np.inf, option == "beta")
+    np.testing.assert_array_equal(np.asarray(jfn(x, y, reduction="none", **{option: np.inf})), value)
+    grad = np.asarray(jax.grad(lambda a: jfn(a, y, reduction="sum", **{option: np.inf}))(x))
+    np.testing.assert_array_equal(grad[:4], slope[:4])
+    np.testing.assert_array_equal(grad[4:], [1, -1, np.nan] if option == "beta" else [np.inf, -np.inf, np.nan])
 
 
 def test_smooth_l1_is_huber_over_beta(x64):
