@@ -11,6 +11,7 @@ opt-in errors.
 from __future__ import annotations
 
 
+import functools
 import operator
 from typing import Optional
 
