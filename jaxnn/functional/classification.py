@@ -10,7 +10,6 @@ opt-in errors.
 
 from __future__ import annotations
 
-
 import functools
 import operator
 from typing import Optional
