@@ -183,8 +183,11 @@ def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=1, default=default)
 
 
-def plots(report: dict[str, Any], out_dir: str) -> list[str]:
-    """Time against size per contender, log-log: one panel per loss, and one for training."""
+def plots(report: dict[str, Any], out_dir: str, suffix: str = "") -> list[str]:
+    """Time against size per contender, log-log: one panel per loss, and one for training.
+
+    ``suffix`` is appended to each file name (``losses_fwd-tcmalloc.png``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -216,7 +219,7 @@ def plots(report: dict[str, Any], out_dir: str) -> list[str]:
         axes.flat[0].legend(fontsize=6)
         fig.suptitle(f"losses {mode}, median per call ({report['machine']['device']})")
         fig.tight_layout()
-        path = os.path.join(out_dir, f"losses_{mode.replace('+', '_')}.png")
+        path = os.path.join(out_dir, f"losses_{mode.replace('+', '_')}{suffix}.png")
         fig.savefig(path, dpi=80)
         plt.close(fig)
         written.append(path)
@@ -247,7 +250,7 @@ def plots(report: dict[str, Any], out_dir: str) -> list[str]:
                title=f"training steps ({report['machine']['device']})")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        path = os.path.join(out_dir, "training.png")
+        path = os.path.join(out_dir, f"training{suffix}.png")
         fig.savefig(path, dpi=80)
         plt.close(fig)
         written.append(path)

@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
         "iteration, or 'all' (default 1: the plain loop)",
     )
     parser.add_argument(
+        "--label", default="",
+        help="appended to the output names (table-cpu-LABEL.md, plots -LABEL.png), e.g. the allocator "
+        "or XLA flags a run was made with, so that it does not overwrite the plain run",
+    )
+    parser.add_argument(
         "--reference", action="store_true",
         help="also copy the table and plots to benchmarks/results/reference/ (the committed reference run)",
     )
@@ -113,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.label and not args.label.replace("-", "").replace("_", "").isalnum():
+        _parser().error(f"--label must be letters, digits, '-' or '_', got {args.label!r}")
     overrides: dict[str, Any] = {"device": args.device, "only": tuple(t for t in args.only.split(",") if t)}
     if args.no_compile:
         overrides["torch_compile"] = False
@@ -134,13 +141,13 @@ def main(argv: list[str] | None = None) -> None:
     table = report_mod.markdown(result)
     print(table)
     os.makedirs(RESULTS, exist_ok=True)
-    suffix = f"-{args.device}" + ("-quick" if args.quick else "")
+    suffix = f"-{args.device}" + ("-quick" if args.quick else "") + (f"-{args.label}" if args.label else "")
     json_path = args.json or os.path.join(RESULTS, f"benchmarks{suffix}.json")
     with open(json_path, "w") as f:
         f.write(report_mod.to_json(result))
     with open(os.path.join(RESULTS, f"table{suffix}.md"), "w") as f:
         f.write(table + "\n")
-    pictures = report_mod.plots(result, RESULTS)
+    pictures = report_mod.plots(result, RESULTS, f"-{args.label}" if args.label else "")
     if args.reference:
         reference = os.path.join(RESULTS, "reference")
         os.makedirs(reference, exist_ok=True)

@@ -98,6 +98,10 @@ def test_markdown_and_json(run):
 def test_plots_are_written(run, tmp_path):
     paths = report.plots(run, str(tmp_path))
     assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["losses_fwd.png", "losses_fwd_bwd.png", "training.png"]
+    labelled = report.plots(run, str(tmp_path), "-tcmalloc")
+    assert sorted(p.rsplit("/", 1)[1] for p in labelled) == [
+        "losses_fwd-tcmalloc.png", "losses_fwd_bwd-tcmalloc.png", "training-tcmalloc.png"
+    ]
 
 
 def _constant(value):
@@ -202,6 +206,13 @@ def test_only_with_an_unknown_name_is_refused(capsys):
         main(["--only", "mse_loss,no_such_row"])
     assert exit_info.value.code == 2
     assert "--only no_such_row: no suite or row of that name" in capsys.readouterr().err
+
+
+def test_label_is_validated(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--only", "tiny", "--label", "a/b"])
+    assert exit_info.value.code == 2
+    assert "--label must be letters, digits, '-' or '_', got 'a/b'" in capsys.readouterr().err
 
 
 def test_scan_unroll_is_validated(capsys):
