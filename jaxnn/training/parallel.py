@@ -1,7 +1,7 @@
 """Data parallelism with ``jax.sharding``: the same jitted step over a device mesh.
 
-The step functions of :mod:`jaxnn.training.step` are ``jax.jit`` functions
-(over the flattened state), and jit follows its inputs' shardings: put the batch sharded along
+The step functions of :mod:`jaxnn.training.step` are plain ``jax.jit``
+functions, and jit follows its inputs' shardings: put the batch sharded along
 the mesh's data axis and the state replicated (or sharded, FSDP-style), and
 XLA partitions the step, turning the batch mean of the gradient into an
 all-reduce across devices. No separate parallel step is needed.

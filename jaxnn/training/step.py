@@ -281,61 +281,7 @@ def make_train_step(
 
 
 def _compiled(fn: Callable, jit: bool, donate: bool) -> Callable:
-    return _LeafJit(fn, n_state=3, donate=donate) if jit else fn
-
-
-class _LeafJit:
-    """``jax.jit(fn)`` whose first ``n_state`` arguments (and results) cross the jit boundary as flat leaves.
-
-    ``jax.jit`` flattens its arguments and unflattens its results on every
-    call; for ``nnx.State`` and ``nnx.Variable`` nodes each of those calls back
-    into Python, which for a small model costs several times the step itself.
-    Here the state is flattened once per call in Python, the compiled function
-    takes and returns a plain list of arrays (which the C++ dispatch handles
-    without Python), and the results are rebuilt with the output tree structure
-    recorded when the function was traced. One jitted function is kept per
-    input tree structure; shapes and dtypes are jit's own cache. With
-    ``donate`` the state leaves are donated, as ``donate_argnums`` over the
-    state arguments would.
-    """
-
-    def __init__(self, fn: Callable, n_state: int, donate: bool, n_out: int | None = None):
-        self.__wrapped__ = fn
-        self._n = n_state
-        self._n_out = n_state if n_out is None else n_out
-        self._donate = donate
-        self._cache: dict[Any, tuple[Callable, list]] = {}
-
-    def _entry(self, treedef: Any) -> tuple[Callable, list]:
-        # A PyTreeDef hashes its shape only and compares node metadata with ==,
-        # so unhashable Variable metadata (a list of tags) is fine as a key.
-        entry = self._cache.get(treedef)
-        if entry is None:
-            entry = self._cache[treedef] = self._build(treedef)
-        return entry
-
-    def _build(self, treedef: Any) -> tuple[Callable, list]:
-        out_treedef: list = []
-
-        def flat(leaves, *args, **kwargs):
-            out = self.__wrapped__(*jax.tree.unflatten(treedef, leaves), *args, **kwargs)
-            if self._n_out == 0:
-                return [], out
-            out_leaves, out_def = jax.tree.flatten(tuple(out[: self._n_out]))
-            out_treedef[:] = [out_def]
-            return out_leaves, tuple(out[self._n_out :])
-
-        return jax.jit(flat, donate_argnums=(0,) if self._donate else ()), out_treedef
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if len(args) < self._n:
-            raise TypeError(f"expected at least {self._n} positional arguments (the state), got {len(args)}")
-        leaves, treedef = jax.tree.flatten(args[: self._n])
-        compiled, out_treedef = self._entry(treedef)
-        out_leaves, extra = compiled(leaves, *args[self._n :], **kwargs)
-        if self._n_out == 0:
-            return extra
-        return (*jax.tree.unflatten(out_treedef[0], out_leaves), *extra)
+    return jax.jit(fn, donate_argnums=(0, 1, 2) if donate else ()) if jit else fn
 
 
 def make_multi_step(
@@ -419,4 +365,4 @@ def make_eval_step(
             out[name] = jnp.mean(jnp.asarray(fn(output, target), jnp.float32))
         return out
 
-    return _LeafJit(eval_step, n_state=2, donate=False, n_out=0) if jit else eval_step
+    return jax.jit(eval_step) if jit else eval_step
