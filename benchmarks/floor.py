@@ -46,6 +46,11 @@ class Floor:
     array_mib: int
     gemm_n: int
 
+    @classmethod
+    def nominal(cls) -> "Floor":
+        """A placeholder of unit rates, for processes that measure something else (the memory suite)."""
+        return cls(read_gbs=1.0, copy_gbs=1.0, write_gbs=1.0, fresh_write_gbs=1.0, gemm_gflops=1.0, array_mib=0, gemm_n=0)
+
     def memory_s(self, read_bytes: float, write_bytes: float = 0.0) -> float:
         """Seconds to read and write these bytes at the measured bandwidths."""
         return read_bytes / (self.read_gbs * 1e9) + write_bytes / (self.write_gbs * 1e9)

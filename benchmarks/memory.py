@@ -18,7 +18,7 @@ import resource
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, Optional, Sequence
 
 from .config import Config
 
@@ -43,11 +43,12 @@ def _reset_peak() -> bool:
         return False
 
 
-def run_memory(cfg: Config, log=lambda group: None) -> list[dict[str, Any]]:
+def run_memory(cfg: Config, log=lambda group: None, contenders: Optional[Sequence[str]] = None) -> list[dict[str, Any]]:
+    """One child process per training contender (default: all of them) at ``cfg.memory_config``."""
     from .training import CONTENDERS
 
     rows = []
-    for name in CONTENDERS:
+    for name in CONTENDERS if contenders is None else contenders:
         command = [
             sys.executable, "-m", "benchmarks.memory", "--contender", name, "--config", cfg.memory_config,
             "--steps", str(cfg.memory_steps), "--device", cfg.device,
@@ -86,7 +87,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     use_cuda(args.device == "gpu" and torch.cuda.is_available())
     cfg = Config(device=args.device, torch_compile=not args.no_compile, compile_timeout=args.compile_timeout)
     # The child measures memory only; the floor is not used.
-    nominal = Floor(1.0, 1.0, 1.0, 1.0, 0, 0)
+    nominal = Floor.nominal()
     torch_device = "cpu" if args.device == "cpu" else ("cuda" if torch.cuda.is_available() else None)
     env = Env(args.device, jax.devices(args.device)[0], torch_device, nominal)
     contenders, _ = train_contenders(args.config, env, cfg, CompileBudget(args.compile_timeout))

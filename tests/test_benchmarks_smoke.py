@@ -220,3 +220,14 @@ def test_scan_unroll_is_validated(capsys):
         main(["--only", "tiny", "--scan-unroll", "0"])
     assert exit_info.value.code == 2
     assert "--scan-unroll must be a positive number of steps or 'all', got '0'" in capsys.readouterr().err
+
+
+def test_memory_child_reports_a_peak():
+    """The memory suite's child process runs a contender and reports its peak RSS (a broken child reports 'failed')."""
+    from benchmarks.memory import run_memory
+
+    cfg = Config(memory_config="tiny", memory_steps=2, torch_compile=False)
+    (group,) = run_memory(cfg, contenders=("jaxnn step",))
+    (row,) = group["rows"]
+    assert row["status"] == "ok", row["status"]
+    assert row["peak_rss_mib"] >= row["rss_before_mib"] > 0
