@@ -133,7 +133,21 @@ def _signed_huber(x: jax.Array, y: jax.Array, threshold: float, smooth: bool) ->
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
 def _huber(x: jax.Array, y: jax.Array, threshold: float, smooth: bool) -> jax.Array:
-    """huber_loss's (or smooth_l1_loss's) elementwise loss of ``x - y``."""
+    """huber_loss's (or smooth_l1_loss's) elementwise loss of ``x - y``.
+
+    This body runs when nothing differentiates (evaluation); the JVP rule below
+    computes the value its own way for the gradient pass. Huber's is select-free
+    so that XLA:CPU sums it as it is computed (a ``where`` would be written out
+    in full first: 3-4x slower at 1e7 elements) and still torch's numbers to
+    the bit: with ``q = min(|d|, delta)``, ``q * (|d| - q/2)`` is
+    ``(|d|/2) * |d|`` below delta (``|d| - |d|/2`` is exact) and
+    ``delta * (|d| - delta/2)`` from delta on, nan and inf included.
+    smooth_l1's linear piece ``|d| - beta/2`` has no such form.
+    """
+    if not smooth:
+        z = jnp.abs(x - y)
+        q = jnp.minimum(z, jnp.asarray(threshold, z.dtype))
+        return q * (z - 0.5 * q)
     return jnp.abs(_signed_huber(x, y, threshold, smooth))
 
 
