@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import os
 import shutil
 import sys
@@ -43,6 +44,22 @@ def _devices(device: str) -> tuple[jax.Device, Any]:
     return gpu, ("cuda" if torch.cuda.is_available() else None)
 
 
+def _settle() -> None:
+    """Between suites: stop torch.compile's compile workers and free the last suite's arrays.
+
+    Left running after the losses suite (dozens of compiled kernels), they made
+    the next suite's dispatch-bound rows (the tiny model) up to 2x slower in
+    some runs and not in others.
+    """
+    try:
+        from torch._inductor.async_compile import shutdown_compile_workers
+
+        shutdown_compile_workers()
+    except Exception:  # an older or newer torch without it: nothing to stop
+        pass
+    gc.collect()
+
+
 def run_benchmarks(cfg: Config, log=progress) -> dict[str, Any]:
     """Runs the suites ``cfg`` selects and returns the report (machine, floor, groups)."""
     from .losses import run_losses
@@ -62,6 +79,7 @@ def run_benchmarks(cfg: Config, log=progress) -> dict[str, Any]:
     with jax.default_device(jax_device):
         if cfg.runs("losses", tuple(r.name for r in LOSSES)):
             suites["losses"] = run_losses(env, cfg)
+            _settle()
         if cfg.runs("training", tuple(CONFIGS)):
             suites["training"] = run_training(env, cfg)
         if cfg.selects("dispatch"):
