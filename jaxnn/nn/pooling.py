@@ -123,7 +123,7 @@ class _Pool(Module):
         first = jnp.argmax(patches, axis=2, keepdims=True)
         values = jnp.take_along_axis(patches, first, axis=2)[:, :, 0]
         table = jnp.asarray(np.stack(flat).reshape(len(flat), -1), jnp.int32)  # (window offset, output position)
-        chosen = first[:, :, 0].reshape(*first.shape[:2], -1)
+        chosen = first[:, :, 0].reshape(*first.shape[:2], table.shape[1])  # explicit: -1 fails on an empty batch
         indices = table[chosen, jnp.arange(table.shape[1])].reshape(values.shape)
         return values, indices
 

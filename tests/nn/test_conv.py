@@ -1,6 +1,7 @@
 """Conv1d, Conv2d, ConvTranspose1d/2d against torch for every option."""
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -152,10 +153,16 @@ def test_conv_transpose_output_size_picks_the_padding_as_torch(output_size):
     t = torch.nn.ConvTranspose2d(4, 6, 3, **options)
     jaxnn.load_state_dict(j, t.state_dict())
     x = randn(2, 4, 5, 5)
-    expected = t(torch.from_numpy(x), output_size=output_size).detach().numpy()
-    got = j(jnp.asarray(x), output_size=output_size)
+    tx = torch.from_numpy(x).requires_grad_(True)
+    t_out = t(tx, output_size=output_size)
+    expected = t_out.detach().numpy()
+    got, vjp = jax.vjp(lambda a: j(a, output_size=output_size), jnp.asarray(x))
     chex.assert_shape(got, expected.shape)
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
+    # The extra output rows/columns get their gradient too (they read the padded input).
+    ct = np.random.default_rng(2).standard_normal(expected.shape).astype(np.float32)
+    (t_out * torch.from_numpy(ct)).sum().backward()
+    np.testing.assert_allclose(np.asarray(vjp(jnp.asarray(ct))[0]), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(

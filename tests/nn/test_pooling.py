@@ -117,3 +117,15 @@ def test_errors(ctor, x_shape, message):
     with pytest.raises(ValueError, match=message):
         layer = ctor()
         layer(np.zeros(x_shape, np.float32))
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (1, 1, 2, 2)], ids=["empty-batch", "nan"])
+def test_max_pool_return_indices_edges(shape):
+    """An empty batch gives empty outputs; a nan is the window's maximum and its index is returned (torch)."""
+    x = np.zeros(shape, np.float32)
+    if x.size:
+        x[0, 0] = [[1.0, np.nan], [3.0, 2.0]]
+    out, idx = jaxnn.MaxPool2d(2, return_indices=True)(x)
+    t_out, t_idx = torch.nn.MaxPool2d(2, return_indices=True)(torch.from_numpy(x))
+    np.testing.assert_array_equal(np.asarray(out), t_out.numpy())
+    np.testing.assert_array_equal(np.asarray(idx), t_idx.numpy())
