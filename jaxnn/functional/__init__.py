@@ -3,24 +3,76 @@
 Same names, positional order, keyword names and defaults as PyTorch 2.13.
 """
 
-from .regression import *  # noqa: F401,F403
-from .regression import __all__ as _regression_all
-from .probabilistic import *  # noqa: F401,F403
-from .probabilistic import __all__ as _probabilistic_all
-from .classification import *  # noqa: F401,F403
-from .classification import __all__ as _classification_all
-from .embedding import *  # noqa: F401,F403
-from .embedding import __all__ as _embedding_all
-from .sequence import *  # noqa: F401,F403
-from .sequence import __all__ as _sequence_all
-from .activation import *  # noqa: F401,F403
-from .activation import __all__ as _activation_all
+from .regression import l1_loss as l1_loss
+from .regression import mse_loss as mse_loss
+from .regression import huber_loss as huber_loss
+from .regression import smooth_l1_loss as smooth_l1_loss
+from .probabilistic import gaussian_nll_loss as gaussian_nll_loss
+from .probabilistic import poisson_nll_loss as poisson_nll_loss
+from .probabilistic import kl_div as kl_div
+from .classification import cross_entropy as cross_entropy
+from .classification import nll_loss as nll_loss
+from .classification import binary_cross_entropy as binary_cross_entropy
+from .classification import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
+from .classification import soft_margin_loss as soft_margin_loss
+from .classification import multilabel_soft_margin_loss as multilabel_soft_margin_loss
+from .classification import multi_margin_loss as multi_margin_loss
+from .classification import multilabel_margin_loss as multilabel_margin_loss
+from .embedding import pairwise_distance as pairwise_distance
+from .embedding import margin_ranking_loss as margin_ranking_loss
+from .embedding import hinge_embedding_loss as hinge_embedding_loss
+from .embedding import cosine_embedding_loss as cosine_embedding_loss
+from .embedding import triplet_margin_loss as triplet_margin_loss
+from .embedding import triplet_margin_with_distance_loss as triplet_margin_with_distance_loss
+from .sequence import ctc_loss as ctc_loss
+from .activation import relu as relu
+from .activation import relu6 as relu6
+from .activation import leaky_relu as leaky_relu
+from .activation import hardtanh as hardtanh
+from .activation import prelu as prelu
+from .activation import elu as elu
+from .activation import gelu as gelu
+from .activation import silu as silu
+from .activation import softplus as softplus
+from .activation import sigmoid as sigmoid
+from .activation import tanh as tanh
+from .activation import softmax as softmax
+from .activation import log_softmax as log_softmax
 
 __all__ = [
-    *_regression_all,
-    *_probabilistic_all,
-    *_classification_all,
-    *_embedding_all,
-    *_sequence_all,
-    *_activation_all,
+    "l1_loss",
+    "mse_loss",
+    "huber_loss",
+    "smooth_l1_loss",
+    "gaussian_nll_loss",
+    "poisson_nll_loss",
+    "kl_div",
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "pairwise_distance",
+    "margin_ranking_loss",
+    "hinge_embedding_loss",
+    "cosine_embedding_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+    "ctc_loss",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "hardtanh",
+    "prelu",
+    "elu",
+    "gelu",
+    "silu",
+    "softplus",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
 ]

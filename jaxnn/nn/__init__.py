@@ -3,31 +3,83 @@ channels-first layouts and default initialisation. Every layer is a
 :class:`jaxnn.Module` and takes ``rngs=nnx.Rngs(...)`` by keyword (required
 where the initial parameters are random, accepted elsewhere)."""
 
-from .activation import *  # noqa: F401,F403
-from .activation import __all__ as _activation_all
-from .container import *  # noqa: F401,F403
-from .container import __all__ as _container_all
-from .conv import *  # noqa: F401,F403
-from .conv import __all__ as _conv_all
-from .dropout import *  # noqa: F401,F403
-from .dropout import __all__ as _dropout_all
-from .embedding import *  # noqa: F401,F403
-from .embedding import __all__ as _embedding_all
-from .linear import *  # noqa: F401,F403
-from .linear import __all__ as _linear_all
-from .norm import *  # noqa: F401,F403
-from .norm import __all__ as _norm_all
-from .pooling import *  # noqa: F401,F403
-from .pooling import __all__ as _pooling_all
-from . import utils
+from . import utils as utils
+from .linear import Identity as Identity
+from .linear import Linear as Linear
+from .linear import Bilinear as Bilinear
+from .linear import Flatten as Flatten
+from .linear import Unflatten as Unflatten
+from .container import Sequential as Sequential
+from .container import ModuleList as ModuleList
+from .container import ModuleDict as ModuleDict
+from .conv import Conv1d as Conv1d
+from .conv import Conv2d as Conv2d
+from .conv import ConvTranspose1d as ConvTranspose1d
+from .conv import ConvTranspose2d as ConvTranspose2d
+from .norm import LayerNorm as LayerNorm
+from .norm import GroupNorm as GroupNorm
+from .norm import BatchNorm1d as BatchNorm1d
+from .norm import BatchNorm2d as BatchNorm2d
+from .norm import BatchNorm3d as BatchNorm3d
+from .embedding import Embedding as Embedding
+from .dropout import Dropout as Dropout
+from .pooling import MaxPool1d as MaxPool1d
+from .pooling import MaxPool2d as MaxPool2d
+from .pooling import AvgPool1d as AvgPool1d
+from .pooling import AvgPool2d as AvgPool2d
+from .pooling import AdaptiveAvgPool1d as AdaptiveAvgPool1d
+from .pooling import AdaptiveAvgPool2d as AdaptiveAvgPool2d
+from .activation import ReLU as ReLU
+from .activation import ReLU6 as ReLU6
+from .activation import LeakyReLU as LeakyReLU
+from .activation import Hardtanh as Hardtanh
+from .activation import PReLU as PReLU
+from .activation import ELU as ELU
+from .activation import GELU as GELU
+from .activation import SiLU as SiLU
+from .activation import Softplus as Softplus
+from .activation import Sigmoid as Sigmoid
+from .activation import Tanh as Tanh
+from .activation import Softmax as Softmax
+from .activation import LogSoftmax as LogSoftmax
 
 __all__ = [
-    *_linear_all,
-    *_container_all,
-    *_conv_all,
-    *_norm_all,
-    *_embedding_all,
-    *_dropout_all,
-    *_pooling_all,
-    *_activation_all,
+    "Identity",
+    "Linear",
+    "Bilinear",
+    "Flatten",
+    "Unflatten",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "LayerNorm",
+    "GroupNorm",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "Embedding",
+    "Dropout",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "Hardtanh",
+    "PReLU",
+    "ELU",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "LogSoftmax",
 ]
