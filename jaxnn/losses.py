@@ -5,9 +5,10 @@
 torch's constructor signature; the deprecated ``size_average``/``reduce`` pair is
 folded into ``reduction`` at construction, as torch's ``_Loss.__init__`` does.
 
-Instances are pytrees: array options (``weight``, ``pos_weight``) are leaves and
-everything else is static, so a criterion can be closed over or passed straight
-into ``jax.jit``.
+Instances are :class:`jaxnn.Module` s (torch's criteria are ``nn.Module`` s): array
+options (``weight``, ``pos_weight``) are buffers, so they are pytree leaves and
+state_dict entries, and everything else is static; a criterion can be closed
+over, kept as a model attribute, or passed straight into ``jax.jit``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from jax.typing import ArrayLike
 
 from . import functional as F
 from .functional._checks import as_array
+from .module import Module
+from .parameter import Buffer
 from .functional._reduction import REDUCTIONS, resolve
 
 __all__ = [
@@ -47,23 +50,25 @@ __all__ = [
 ]
 
 
-class _Loss:
+class _Loss(Module):
     """Base of the criterion classes.
 
     Subclasses set ``_function`` (the name in :mod:`jaxnn.functional`) and
-    ``_arrays`` (option names holding arrays, which become pytree leaves), and
-    call ``_set(**options)`` from a constructor with torch's signature.
+    ``_arrays`` (option names holding arrays), and call ``_set(**options)`` from
+    a constructor with torch's signature.
+
+    A criterion is a :class:`jaxnn.Module`, as torch's is an ``nn.Module``: the
+    array options (``weight``, ``pos_weight``) are buffers, as torch registers
+    them, so ``criterion.state_dict()`` holds them and a model that keeps its
+    criterion as an attribute (``self.loss_fn = CrossEntropyLoss(weight=w)``)
+    has ``loss_fn.weight`` in its checkpoint. An option left ``None`` is no
+    buffer, as torch's ``register_buffer(name, None)``. The options themselves
+    cannot be reassigned (build a new criterion); buffers load in place.
     """
 
     _function: str = ""
     _arrays: tuple[str, ...] = ()
     _reductions: tuple[str, ...] = REDUCTIONS
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        jax.tree_util.register_pytree_with_keys(
-            cls, cls._tree_flatten_with_keys, cls._tree_unflatten, cls._tree_flatten
-        )
 
     def _set(self, *, size_average=None, reduce=None, **options: Any) -> None:
         if "reduction" in options:
@@ -72,25 +77,26 @@ class _Loss:
             )
         for name in self._arrays:
             if options.get(name) is not None:
-                options[name] = as_array(options[name], name)
+                options[name] = Buffer(as_array(options[name], name))
         object.__setattr__(self, "_options", tuple(options))
         for name, value in options.items():
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; build a new one instead")
+        if name in getattr(self, "_options", ()):
+            raise AttributeError(f"{type(self).__name__} is immutable; build a new one instead")
+        super().__setattr__(name, value)
 
     @property
     def options(self) -> dict[str, Any]:
-        """The keyword arguments passed to the functional form."""
-        return {name: getattr(self, name) for name in self._options}
+        """The keyword arguments passed to the functional form (buffers as arrays)."""
+        return {
+            name: value[...] if isinstance(value, Buffer) else value
+            for name, value in ((n, getattr(self, n)) for n in self._options)
+        }
 
     def __call__(self, *args: ArrayLike) -> jax.Array:
         return getattr(F, self._function)(*args, **self.options)
-
-    def forward(self, *args: ArrayLike) -> jax.Array:
-        """torch's name for ``__call__``."""
-        return self(*args)
 
     def __repr__(self) -> str:
         body = ", ".join(
@@ -98,26 +104,6 @@ class _Loss:
             for k, v in self.options.items()
         )
         return f"{type(self).__name__}({body})"
-
-    def _tree_flatten_with_keys(self):
-        leaves = tuple((jax.tree_util.GetAttrKey(n), getattr(self, n)) for n in self._arrays)
-        static = tuple((k, v) for k, v in self.options.items() if k not in self._arrays)
-        return leaves, (self._options, static)
-
-    def _tree_flatten(self):
-        leaves, aux = self._tree_flatten_with_keys()
-        return tuple(v for _, v in leaves), aux
-
-    @classmethod
-    def _tree_unflatten(cls, aux, leaves):
-        order, static = aux
-        obj = object.__new__(cls)
-        values = dict(static)
-        values.update(zip(cls._arrays, leaves))
-        object.__setattr__(obj, "_options", order)
-        for name in order:
-            object.__setattr__(obj, name, values[name])
-        return obj
 
 
 class L1Loss(_Loss):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Optional
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -136,11 +136,24 @@ def _indexed(
         # not the expression exp() reads: shared, XLA would write it out in full
         # for this reduction instead of summing it as it is computed.
         smooth = total_w * log_z[:, 0] - jnp.sum(class_w * (wide + -top), axis=1)
+        if reduction == "mean":
+            # torch reduces the two terms separately, each over the kept targets'
+            # weight: with a zero total weight its nll term is 0/0 = nan, which a
+            # fused sum would turn into inf (the smoothing sum is not 0).
+            denominator = denominator.astype(x.dtype)
+            nll_mean = weighted_mean(_kept(loss, ignored, in_range, x.dtype), denominator, reduction)
+            smooth_mean = weighted_mean(_kept(smooth, ignored, in_range, x.dtype), denominator, reduction)
+            return (1 - label_smoothing) * nll_mean + (label_smoothing / num_classes) * smooth_mean
         loss = (1 - label_smoothing) * loss + (label_smoothing / num_classes) * smooth
-    loss = jnp.where(ignored, 0, jnp.where(in_range, loss, jnp.nan)).astype(x.dtype)
+    loss = _kept(loss, ignored, in_range, x.dtype)
     if unbatched and reduction == "none":
         return loss[0]
     return weighted_mean(loss, denominator.astype(x.dtype), reduction)
+
+
+def _kept(loss: jax.Array, ignored: jax.Array, in_range: jax.Array, dtype: Any) -> jax.Array:
+    """0 at ignored targets, nan at out-of-range ones (torch would have raised)."""
+    return jnp.where(ignored, 0, jnp.where(in_range, loss, jnp.nan)).astype(dtype)
 
 
 @jax.custom_jvp

@@ -138,6 +138,15 @@ class TestCrossEntropyAndNLL:
         assert np.isnan(jfn(x, t, ignore_index=3, **kwargs))
         chex.assert_trees_all_equal(jax.grad(jfn)(jnp.asarray(x), t, ignore_index=3, **kwargs), jnp.zeros((6, C)))
 
+    def test_smoothing_with_zero_total_weight_is_nan_as_torch(self):
+        # issue #23's falsifying example: zero logits, targets all class 0 of weight 0.
+        # torch reduces the nll and smoothing terms separately, so 0/0 = nan (not inf).
+        x, t, w = np.zeros((3, 4), np.float32), np.zeros(3, np.int64), np.array([0, 1, 0, 0], np.float32)
+        kwargs = {"weight": w, "label_smoothing": 0.1, "reduction": "mean"}
+        expected = TF.cross_entropy(torch.tensor(x), torch.tensor(t), weight=torch.tensor(w), label_smoothing=0.1)
+        assert np.isnan(expected.item())
+        assert np.isnan(F.cross_entropy(x, t, **kwargs))
+
     def test_mean_divides_by_summed_weight_of_kept_targets(self):
         # hand-worked: two kept targets of classes 0 and 2, one ignored
         x = np.log(np.array([[0.5, 0.25, 0.25], [0.2, 0.3, 0.5], [0.1, 0.1, 0.8]], np.float64))
