@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
@@ -22,8 +23,10 @@ __all__ = ["Parameter", "FrozenParameter", "Buffer"]
 
 
 def _to_array(value: Any) -> Any:
+    # A torch tensor's .numpy() shares its storage, and jnp.asarray may share that
+    # (zero-copy on CPU): copy, so an in-place torch update never reaches the array.
     if hasattr(value, "detach") and hasattr(value, "numpy"):
-        value = value.detach().cpu().numpy()
+        value = np.array(value.detach().cpu().numpy(), copy=True)
     return jnp.asarray(value) if value is not None else value
 
 

@@ -134,12 +134,19 @@ def num_parameters(model: nnx.Module, trainable_only: bool = False) -> int:
 
 
 def _as_numpy(value: Any) -> np.ndarray:
+    """A numpy copy of ``value``: never a view of the caller's memory.
+
+    ``tensor.numpy()`` shares the tensor's storage and ``jnp.asarray`` of an
+    aligned numpy array may share it too (zero-copy on CPU), so without the copy
+    an in-place torch update after loading (``optimizer.step()``, ``add_``)
+    would silently change the jaxnn model's arrays.
+    """
     if hasattr(value, "detach") and hasattr(value, "numpy"):
         value = value.detach().cpu()
         if str(value.dtype) == "torch.bfloat16":
             value = value.float()
         value = value.numpy()
-    return np.asarray(value)
+    return np.array(value, copy=True)
 
 
 def load_state_dict(

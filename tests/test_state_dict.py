@@ -180,3 +180,22 @@ def test_flax_layers_and_rng_state_inside_a_model():
             self.drop = nnx.Dropout(0.5, rngs=nnx.Rngs(0))
 
     assert {k: v.shape for k, v in jaxnn.state_dict(Mixed()).items()} == {"flax_fc.kernel": (2, 3), "flax_fc.bias": (3,)}
+
+
+def test_loaded_arrays_do_not_follow_later_in_place_torch_updates():
+    # issue #21: tensor.numpy() shares storage and jnp.asarray can be zero-copy on CPU,
+    # so an optimizer.step() / add_() on the torch model after loading used to change
+    # the jaxnn model's parameters and buffers too.
+    t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    j = jaxnn.Sequential(jaxnn.Linear(3, 4, rngs=nnx.Rngs(0)), jaxnn.BatchNorm1d(4))
+    jaxnn.load_state_dict(j, t.state_dict())
+    frozen = jaxnn.Parameter(t[0].bias)
+    before = {k: np.array(v) for k, v in jaxnn.state_dict(j).items()}
+    bias_before = np.array(frozen[...])
+    with torch.no_grad():
+        for p in t.parameters():
+            p.add_(1.0)
+    t(torch.randn(5, 3))  # updates the running statistics in place
+    for key, value in jaxnn.state_dict(j).items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+    np.testing.assert_array_equal(frozen[...], bias_before)
