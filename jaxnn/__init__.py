@@ -8,6 +8,7 @@ The public face only re-exports: losses and activations live in
 
 from . import functional as functional
 from . import init as init
+from . import interop as interop
 from . import optim as optim
 from . import training as training
 from .module import Module as Module
@@ -76,6 +77,7 @@ from .nn import Softmax as Softmax
 from .nn import LogSoftmax as LogSoftmax
 from .state_dict import state_dict as state_dict
 from .state_dict import load_state_dict as load_state_dict
+from .state_dict import save_state_dict as save_state_dict
 from .state_dict import named_parameters as named_parameters
 from .state_dict import parameters as parameters
 from .state_dict import num_parameters as num_parameters
@@ -102,6 +104,7 @@ __all__ = [
     "Module",
     "functional",
     "init",
+    "interop",
     "optim",
     "training",
     "L1Loss",
@@ -166,6 +169,7 @@ __all__ = [
     "LogSoftmax",
     "state_dict",
     "load_state_dict",
+    "save_state_dict",
     "named_parameters",
     "parameters",
     "num_parameters",

@@ -52,11 +52,11 @@ class Module(nnx.Module):
 
         return state_dict(self, prefix)
 
-    def load_state_dict(self, state_dict, strict: bool = True):
-        """torch's ``load_state_dict()``: see :func:`jaxnn.load_state_dict`."""
+    def load_state_dict(self, state_dict, strict: bool = True, **renaming):
+        """torch's ``load_state_dict()`` (a dict or a file path): see :func:`jaxnn.load_state_dict`."""
         from .state_dict import load_state_dict
 
-        return load_state_dict(self, state_dict, strict)
+        return load_state_dict(self, state_dict, strict, **renaming)
 
     def named_parameters(self, prefix: str = ""):
         """torch's ``named_parameters()``: see :func:`jaxnn.named_parameters`."""

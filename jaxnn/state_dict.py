@@ -24,7 +24,8 @@ without x64, int64 in torch), which leave in that dtype.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, NamedTuple
+import os
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional, Union
 
 import jax.numpy as jnp
 import numpy as np
@@ -35,6 +36,7 @@ from .parameter import FrozenParameter
 __all__ = [
     "state_dict",
     "load_state_dict",
+    "save_state_dict",
     "named_parameters",
     "parameters",
     "num_parameters",
@@ -150,16 +152,26 @@ def _as_numpy(value: Any) -> np.ndarray:
 
 
 def load_state_dict(
-    model: nnx.Module, state_dict: Mapping[str, Any], strict: bool = True
+    model: nnx.Module,
+    source: Union[Mapping[str, Any], str, "os.PathLike[str]"],
+    strict: bool = True,
+    *,
+    strip_prefix: Optional[str] = None,
+    key_map: Union[Mapping[str, str], Callable[[str], str], None] = None,
 ) -> IncompatibleKeys:
     """torch's ``model.load_state_dict(state_dict, strict)``, in place.
 
     Args:
       model: the model to fill.
-      state_dict: ``{torch key: array}``, numpy arrays, JAX arrays or torch
-        tensors (e.g. ``torch.load("model.pt")``). Each value is cast to the
-        dtype of the variable it replaces, as torch's ``copy_`` does.
+      source: ``{torch key: array}`` (numpy arrays, JAX arrays or torch tensors,
+        e.g. ``torch_model.state_dict()``), or the path of a ``.safetensors`` or
+        torch ``.pt``/``.pth``/``.bin`` file (read with ``torch.load(weights_only=True)``,
+        which never unpickles code). Each value is copied and cast to the dtype
+        of the variable it replaces, as torch's ``copy_`` does.
       strict: missing or unexpected keys are an error.
+      strip_prefix: removed from the keys that start with it (``"module."`` of
+        a DDP checkpoint, ``"_orig_mod."`` of a compiled model).
+      key_map: then renames keys, ``{old: new}`` or a function of the key.
 
     Returns:
       ``IncompatibleKeys(missing_keys, unexpected_keys)``.
@@ -169,6 +181,11 @@ def load_state_dict(
         and unexpected key when ``strict``, and every shape mismatch in any case
         (as torch). Nothing is loaded when it raises.
     """
+    from .interop.io import read_state_dict, rename_keys
+
+    state_dict = read_state_dict(source) if isinstance(source, (str, os.PathLike)) else source
+    if strip_prefix is not None or key_map is not None:
+        state_dict = rename_keys(state_dict, strip_prefix, key_map)
     targets = dict(_named_variables(model))
     missing = [k for k in targets if k not in state_dict]
     unexpected = [k for k in state_dict if k not in targets]
@@ -196,3 +213,17 @@ def load_state_dict(
     for variable, value in updates:
         variable[...] = value
     return IncompatibleKeys(missing, unexpected)
+
+
+def save_state_dict(
+    model: nnx.Module, path: Union[str, "os.PathLike[str]"], *, metadata: Optional[Mapping[str, str]] = None
+) -> None:
+    """Writes :func:`state_dict` of ``model`` to ``path``: ``.safetensors`` (needs the
+    ``safetensors`` package), or a torch ``.pt``/``.pth``/``.bin`` when torch is installed.
+
+    Either file loads into the torch twin: ``torch_model.load_state_dict(
+    safetensors.torch.load_file(path))`` or ``torch.load(path, weights_only=True)``.
+    """
+    from .interop.io import write_state_dict
+
+    write_state_dict(state_dict(model), path, metadata)
