@@ -43,13 +43,16 @@ def cell(
     gi: jax.Array,
     h: jax.Array,
     c: Optional[jax.Array],
-    w_hh: jax.Array,
+    w_hh_t: jax.Array,
     b_hh: Optional[jax.Array],
-    w_hr: Optional[jax.Array] = None,
+    w_hr_t: Optional[jax.Array] = None,
 ) -> tuple[jax.Array, Optional[jax.Array]]:
     """One step from the input projection ``gi = x W_ih^T + b_ih`` ``(B, G*H)`` and the
-    state ``h`` ``(B, H_out)`` (and ``c`` ``(B, H)`` for LSTM) -> ``(h', c')``."""
-    gh = _linear(h, w_hh, b_hh)
+    state ``h`` ``(B, H_out)`` (and ``c`` ``(B, H)`` for LSTM) -> ``(h', c')``.
+
+    ``w_hh_t`` and ``w_hr_t`` are ``W_hh^T`` and ``W_hr^T``, transposed once by the
+    caller rather than in every step of the scan."""
+    gh = h @ w_hh_t if b_hh is None else h @ w_hh_t + b_hh
     if mode == "RNN_TANH":
         return jnp.tanh(gi + gh), None
     if mode == "RNN_RELU":
@@ -58,7 +61,7 @@ def cell(
         i, f, g, o = jnp.split(gh + gi, 4, axis=-1)
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
-        return (h_new @ w_hr.T if w_hr is not None else h_new), c_new
+        return (h_new @ w_hr_t if w_hr_t is not None else h_new), c_new
     ir, iz, in_ = jnp.split(gi, 3, axis=-1)
     hr, hz, hn = jnp.split(gh, 3, axis=-1)
     r = jax.nn.sigmoid(hr + ir)
@@ -79,7 +82,7 @@ def cell_step(
 ) -> tuple[jax.Array, Optional[jax.Array]]:
     """torch's ``rnn_tanh_cell`` / ``rnn_relu_cell`` / ``lstm_cell`` / ``gru_cell`` on
     a batch: ``input`` ``(B, H_in)``, ``h`` (and ``c``) ``(B, H)``."""
-    return cell(mode, _linear(input, w_ih, b_ih), h, c, w_hh, b_hh)
+    return cell(mode, _linear(input, w_ih, b_ih), h, c, w_hh.T, b_hh)
 
 
 def _direction(
@@ -94,11 +97,13 @@ def _direction(
 ) -> tuple[jax.Array, jax.Array, Optional[jax.Array]]:
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
     gi = _linear(x, w_ih, b_ih)
+    w_hh_t = w_hh.T
+    w_hr_t = None if w_hr is None else w_hr.T
 
     def step(carry, inputs):
         h, c = carry
         g, m = inputs
-        h_new, c_new = cell(mode, g, h, c, w_hh, b_hh, w_hr)
+        h_new, c_new = cell(mode, g, h, c, w_hh_t, b_hh, w_hr_t)
         if m is None:
             return (h_new, c_new), h_new
         m = m[:, None]
