@@ -458,7 +458,9 @@ class LSTMCell(RNNCellBase):
     ) -> None:
         super().__init__(input_size, hidden_size, bias, 4, rngs=rngs, dtype=dtype)
 
-    def __call__(self, input: ArrayLike, hx: Optional[tuple[ArrayLike, ArrayLike]] = None) -> tuple[jax.Array, jax.Array]:
+    def __call__(
+        self, input: ArrayLike, hx: Optional[tuple[ArrayLike, ArrayLike]] = None
+    ) -> tuple[jax.Array, jax.Array]:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTMCell: hx must be a pair (h, c)")
         (h, c), batched = self._step("LSTM", input, hx, 2)
