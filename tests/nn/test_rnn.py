@@ -93,6 +93,7 @@ def case_id(c):
     return "-".join(f for f in flags if f)
 
 
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_layer_parity(case):
     kind, layers, bidi, bf, bias, proj, packed, unbatched, with_hx, dtype = case
@@ -113,6 +114,15 @@ def test_layer_parity(case):
         assert_layer_parity(
             JFlat(j, lengths, lstm), TFlat(t, lengths, lstm), inputs, wrt=tuple(range(len(inputs)))
         )
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_bfloat16_within_half_precision_tolerance(kind):
+    """bfloat16 parameters and input: values and gradients at bf16's resolution of torch's bf16 run."""
+    j, t = build(kind, 4, 3, dtype=jnp.bfloat16)
+    t = t.to(torch.bfloat16)
+    x = np.asarray(jnp.asarray(randn(5, 2, 4), jnp.bfloat16))
+    assert_layer_parity(JFlat(j, lstm=kind == "lstm"), TFlat(t, lstm=kind == "lstm"), [x])
 
 
 class JCell(jaxnn.Module):
