@@ -75,6 +75,14 @@ from .nn import Sigmoid as Sigmoid
 from .nn import Tanh as Tanh
 from .nn import Softmax as Softmax
 from .nn import LogSoftmax as LogSoftmax
+from .nn import RNNBase as RNNBase
+from .nn import RNN as RNN
+from .nn import LSTM as LSTM
+from .nn import GRU as GRU
+from .nn import RNNCellBase as RNNCellBase
+from .nn import RNNCell as RNNCell
+from .nn import LSTMCell as LSTMCell
+from .nn import GRUCell as GRUCell
 from .state_dict import state_dict as state_dict
 from .state_dict import load_state_dict as load_state_dict
 from .state_dict import save_state_dict as save_state_dict
@@ -167,6 +175,14 @@ __all__ = [
     "Tanh",
     "Softmax",
     "LogSoftmax",
+    "RNNBase",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCellBase",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
     "state_dict",
     "load_state_dict",
     "save_state_dict",

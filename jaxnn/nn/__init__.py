@@ -42,6 +42,14 @@ from .activation import Sigmoid as Sigmoid
 from .activation import Tanh as Tanh
 from .activation import Softmax as Softmax
 from .activation import LogSoftmax as LogSoftmax
+from .rnn import RNNBase as RNNBase
+from .rnn import RNN as RNN
+from .rnn import LSTM as LSTM
+from .rnn import GRU as GRU
+from .rnn import RNNCellBase as RNNCellBase
+from .rnn import RNNCell as RNNCell
+from .rnn import LSTMCell as LSTMCell
+from .rnn import GRUCell as GRUCell
 
 __all__ = [
     "Identity",
@@ -82,4 +90,12 @@ __all__ = [
     "Tanh",
     "Softmax",
     "LogSoftmax",
+    "RNNBase",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCellBase",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
 ]
