@@ -310,7 +310,9 @@ def PolynomialLR(lr: float, total_iters: int = 5, power: float = 1.0) -> optax.S
     >>> [float(PolynomialLR(1.0, 4, 1.0)(k)) for k in (0, 2, 4, 6)]
     [1.0, 0.5, 0.0, 0.0]
     """
-    return lambda count: lr * (1.0 - _float(jnp.minimum(count, total_iters)) / total_iters) ** power
+    # (T - min(k, T)) / T, not 1 - min(k, T) / T: XLA may turn the division into a
+    # multiplication by 1/T, leaving 1 - k/T slightly negative at k = T (nan ** power).
+    return lambda count: lr * (_float(total_iters - jnp.minimum(count, total_iters)) / total_iters) ** power
 
 
 def CyclicLR(

@@ -58,7 +58,6 @@ CASES = [
     ("ChainedScheduler", lambda o: T.ChainedScheduler([T.ConstantLR(o, 0.1, 5), T.ExponentialLR(o, 0.98)]),
      L.ChainedScheduler([L.ConstantLR(LR, 0.1, 5), L.ExponentialLR(LR, 0.98)], LR), 200),
     ("ChainedScheduler-step-poly", lambda o: T.ChainedScheduler([T.StepLR(o, 30, 0.5), T.PolynomialLR(o, 150, 1.5)]),
-     # past total_iters torch's recursive PolynomialLR divides 0 by 0 (nan) inside a chain
      L.ChainedScheduler([L.StepLR(LR, 30, 0.5), L.PolynomialLR(LR, 150, 1.5)], LR), 150),
     ("SequentialLR-new", lambda o: T.SequentialLR(
         o, [T.MultiplicativeLR(o, lambda k: 0.99), T.ConstantLR(o, 0.5, 4), T.PolynomialLR(o, 40)], [10, 60]),
