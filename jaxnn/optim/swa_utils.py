@@ -109,7 +109,8 @@ def get_swa_multi_avg_fn() -> MultiAvgFn:
 
     def swa_update(averaged_list, current_list, num_averaged):
         if not averaged_list or _floating(averaged_list[0]):
-            weight = 1 / (jnp.asarray(num_averaged, averaged_list[0].dtype) + 1) if averaged_list else 0
+            # torch's 1 / (n_averaged + 1) divides an int64 tensor: a float32 weight
+            weight = 1 / (jnp.asarray(num_averaged).astype(jnp.float32) + 1) if averaged_list else 0
             return [lerp(a, c.astype(a.dtype), weight) for a, c in zip(averaged_list, current_list)]
         swa = get_swa_avg_fn()
         return [_into(swa(a, c, num_averaged), a) for a, c in zip(averaged_list, current_list)]
