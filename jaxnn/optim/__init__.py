@@ -7,6 +7,7 @@ has torch's schedulers as such schedules.
 """
 
 from . import lr_scheduler
+from . import swa_utils as swa_utils
 from ._core import OptimizerState, TorchOptimizer, param_groups
 from ._state_dict import load_state_dict, state_dict
 from .adagrad import Adagrad
@@ -32,6 +33,7 @@ __all__ = [
     "TorchOptimizer",
     "param_groups",
     "lr_scheduler",
+    "swa_utils",
     "state_dict",
     "load_state_dict",
     "clip_grad_norm_",

@@ -16,13 +16,23 @@ closed forms, equal up to rounding (float32 under JAX's default precision).
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from .plateau import ReduceLROnPlateau, ReduceLROnPlateauState, plateau_step
+
 __all__ = [
+    "MultiplicativeLR",
+    "ConstantLR",
+    "PolynomialLR",
+    "CyclicLR",
+    "ChainedScheduler",
+    "ReduceLROnPlateau",
+    "ReduceLROnPlateauState",
+    "plateau_step",
     "StepLR",
     "MultiStepLR",
     "ExponentialLR",
@@ -249,6 +259,165 @@ def SequentialLR(schedulers: Sequence[optax.Schedule], milestones: Sequence[int]
             f"number of milestones to be equal to {len(milestones)}"
         )
     return optax.join_schedules(list(schedulers), list(milestones))
+
+
+def MultiplicativeLR(lr: float, lr_lambda: Callable[[jax.Array], jax.Array]) -> optax.Schedule:
+    """``lr * prod_{i=1..k} lr_lambda(i)``: torch multiplies the current lr by
+    ``lr_lambda(epoch)`` at every step after the first.
+
+    ``lr_lambda`` must be traceable by JAX to be used under jit; the product is
+    a loop of ``k`` steps (a ``lax.fori_loop``), so a schedule with a closed
+    form (ExponentialLR, StepLR) is cheaper where one fits. torch's
+    MultiplicativeLR has no closed form, so inside torch's SequentialLR after
+    another scheduler it continues from that scheduler's last lr; here (as
+    for every schedule in :func:`SequentialLR`) it restarts from ``lr``.
+
+    Reference: ``torch.optim.lr_scheduler.MultiplicativeLR``.
+
+    >>> float(MultiplicativeLR(1.0, lambda k: 0.5)(3))
+    0.125
+    """
+
+    def schedule(count):
+        count = jnp.asarray(count, jnp.int32)
+        factor = jax.lax.fori_loop(
+            1, count + 1, lambda i, acc: acc * lr_lambda(i), jnp.ones((), jnp.result_type(float))
+        )
+        return lr * factor
+
+    return schedule
+
+
+def ConstantLR(lr: float, factor: float = 1.0 / 3, total_iters: int = 5) -> optax.Schedule:
+    """``lr * factor`` for ``k < total_iters``, then ``lr``.
+
+    Reference: ``torch.optim.lr_scheduler.ConstantLR`` (same factor check).
+
+    >>> [float(ConstantLR(1.0, 0.5, 2)(k)) for k in range(4)]
+    [0.5, 0.5, 1.0, 1.0]
+    """
+    if factor > 1.0 or factor < 0:
+        raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+    return lambda count: lr * jnp.where(jnp.asarray(count) < total_iters, factor, 1.0)
+
+
+def PolynomialLR(lr: float, total_iters: int = 5, power: float = 1.0) -> optax.Schedule:
+    """``lr * (1 - min(k, total_iters) / total_iters) ** power``.
+
+    Reference: ``torch.optim.lr_scheduler.PolynomialLR`` (torch updates it
+    recursively in double; this closed form is equal up to rounding).
+
+    >>> [float(PolynomialLR(1.0, 4, 1.0)(k)) for k in (0, 2, 4, 6)]
+    [1.0, 0.5, 0.0, 0.0]
+    """
+    # (T - min(k, T)) / T, not 1 - min(k, T) / T: XLA may turn the division into a
+    # multiplication by 1/T, leaving 1 - k/T slightly negative at k = T (nan ** power).
+    return lambda count: lr * (_float(total_iters - jnp.minimum(count, total_iters)) / total_iters) ** power
+
+
+def CyclicLR(
+    base_lr: float,
+    max_lr: float,
+    step_size_up: int = 2000,
+    step_size_down: Optional[int] = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+    scale_fn: Optional[Callable[[jax.Array], jax.Array]] = None,
+    scale_mode: str = "cycle",
+    cycle_momentum: bool = True,
+    base_momentum: float = 0.8,
+    max_momentum: float = 0.9,
+) -> optax.Schedule:
+    """Cyclical learning rate between ``base_lr`` and ``max_lr`` (Smith, 2017).
+
+    With ``size = step_size_up + step_size_down``, ``cycle = floor(1 + k / size)``
+    and ``x = 1 + k / size - cycle``, the height is ``x / r`` while rising
+    (``r = step_size_up / size``), ``(x - 1) / (r - 1)`` while falling, and
+    ``lr = base_lr + (max_lr - base_lr) * height * scale``, where ``scale`` is
+    ``scale_fn(cycle)`` (``scale_mode='cycle'``) or ``scale_fn(k)``
+    ('iterations'); the modes are 'triangular' (1), 'triangular2'
+    (``1 / 2 ** (cycle - 1)``) and 'exp_range' (``gamma ** k``).
+
+    torch's scheduler takes the optimizer and overwrites its lr with
+    ``base_lr``; this takes ``base_lr`` first. With ``cycle_momentum`` (torch's
+    default) the schedule carries ``.momentum``, ``max_momentum - (max_momentum
+    - base_momentum) * height * scale``, which a jaxnn optimizer follows for
+    its momentum (SGD, RMSprop) or beta1 (Adam family), as OneCycleLR.
+
+    Reference: ``torch.optim.lr_scheduler.CyclicLR``.
+
+    >>> [round(float(CyclicLR(0.1, 1.0, 2, cycle_momentum=False)(k)), 2) for k in range(5)]
+    [0.1, 0.55, 1.0, 0.55, 0.1]
+    """
+    up = int(step_size_up)
+    down = int(step_size_down) if step_size_down is not None else up
+    total = up + down
+    ratio = up / total
+    if scale_fn is None:
+        if mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError("mode is invalid and scale_fn is None")
+        scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        scale_fn = {
+            "triangular": lambda x: 1.0,
+            "triangular2": lambda x: 1 / (2.0 ** (x - 1)),
+            "exp_range": lambda x: gamma**x,
+        }[mode]
+
+    def height_and_scale(count):
+        # cycle and x from integer arithmetic: torch's 1 + k / size - cycle cancels
+        # in float32 once k is large (torch computes it in double).
+        k = jnp.asarray(count, jnp.int32)
+        size = int(total)
+        cycle = _float(k // size + 1)
+        x = _float(k % size) / total
+        k = _float(k)
+        height = jnp.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+        return height, scale_fn(cycle if scale_mode == "cycle" else k)
+
+    def schedule(count):
+        height, scale = height_and_scale(count)
+        return base_lr + (max_lr - base_lr) * height * scale
+
+    if cycle_momentum:
+        if base_momentum > max_momentum:
+            raise ValueError(f"CyclicLR: base_momentum {base_momentum} must not exceed max_momentum {max_momentum}")
+
+        def momentum(count):
+            height, scale = height_and_scale(count)
+            return max_momentum - (max_momentum - base_momentum) * height * scale
+
+        schedule.momentum = momentum
+    return schedule
+
+
+def ChainedScheduler(schedulers: Sequence[optax.Schedule], lr: float) -> optax.Schedule:
+    """Every scheduler stepped together: ``lr * prod_i (s_i(k) / lr)``.
+
+    torch's ChainedScheduler calls each scheduler's ``step()`` in turn, and each
+    multiplies the optimizer's current lr by its own factor: for the
+    multiplicative schedulers (StepLR, MultiStepLR, ExponentialLR, ConstantLR,
+    LinearLR, MultiplicativeLR, PolynomialLR) that is the product above. The
+    schedules must be built with the same base ``lr``, passed here too (torch
+    reads it from the optimizer, its second argument). Schedulers whose torch
+    update is not a factor of the current lr (CosineAnnealingLR, CyclicLR,
+    OneCycleLR) chain differently in torch and are not reproduced.
+
+    Reference: ``torch.optim.lr_scheduler.ChainedScheduler``.
+
+    >>> s = ChainedScheduler([ConstantLR(1.0, 0.1, 2), ExponentialLR(1.0, 0.5)], lr=1.0)
+    >>> [round(float(s(k)), 4) for k in range(4)]
+    [0.1, 0.05, 0.25, 0.125]
+    """
+    if len(schedulers) < 1:
+        raise ValueError("ChainedScheduler expects at least one scheduler")
+
+    def schedule(count):
+        value = jnp.asarray(lr, jnp.result_type(float))
+        for s in schedulers:
+            value = value * (s(count) / lr)
+        return value
+
+    return schedule
 
 
 def per_epoch(schedule: optax.Schedule, steps_per_epoch: int) -> optax.Schedule:

@@ -38,6 +38,31 @@ CASES = [
     ("SequentialLR-3",
      lambda o: T.SequentialLR(o, [T.ExponentialLR(o, 0.9), T.CosineAnnealingLR(o, 10), T.StepLR(o, 3)], [5, 25]),
      L.SequentialLR([L.ExponentialLR(LR, 0.9), L.CosineAnnealingLR(LR, 10), L.StepLR(LR, 3)], [5, 25]), 36),
+    ("MultiplicativeLR", lambda o: T.MultiplicativeLR(o, lambda k: 0.97 if k % 3 else 1.01),
+     L.MultiplicativeLR(LR, lambda k: jnp.where(k % 3 == 0, 1.01, 0.97)), 200),
+    ("ConstantLR", lambda o: T.ConstantLR(o, 0.25, 7), L.ConstantLR(LR, 0.25, 7), 200),
+    ("ConstantLR-default", lambda o: T.ConstantLR(o), L.ConstantLR(LR), 20),
+    ("PolynomialLR", lambda o: T.PolynomialLR(o, 50, 2.0), L.PolynomialLR(LR, 50, 2.0), 200),
+    ("PolynomialLR-default", lambda o: T.PolynomialLR(o), L.PolynomialLR(LR), 20),
+    ("CyclicLR-triangular", lambda o: T.CyclicLR(o, 0.1, 1.0, 7, 5, cycle_momentum=False),
+     L.CyclicLR(0.1, 1.0, 7, 5, cycle_momentum=False), 200),
+    ("CyclicLR-triangular2", lambda o: T.CyclicLR(o, 0.1, 1.0, 4, mode="triangular2", cycle_momentum=False),
+     L.CyclicLR(0.1, 1.0, 4, mode="triangular2", cycle_momentum=False), 200),
+    ("CyclicLR-exp_range", lambda o: T.CyclicLR(o, 0.1, 1.0, 6, mode="exp_range", gamma=0.99, cycle_momentum=False),
+     L.CyclicLR(0.1, 1.0, 6, mode="exp_range", gamma=0.99, cycle_momentum=False), 200),
+    ("CyclicLR-scale_fn-iterations",
+     lambda o: T.CyclicLR(o, 0.1, 1.0, 5, scale_fn=lambda x: 1 / (1 + x / 50), scale_mode="iterations",
+                          cycle_momentum=False),
+     L.CyclicLR(0.1, 1.0, 5, scale_fn=lambda x: 1 / (1 + x / 50), scale_mode="iterations", cycle_momentum=False),
+     200),
+    ("ChainedScheduler", lambda o: T.ChainedScheduler([T.ConstantLR(o, 0.1, 5), T.ExponentialLR(o, 0.98)]),
+     L.ChainedScheduler([L.ConstantLR(LR, 0.1, 5), L.ExponentialLR(LR, 0.98)], LR), 200),
+    ("ChainedScheduler-step-poly", lambda o: T.ChainedScheduler([T.StepLR(o, 30, 0.5), T.PolynomialLR(o, 150, 1.5)]),
+     L.ChainedScheduler([L.StepLR(LR, 30, 0.5), L.PolynomialLR(LR, 150, 1.5)], LR), 150),
+    ("SequentialLR-new", lambda o: T.SequentialLR(
+        o, [T.MultiplicativeLR(o, lambda k: 0.99), T.ConstantLR(o, 0.5, 4), T.PolynomialLR(o, 40)], [10, 60]),
+     L.SequentialLR([L.MultiplicativeLR(LR, lambda k: 0.99), L.ConstantLR(LR, 0.5, 4), L.PolynomialLR(LR, 40)],
+                    [10, 60]), 200),
 ]
 
 
@@ -129,6 +154,11 @@ def test_optimizer_uses_schedule_at_update_count():
         (lambda: L.OneCycleLR(1.0, 10, anneal_strategy="exp"), lambda o: T.OneCycleLR(o, 1.0, 10, anneal_strategy="exp")),
         (lambda: L.CosineAnnealingWarmRestarts(LR, 0), lambda o: T.CosineAnnealingWarmRestarts(o, 0)),
         (lambda: L.CosineAnnealingWarmRestarts(LR, 5, T_mult=0), lambda o: T.CosineAnnealingWarmRestarts(o, 5, T_mult=0)),
+        (lambda: L.ConstantLR(LR, factor=1.5), lambda o: T.ConstantLR(o, factor=1.5)),
+        (lambda: L.CyclicLR(0.1, 1.0, mode="square"), lambda o: T.CyclicLR(o, 0.1, 1.0, mode="square")),
+        (lambda: L.ReduceLROnPlateau(LR, factor=1.0), lambda o: T.ReduceLROnPlateau(o, factor=1.0)),
+        (lambda: L.ReduceLROnPlateau(LR, mode="avg"), lambda o: T.ReduceLROnPlateau(o, mode="avg")),
+        (lambda: L.ReduceLROnPlateau(LR, threshold_mode="x"), lambda o: T.ReduceLROnPlateau(o, threshold_mode="x")),
         (lambda: L.SequentialLR([L.StepLR(LR, 2)], [3]),
          lambda o: T.SequentialLR(o, [T.StepLR(o, 2)], [3])),
     ],
@@ -140,3 +170,113 @@ def test_bad_arguments_raise_torchs_errors(make_jax, make_torch):
     with pytest.raises(ValueError) as ours:
         make_jax()
     assert str(ours.value) == str(torch_error.value)
+
+
+@pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_cyclic_momentum_equals_torchs_group_momentum(mode, optimizer):
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = getattr(torch.optim, optimizer)([p], lr=LR, **({"momentum": 0.9} if optimizer == "SGD" else {}))
+    sched = T.CyclicLR(opt, 0.1, 1.0, 5, 3, mode=mode, gamma=0.97, base_momentum=0.7, max_momentum=0.95)
+    read = (lambda g: g["momentum"]) if optimizer == "SGD" else (lambda g: g["betas"][0])
+    expected = [read(opt.param_groups[0])]
+    for _ in range(60):
+        opt.step()
+        sched.step()
+        expected.append(read(opt.param_groups[0]))
+    momentum = L.CyclicLR(0.1, 1.0, 5, 3, mode=mode, gamma=0.97, base_momentum=0.7, max_momentum=0.95).momentum
+    with jax.enable_x64(True):
+        got = np.asarray(jax.vmap(momentum)(jnp.arange(61)))
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_cyclic_momentum_drives_the_optimizer_like_torch():
+    """SGD with momentum under CyclicLR(cycle_momentum=True): parameters equal torch's for 40 steps."""
+    rng = np.random.default_rng(0)
+    grads = rng.standard_normal((40, 3))
+    p = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    sched = T.CyclicLR(opt, 0.01, 0.2, 6)
+    expected = []
+    for g in grads:
+        p.grad = torch.tensor(g)
+        opt.step()
+        sched.step()
+        expected.append(p.detach().numpy().copy())
+    with jax.enable_x64(True):
+        tx = jo.SGD(lr=L.CyclicLR(0.01, 0.2, 6), momentum=0.9)
+        params = jnp.zeros(3)
+        state = tx.init(params)
+        got = []
+        for g in grads:
+            u, state = tx.update(jnp.asarray(g), state, params)
+            params = params + u
+            got.append(np.asarray(params))
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+PLATEAU_METRICS = [1.0, 0.9, 0.95, 0.9, 0.899995, 0.91, 0.92, 0.5, 0.6, 0.6, 0.6, 0.6, 0.49, 0.7, 0.8, 0.8,
+                   0.8, 0.9, 1.0, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"patience": 1},
+        {"patience": 2, "cooldown": 2, "factor": 0.5},
+        {"mode": "max", "patience": 1},
+        {"threshold_mode": "abs", "threshold": 0.05, "patience": 1},
+        {"mode": "max", "threshold_mode": "abs", "threshold": 0.05, "patience": 0, "cooldown": 1},
+        {"patience": 0, "factor": 0.5, "min_lr": 0.1},
+        {"patience": 0, "factor": 0.999999999, "eps": 1e-3},
+    ],
+    ids=str,
+)
+def test_reduce_on_plateau_reduces_at_torchs_steps(options):
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=LR)
+    sched = T.ReduceLROnPlateau(opt, **options)
+    expected = []
+    for metric in PLATEAU_METRICS:
+        sched.step(metric)
+        expected.append((opt.param_groups[0]["lr"], sched.num_bad_epochs, sched.cooldown_counter))
+    with jax.enable_x64(True):
+        tx = L.ReduceLROnPlateau(LR, **options)
+        state = tx.init(None)
+        step = jax.jit(L.plateau_step)
+        got = []
+        for metric in PLATEAU_METRICS:
+            state = step(state, metric)
+            got.append((float(state.lr), int(state.num_bad_epochs), int(state.cooldown_counter)))
+    np.testing.assert_allclose([g[0] for g in got], [e[0] for e in expected], rtol=1e-12)
+    assert [g[1:] for g in got] == [e[1:] for e in expected]
+
+
+def test_reduce_on_plateau_scales_a_chained_optimizers_updates_like_torch():
+    """AdamW with weight decay under ReduceLROnPlateau fed a metric each step, as value=."""
+    rng = np.random.default_rng(1)
+    grads = rng.standard_normal((25, 4))
+    metrics = [1.0, 0.8, 0.9, 0.9, 0.9, 0.7, 0.75, 0.75, 0.75, 0.75] * 3
+    p = torch.nn.Parameter(torch.ones(4, dtype=torch.float64))
+    opt = torch.optim.AdamW([p], lr=0.05)
+    sched = T.ReduceLROnPlateau(opt, patience=1, factor=0.5)
+    expected = []
+    for g, m in zip(grads, metrics):
+        sched.step(m)
+        p.grad = torch.tensor(g)
+        opt.step()
+        expected.append(p.detach().numpy().copy())
+    with jax.enable_x64(True):
+        import optax
+
+        tx = optax.chain(jo.AdamW(lr=0.05), L.ReduceLROnPlateau(0.05, patience=1, factor=0.5))
+        params = jnp.ones(4)
+        state = tx.init(params)
+        update = jax.jit(tx.update)
+        got = []
+        for g, m in zip(grads, metrics):
+            u, state = update(jnp.asarray(g), state, params, value=m)
+            params = optax.apply_updates(params, u)
+            got.append(np.asarray(params))
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
