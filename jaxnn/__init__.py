@@ -44,6 +44,9 @@ from .nn import Unflatten as Unflatten
 from .nn import Sequential as Sequential
 from .nn import ModuleList as ModuleList
 from .nn import ModuleDict as ModuleDict
+from .nn import ParameterList as ParameterList
+from .nn import ParameterDict as ParameterDict
+from .nn import Container as Container
 from .nn import Conv1d as Conv1d
 from .nn import Conv2d as Conv2d
 from .nn import ConvTranspose1d as ConvTranspose1d
@@ -134,6 +137,9 @@ __all__ = [
     "Sequential",
     "ModuleList",
     "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+    "Container",
     "Conv1d",
     "Conv2d",
     "ConvTranspose1d",

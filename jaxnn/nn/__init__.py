@@ -12,6 +12,9 @@ from .linear import Unflatten as Unflatten
 from .container import Sequential as Sequential
 from .container import ModuleList as ModuleList
 from .container import ModuleDict as ModuleDict
+from .container import ParameterList as ParameterList
+from .container import ParameterDict as ParameterDict
+from .container import Container as Container
 from .conv import Conv1d as Conv1d
 from .conv import Conv2d as Conv2d
 from .conv import ConvTranspose1d as ConvTranspose1d
@@ -52,6 +55,9 @@ __all__ = [
     "Sequential",
     "ModuleList",
     "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+    "Container",
     "Conv1d",
     "Conv2d",
     "ConvTranspose1d",
