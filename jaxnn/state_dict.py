@@ -249,7 +249,9 @@ def load_state_dict(
                 f"the shape in current model is {current.shape}."
             )
             continue
-        updates.append((variable, jnp.asarray(value, current.dtype)))
+        # A copy: jnp.asarray may alias a numpy (or torch) buffer on CPU, and the caller may
+        # go on to change that tensor in place (an optimizer step).
+        updates.append((variable, jnp.array(value, current.dtype, copy=True)))
     if errors:
         raise StateDictError(
             f"Error(s) in loading state_dict for {type(model).__name__}:\n\t" + "\n\t".join(errors)
