@@ -125,14 +125,20 @@ def state_dict(model: nnx.Module, prefix: str = "") -> dict[str, np.ndarray]:
     return {name: _export(v) for name, v in _named_variables(model, prefix) if _persistent(v)}
 
 
+def _dotted(prefix: str) -> str:
+    """torch's ``named_parameters(prefix="m")`` joins with a dot (``state_dict``'s prefix does not)."""
+    return prefix + "." if prefix and not prefix.endswith(".") else prefix
+
+
 def named_parameters(
     model: nnx.Module, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
 ) -> Iterator[tuple[str, Any]]:
     """torch's ``named_parameters()``: ``(name, array)`` of each parameter once
     (shared ones under their first name; every name with ``remove_duplicate=False``),
-    frozen parameters included as in torch; ``recurse=False``: the module's own only."""
+    frozen parameters included as in torch; ``recurse=False``: the module's own only.
+    ``prefix="m"`` names them ``"m.weight"``, as torch."""
     seen: set[int] = set()
-    for name, variable in _named_variables(model, prefix, recurse):
+    for name, variable in _named_variables(model, _dotted(prefix), recurse):
         if _is_parameter(variable) and (not remove_duplicate or id(variable) not in seen):
             seen.add(id(variable))
             yield name, variable[...]
@@ -149,7 +155,7 @@ def named_buffers(
     """torch's ``named_buffers()``: ``(name, array)`` of each buffer (non-persistent ones
     too, as torch), in torch's order; rng state is not a buffer."""
     seen: set[int] = set()
-    for name, variable in _named_variables(model, prefix, recurse):
+    for name, variable in _named_variables(model, _dotted(prefix), recurse):
         if not _is_parameter(variable) and (not remove_duplicate or id(variable) not in seen):
             seen.add(id(variable))
             yield name, variable[...]

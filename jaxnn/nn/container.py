@@ -284,19 +284,20 @@ class ParameterDict(_Keyed, MutableMapping):
     def __reversed__(self) -> Iterator[str]:
         return reversed(self._keys)
 
-    def update(self, parameters: Any = (), **kwargs: Any) -> None:  # type: ignore[override]
-        """torch's ``update``: from a mapping (in its order) or an iterable of (key, value) pairs."""
-        items = parameters.items() if isinstance(parameters, Mapping) else parameters
+    def update(self, parameters: Any) -> None:  # type: ignore[override]
+        """torch's ``update``: an ``OrderedDict``, ``ParameterDict`` or iterable of
+        (key, value) pairs in its order; any other mapping in SORTED key order, as
+        torch does (so ``ParameterDict({"b": .., "a": ..})`` has keys a, b)."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            items = sorted(parameters.items())
+        else:
+            items = list(parameters)
         for j, item in enumerate(items):
-            if isinstance(parameters, Mapping):
-                key, value = item
-            else:
-                if not isinstance(item, (tuple, list)) or len(item) != 2:
-                    raise ValueError(f"ParameterDict update sequence element #{j} should be a key-value pair")
-                key, value = item
-            self[key] = value
-        for key, value in kwargs.items():
-            self[key] = value
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise ValueError(f"ParameterDict update sequence element #{j} should be a key-value pair")
+            self[item[0]] = item[1]
 
     def copy(self) -> "ParameterDict":
         """A new ParameterDict holding the same variables (shared, as torch's copy shares tensors)."""
