@@ -153,6 +153,20 @@ class _OrthMaps(enum.Enum):
     householder = enum.auto()
 
 
+def _householder_product(a: jax.Array, tau: jax.Array) -> jax.Array:
+    """``torch.linalg.householder_product``: the first ``k`` columns of ``H_1 ... H_k``,
+    ``H_i = I - tau_i v_i v_i^H`` with ``v_i`` column ``i`` of ``a`` below the diagonal and 1
+    on it. Written out (``k`` rank-one updates) because ``lax.linalg.householder_product``
+    has no derivative."""
+    n, k = a.shape[-2], a.shape[-1]
+    rows = jnp.arange(n)
+    q = jnp.broadcast_to(jnp.eye(n, k, dtype=a.dtype), a.shape)
+    for i in reversed(range(k)):
+        v = jnp.where(rows < i, 0, jnp.where(rows == i, 1, a[..., :, i])).astype(a.dtype)
+        q = q - tau[..., i, None, None] * v[..., :, None] * (jnp.conj(v)[..., None, :] @ q)
+    return q
+
+
 def _make_orthogonal(a: jax.Array) -> jax.Array:
     """Q of the QR decomposition of ``a`` with R's diagonal made positive (torch's ``_make_orthogonal``)."""
     q, r = jnp.linalg.qr(a)
@@ -201,7 +215,7 @@ class _Orthogonal(Module):
         else:
             a = jnp.tril(x, -1)
             tau = 2.0 / (1.0 + jnp.sum(a * a, axis=-2))
-            q = jax.lax.linalg.householder_product(a, tau)
+            q = _householder_product(a, tau)
             q = q * jnp.diagonal(x, axis1=-2, axis2=-1).astype(jnp.int32).astype(q.dtype)[..., None, :]
         if self.base is not None:
             q = self.base[...] @ q

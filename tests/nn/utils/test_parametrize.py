@@ -29,6 +29,16 @@ class TSymmetric(torch.nn.Module):
         return a.triu()
 
 
+class JDouble(jaxnn.Module):
+    def __call__(self, x):
+        return 2 * x
+
+
+class TDouble(torch.nn.Module):
+    def forward(self, x):
+        return 2 * x
+
+
 class JScale(jaxnn.Module):
     """Two originals: right_inverse splits the weight into a scale and a direction."""
 
@@ -58,6 +68,8 @@ def test_chained_parametrizations_keys_values_and_gradients(float_dtype):
     j, t = _layers(float_dtype)
     parametrize.register_parametrization(j, "weight", JSymmetric())
     torch.nn.utils.parametrize.register_parametrization(t, "weight", TSymmetric())
+    parametrize.register_parametrization(j, "weight", JDouble())
+    torch.nn.utils.parametrize.register_parametrization(t, "weight", TDouble())
     parametrize.register_parametrization(j, "bias", JScale())
     torch.nn.utils.parametrize.register_parametrization(t, "bias", TScale())
     assert type(j).__name__ == type(t).__name__ == "ParametrizedLinear"
@@ -70,7 +82,7 @@ def test_chained_parametrizations_keys_values_and_gradients(float_dtype):
     assert_layer_parity(j, t, (randn(4, 3, dtype=float_dtype),))
     assert parametrize.is_parametrized(j) and parametrize.is_parametrized(j, "bias")
     assert not parametrize.is_parametrized(j, "nope") and parametrize.type_before_parametrizations(j) is jaxnn.Linear
-    assert repr(j) == repr(t).replace("TSymmetric", "JSymmetric").replace("TScale", "JScale")
+    assert repr(j) == repr(t).replace("TSymmetric", "JSymmetric").replace("TScale", "JScale").replace("TDouble", "JDouble")
 
 
 def test_assignment_goes_through_right_inverse_and_remove_restores_the_class():
