@@ -177,7 +177,8 @@ class Module(nnx.Module):
         state dict (still in :meth:`named_buffers`), as in torch."""
         _check_name(self, name, "buffer")
         current = vars(self).get(name, None)
-        if hasattr(self, name) and not (
+        # A None attribute may be an earlier None registration: torch allows replacing those.
+        if hasattr(self, name) and current is not None and not (
             isinstance(current, nnx.Variable) and not isinstance(current, (nnx.Param, FrozenParameter))
         ):
             raise KeyError(f"attribute '{name}' already exists")
@@ -191,7 +192,8 @@ class Module(nnx.Module):
         buffer = tensor if isinstance(tensor, nnx.Variable) else Buffer(tensor)
         if not persistent:
             buffer.set_metadata("persistent", False)
-        setattr(self, name, buffer)
+        # nnx.data: the name may hold a static None from an earlier registration.
+        setattr(self, name, nnx.data(buffer))
 
     def register_parameter(self, name: str, param: Any) -> None:
         """torch's ``register_parameter``: ``param`` must be a :class:`jaxnn.Parameter`
@@ -205,16 +207,17 @@ class Module(nnx.Module):
                 f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
                 "(jaxnn.Parameter or None required)"
             )
-        setattr(self, name, param)
+        setattr(self, name, param if param is None else nnx.data(param))
 
     def add_module(self, name: str, module: Optional[nnx.Module]) -> None:
         """torch's ``add_module``: ``module`` (an nnx module or ``None``) becomes the child ``name``."""
         _check_name(self, name, "module")
         if module is not None and not isinstance(module, nnx.Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if hasattr(self, name) and not isinstance(vars(self).get(name, None), nnx.Module):
+        current = vars(self).get(name, None)
+        if hasattr(self, name) and current is not None and not isinstance(current, nnx.Module):
             raise KeyError(f"attribute '{name}' already exists")
-        setattr(self, name, module)
+        setattr(self, name, module if module is None else nnx.data(module))
 
     def register_module(self, name: str, module: Optional[nnx.Module]) -> None:
         """Alias of :meth:`add_module`, as in torch."""

@@ -99,9 +99,11 @@ def fuse_conv_bn_eval(conv: M, bn: nnx.Module, transpose: bool = False) -> M:
     """
     _check_eval(conv, bn)
     fused = nnx.clone(conv)
-    fused.weight, fused.bias = fuse_conv_bn_weights(
+    weight, bias = fuse_conv_bn_weights(
         conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias, transpose
     )
+    # nnx.data: a conv built with bias=False holds a static None there.
+    fused.weight, fused.bias = weight, nnx.data(bias)
     return fused
 
 
@@ -120,7 +122,8 @@ def fuse_linear_bn_eval(linear: M, bn: nnx.Module) -> M:
             f"linear.out_features={linear.out_features} and bn.num_features={bn.num_features}"
         )
     fused = nnx.clone(linear)
-    fused.weight, fused.bias = fuse_linear_bn_weights(
+    weight, bias = fuse_linear_bn_weights(
         linear.weight, linear.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
     )
+    fused.weight, fused.bias = weight, nnx.data(bias)
     return fused

@@ -136,7 +136,6 @@ def test_torch_checkpoint_loads_and_three_sgd_steps_match():
     chex.assert_trees_all_close(j(x), t(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
     t.train(), j.train()
     step = jaxnn.training.make_train_step(j, jaxnn.MSELoss(), jaxnn.optim.SGD(lr=0.1))
-    params, rest = nnx.state(j, nnx.Param), nnx.state(j, ...)
     graphdef, params, rest = jaxnn.training.split_model(j)
     opt_state = jaxnn.optim.SGD(lr=0.1).init(params)
     topt = torch.optim.SGD(t.parameters(), lr=0.1)
