@@ -56,6 +56,10 @@ def _eager_class(name: str) -> type:
     return cls
 
 
+def _hashable(value: Any) -> Any:
+    return tuple(_hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
 class _LazyModule(Module):
     """Holds the eager class's arguments until the first input fixes the missing size.
 
@@ -83,8 +87,10 @@ class _LazyModule(Module):
         for key, parameter in signature.parameters.items():
             if parameter.kind is inspect.Parameter.VAR_KEYWORD:
                 options.update(options.pop(key, {}))
-        self._args, self._kwargs = tuple(args), tuple(sorted(kwargs.items()))
-        self._options = tuple(sorted(options.items()))
+        # Static module data must be hashable (it goes into the graphdef): lists become tuples.
+        self._args = _hashable(args)
+        self._kwargs = tuple((k, _hashable(v)) for k, v in sorted(kwargs.items()))
+        self._options = tuple((k, _hashable(v)) for k, v in sorted(options.items()))
         self.rngs = rngs
         self._dtype = None if dtype is None else np.dtype(dtype).name
 

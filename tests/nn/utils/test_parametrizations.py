@@ -4,10 +4,8 @@ values, gradients, power-iteration state, and training through make_train_step."
 import warnings
 
 import chex
-import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 import torch
 from flax import nnx
