@@ -163,12 +163,19 @@ class Module(nnx.Module):
         """Calls ``fn`` on every submodule (children first, recursively) and then on
         ``self``; returns ``self``. How timm / transformers initialise weights: ``fn``
         writes new values with ``m.weight[...] = ...`` (or ``jaxnn.init`` helpers)."""
-        for child in self.children():
-            if isinstance(child, Module):
-                child.apply(fn)
-            else:
-                fn(child)
-        fn(self)
+        from .state_dict import ordered_members
+
+        def visit(module: nnx.Module) -> None:
+            # flax modules nested in a jaxnn model are visited too (they have no ``apply``);
+            # like torch, a child held twice by one parent is visited once.
+            seen: set[int] = set()
+            for _, child in ordered_members(module):
+                if isinstance(child, nnx.Module) and id(child) not in seen:
+                    seen.add(id(child))
+                    visit(child)
+            fn(module)
+
+        visit(self)
         return self
 
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
