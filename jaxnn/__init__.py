@@ -45,6 +45,22 @@ from .nn import Unflatten as Unflatten
 from .nn import Sequential as Sequential
 from .nn import ModuleList as ModuleList
 from .nn import ModuleDict as ModuleDict
+from .nn import ParameterList as ParameterList
+from .nn import ParameterDict as ParameterDict
+from .nn import Container as Container
+from .nn import LazyLinear as LazyLinear
+from .nn import LazyConv1d as LazyConv1d
+from .nn import LazyConv2d as LazyConv2d
+from .nn import LazyConv3d as LazyConv3d
+from .nn import LazyConvTranspose1d as LazyConvTranspose1d
+from .nn import LazyConvTranspose2d as LazyConvTranspose2d
+from .nn import LazyConvTranspose3d as LazyConvTranspose3d
+from .nn import LazyBatchNorm1d as LazyBatchNorm1d
+from .nn import LazyBatchNorm2d as LazyBatchNorm2d
+from .nn import LazyBatchNorm3d as LazyBatchNorm3d
+from .nn import LazyInstanceNorm1d as LazyInstanceNorm1d
+from .nn import LazyInstanceNorm2d as LazyInstanceNorm2d
+from .nn import LazyInstanceNorm3d as LazyInstanceNorm3d
 from .nn import Conv1d as Conv1d
 from .nn import Conv2d as Conv2d
 from .nn import ConvTranspose1d as ConvTranspose1d
@@ -145,6 +161,22 @@ __all__ = [
     "Sequential",
     "ModuleList",
     "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+    "Container",
+    "LazyLinear",
+    "LazyConv1d",
+    "LazyConv2d",
+    "LazyConv3d",
+    "LazyConvTranspose1d",
+    "LazyConvTranspose2d",
+    "LazyConvTranspose3d",
+    "LazyBatchNorm1d",
+    "LazyBatchNorm2d",
+    "LazyBatchNorm3d",
+    "LazyInstanceNorm1d",
+    "LazyInstanceNorm2d",
+    "LazyInstanceNorm3d",
     "Conv1d",
     "Conv2d",
     "ConvTranspose1d",

@@ -17,6 +17,9 @@ an ``nnx.jit`` write-back, which rebuild a module's ``__dict__`` sorted: the
 order is read from flax's per-module node table, which keeps it (containers
 use their own index / insertion order). Loading never depends on the order.
 
+Buffers registered with ``persistent=False`` (``Module.register_buffer``) are
+buffers for :func:`named_buffers` but stay out of the state dict, as in torch.
+
 Arrays leave as numpy arrays in their own dtype, except buffers created with
 ``torch_dtype`` metadata (BatchNorm's ``num_batches_tracked``: int32 in JAX
 without x64, int64 in torch), which leave in that dtype.
@@ -39,6 +42,9 @@ __all__ = [
     "save_state_dict",
     "named_parameters",
     "parameters",
+    "named_buffers",
+    "buffers",
+    "named_modules",
     "num_parameters",
     "StateDictError",
     "IncompatibleKeys",
@@ -61,8 +67,8 @@ def _is_parameter(variable: nnx.Variable) -> bool:
     return isinstance(variable, (nnx.Param, FrozenParameter))
 
 
-def _named_variables(module: Any, prefix: str = "") -> Iterator[tuple[str, nnx.Variable]]:
-    """(torch name, variable) of every parameter and buffer, torch's order, duplicates kept."""
+def ordered_members(module: Any) -> list[tuple[str, Any]]:
+    """(attribute name, value) of a module's attributes in torch's registration order."""
     members = [(name, value) for name, value in vars(module).items() if not name.startswith("_pytree__")]
     # Containers know their torch order; nnx.merge rebuilds attributes in sorted order.
     order = getattr(module, "_keys", None)
@@ -77,14 +83,28 @@ def _named_variables(module: Any, prefix: str = "") -> Iterator[tuple[str, nnx.V
     if order is not None:
         rank = {key: i for i, key in enumerate(order)}
         members.sort(key=lambda item: rank.get(item[0], -1))
+    return members
+
+
+def _named_variables(
+    module: Any, prefix: str = "", recurse: bool = True
+) -> Iterator[tuple[str, nnx.Variable]]:
+    """(torch name, variable) of every parameter and buffer, torch's order, duplicates kept."""
+    members = ordered_members(module)
     variables = [
         (name, v) for name, v in members if isinstance(v, nnx.Variable) and not isinstance(v, nnx.RngState)
     ]
     for name, variable in sorted(variables, key=lambda item: not _is_parameter(item[1])):
         yield prefix + name, variable
-    for name, child in members:
-        if isinstance(child, nnx.Module):
-            yield from _named_variables(child, f"{prefix}{name}.")
+    if recurse:
+        for name, child in members:
+            if isinstance(child, nnx.Module):
+                yield from _named_variables(child, f"{prefix}{name}.")
+
+
+def _persistent(variable: nnx.Variable) -> bool:
+    """``register_buffer(..., persistent=False)`` buffers stay out of the state dict, as in torch."""
+    return variable.get_metadata().get("persistent", True)
 
 
 def _export(variable: nnx.Variable) -> np.ndarray:
@@ -104,22 +124,75 @@ def state_dict(model: nnx.Module, prefix: str = "") -> dict[str, np.ndarray]:
       ``{key: numpy array}`` (copies), in torch's order. A variable shared by two
       modules appears under both keys, as in torch.
     """
-    return {name: _export(v) for name, v in _named_variables(model, prefix)}
+    return {name: _export(v) for name, v in _named_variables(model, prefix) if _persistent(v)}
 
 
-def named_parameters(model: nnx.Module, prefix: str = "") -> Iterator[tuple[str, Any]]:
+def _dotted(prefix: str) -> str:
+    """torch's ``named_parameters(prefix="m")`` joins with a dot (``state_dict``'s prefix does not)."""
+    return prefix + "." if prefix and not prefix.endswith(".") else prefix
+
+
+def named_parameters(
+    model: nnx.Module, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+) -> Iterator[tuple[str, Any]]:
     """torch's ``named_parameters()``: ``(name, array)`` of each parameter once
-    (shared ones under their first name), frozen parameters included as in torch."""
+    (shared ones under their first name; every name with ``remove_duplicate=False``),
+    frozen parameters included as in torch; ``recurse=False``: the module's own only.
+    ``prefix="m"`` names them ``"m.weight"``, as torch."""
     seen: set[int] = set()
-    for name, variable in _named_variables(model, prefix):
-        if _is_parameter(variable) and id(variable) not in seen:
+    for name, variable in _named_variables(model, _dotted(prefix), recurse):
+        if _is_parameter(variable) and (not remove_duplicate or id(variable) not in seen):
             seen.add(id(variable))
             yield name, variable[...]
 
 
-def parameters(model: nnx.Module) -> Iterator[Any]:
+def parameters(model: nnx.Module, recurse: bool = True) -> Iterator[Any]:
     """torch's ``parameters()``: the arrays of :func:`named_parameters`."""
-    return (array for _, array in named_parameters(model))
+    return (array for _, array in named_parameters(model, recurse=recurse))
+
+
+def named_buffers(
+    model: nnx.Module, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+) -> Iterator[tuple[str, Any]]:
+    """torch's ``named_buffers()``: ``(name, array)`` of each buffer (non-persistent ones
+    too, as torch), in torch's order; rng state is not a buffer."""
+    seen: set[int] = set()
+    for name, variable in _named_variables(model, _dotted(prefix), recurse):
+        if not _is_parameter(variable) and (not remove_duplicate or id(variable) not in seen):
+            seen.add(id(variable))
+            yield name, variable[...]
+
+
+def buffers(model: nnx.Module, recurse: bool = True) -> Iterator[Any]:
+    """torch's ``buffers()``: the arrays of :func:`named_buffers`."""
+    return (array for _, array in named_buffers(model, recurse=recurse))
+
+
+def named_modules(
+    model: Any, memo: Optional[set[int]] = None, prefix: str = "", remove_duplicate: bool = True
+) -> Iterator[tuple[str, Any]]:
+    """torch's ``named_modules()``: ``(dotted name, module)`` of the model ("") and every
+    submodule, depth first in registration order; a shared module once unless
+    ``remove_duplicate=False``."""
+    if memo is None:
+        memo = set()
+    if remove_duplicate:
+        if id(model) in memo:
+            return
+        memo.add(id(model))
+    yield prefix, model
+    for name, child in ordered_members(model):
+        if isinstance(child, nnx.Module):
+            yield from named_modules(child, memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
+
+
+def _materialize_lazy(model: nnx.Module, state_dict: Mapping[str, Any]) -> None:
+    """Lazy modules that have not seen an input take their shapes from the state dict,
+    as torch's lazy load hook materialises them before copying."""
+    for name, module in list(named_modules(model)):
+        materialize = getattr(module, "_materialize_from_state", None)
+        if materialize is not None:
+            materialize(f"{name}." if name else "", state_dict)
 
 
 def num_parameters(model: nnx.Module, trainable_only: bool = False) -> int:
@@ -186,7 +259,8 @@ def load_state_dict(
     state_dict = read_state_dict(source) if isinstance(source, (str, os.PathLike)) else source
     if strip_prefix is not None or key_map is not None:
         state_dict = rename_keys(state_dict, strip_prefix, key_map)
-    targets = dict(_named_variables(model))
+    _materialize_lazy(model, state_dict)
+    targets = {k: v for k, v in _named_variables(model) if _persistent(v)}
     missing = [k for k in targets if k not in state_dict]
     unexpected = [k for k in state_dict if k not in targets]
     errors, updates = [], []
@@ -205,7 +279,9 @@ def load_state_dict(
                 f"the shape in current model is {current.shape}."
             )
             continue
-        updates.append((variable, jnp.asarray(value, current.dtype)))
+        # A copy: jnp.asarray may alias a numpy (or torch) buffer on CPU, and the caller may
+        # go on to change that tensor in place (an optimizer step).
+        updates.append((variable, jnp.array(value, current.dtype, copy=True)))
     if errors:
         raise StateDictError(
             f"Error(s) in loading state_dict for {type(model).__name__}:\n\t" + "\n\t".join(errors)

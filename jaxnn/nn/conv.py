@@ -123,6 +123,23 @@ class _ConvNd(Module):
         spatial = "DHW"[-self._nd :]
         return ("NC" + spatial, "OI" + spatial, "NC" + spatial)
 
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * len(self.padding):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * len(self.dilation):
+            s += f", dilation={self.dilation}"
+        output_padding = getattr(self, "output_padding", (0,))
+        if output_padding != (0,) * len(output_padding):
+            s += f", output_padding={output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
 
 class _Conv(_ConvNd):
     def _padding_pairs(self) -> list[tuple[int, int]]:

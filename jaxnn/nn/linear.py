@@ -66,6 +66,9 @@ class Linear(Module):
         y = x @ self.weight[...].T
         return y + self.bias[...] if self.bias is not None else y
 
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
 
 class Bilinear(Module):
     """y_k = x1^T A_k x2 + b_k.
@@ -106,6 +109,12 @@ class Bilinear(Module):
         y = jnp.einsum("...i,oij,...j->...o", x1, self.weight[...], x2)
         return y + self.bias[...] if self.bias is not None else y
 
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )
+
 
 def _dim(dim: int, ndim: int, name: str) -> int:
     if not -ndim <= dim < ndim:
@@ -128,6 +137,9 @@ class Flatten(Module):
         shape = x.shape if x.ndim else (1,)
         return x.reshape(shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
 
 class Unflatten(Module):
     """Expands dim ``dim`` into ``unflattened_size`` (one entry may be -1)."""
@@ -139,3 +151,6 @@ class Unflatten(Module):
         x = jnp.asarray(input)
         dim = _dim(self.dim, x.ndim, "Unflatten")
         return x.reshape(x.shape[:dim] + self.unflattened_size + x.shape[dim + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -89,6 +89,12 @@ class LayerNorm(Module):
         y = _normalise(_upcast(x), tuple(range(x.ndim - k, x.ndim)), self.eps)
         return _scale_shift(y, self.weight, self.bias, self.normalized_shape).astype(x.dtype)
 
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
+
 
 class GroupNorm(Module):
     """Normalises each of ``num_groups`` channel groups of ``(N, C, *)`` input over (C/G, *).
@@ -122,6 +128,12 @@ class GroupNorm(Module):
         grouped = _upcast(x).reshape((x.shape[0], self.num_groups, -1))
         y = _normalise(grouped, (2,), self.eps).reshape(x.shape)
         return _scale_shift(y, self.weight, self.bias, (-1,) + (1,) * (x.ndim - 2)).astype(x.dtype)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class _BatchNorm(Module):
@@ -168,6 +180,12 @@ class _BatchNorm(Module):
             self.num_batches_tracked = Buffer(jnp.zeros((), int), torch_dtype="int64")
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
 
     def _check(self, x: jax.Array) -> None:
         name = type(self).__name__

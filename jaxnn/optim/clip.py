@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value"]
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "get_total_norm",
+    "clip_grads_with_norm_",
+]
 
 
 def _vector_norm(x: jax.Array, ord: float) -> jax.Array:
@@ -85,6 +92,45 @@ def clip_grad_norm_(
     total = _total_norm(grads, norm_type, error_if_nonfinite)
     coef = jnp.minimum(float(max_norm) / (total + 1e-6), 1.0)
     return jax.tree.map(lambda g: (g * coef).astype(g.dtype), grads), total
+
+
+def get_total_norm(
+    tensors: Any, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach: Optional[bool] = None
+) -> jax.Array:
+    """The ``norm_type``-norm of all the arrays as one vector (torch's ``get_total_norm``):
+    the norm of the per-array norms, torch's order of reduction.
+
+    Args:
+      tensors: a pytree of arrays (gradients), an iterable of them, or one array.
+      norm_type: p of the p-norm; ``float('inf')`` for max-abs.
+      error_if_nonfinite: raise ``RuntimeError`` on a nan/inf total (eagerly only;
+        under ``jit`` a ``ValueError`` at trace time, see :func:`clip_grad_norm_`).
+      foreach: accepted for torch compatibility.
+
+    Returns:
+      A 0-d array; 0.0 for no arrays, as torch.
+
+    >>> float(get_total_norm([jnp.full(4, 3.0), jnp.full(9, 4.0)]))
+    13.416...
+    """
+    if isinstance(tensors, Iterator):
+        tensors = list(tensors)
+    return _total_norm(tensors, float(norm_type), error_if_nonfinite)
+
+
+def clip_grads_with_norm_(
+    parameters: Any, max_norm: float, total_norm: jax.Array, foreach: Optional[bool] = None
+) -> Any:
+    """Scales the arrays by ``min(max_norm / (total_norm + 1e-6), 1)`` with a total norm
+    computed beforehand (torch's ``clip_grads_with_norm_``, the second half of
+    :func:`clip_grad_norm_`; e.g. with :func:`get_total_norm` of gradients summed
+    across devices). torch scales ``.grad`` in place and returns ``None``; here the
+    scaled pytree is returned, each leaf in its own dtype.
+    """
+    if isinstance(parameters, Iterator):
+        parameters = list(parameters)
+    coef = jnp.minimum(float(max_norm) / (jnp.asarray(total_norm) + 1e-6), 1.0)
+    return jax.tree.map(lambda g: (g * coef).astype(g.dtype), parameters)
 
 
 def clip_grad_value_(grads: Any, clip_value: float, foreach: Optional[bool] = None) -> Any:
