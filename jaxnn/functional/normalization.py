@@ -385,8 +385,8 @@ def rms_norm(
     ``y = x / sqrt(mean(x**2) + eps) * weight``. ``eps=None`` is the machine
     epsilon of the computation type, as torch: ``finfo(float32).eps`` for
     float16/bfloat16/float32 input, ``finfo(float64).eps`` for float64. Half
-    precision input is normalised in float32, cast back, and only then
-    multiplied by ``weight`` (torch's order).
+    precision input is normalised and scaled by ``weight`` in float32 and
+    rounded once, as torch's fused kernel.
 
     >>> import jax.numpy as jnp
     >>> rms_norm(jnp.array([[3.0, 4.0]]), [2], eps=0.0).tolist()
@@ -400,8 +400,8 @@ def rms_norm(
     dtype, x = x.dtype, _opmath(x)
     if eps is None:
         eps = float(jnp.finfo(x.dtype).eps)
-    y = (x * jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=axes, keepdims=True) + eps)).astype(dtype)
-    return y * weight if weight is not None else y
+    y = x * jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=axes, keepdims=True) + eps)
+    return _affine(y, weight, None, shape).astype(dtype)
 
 
 def group_norm(
