@@ -181,7 +181,8 @@ def load_state_dict(
                 f"the shape in current model is {current.shape}."
             )
             continue
-        updates.append((variable, jnp.asarray(value, current.dtype)))
+        # a copy: jnp.asarray would share memory with a torch CPU tensor, which torch may update in place
+        updates.append((variable, jnp.array(value, current.dtype, copy=True)))
     if errors:
         raise StateDictError(
             f"Error(s) in loading state_dict for {type(model).__name__}:\n\t" + "\n\t".join(errors)

@@ -246,6 +246,35 @@ def test_constant_channel_weight_gradient_is_exactly_zero(x64):
     assert grads["weight"][1] == 0.0 and grads["weight"][2] == 0.0
 
 
+def test_constant_channel_where_torchs_sequential_mean_rounds_gives_exact_zero(x64):
+    """The deep profile's next example (docs/reliability.md): 12 copies of c = 0x1.4c3038dc9b2ecp+1
+    summed in order (torch's CPU kernel) round to 12c + 1 ulp, so torch's mean misses c by one
+    ulp and 1/sqrt(eps) turns that into ~1.6e-12 weight gradients on a constant channel. jaxnn's
+    pivoted mean is exactly c: its gradient is the exact 0. Pinned: jaxnn's 0, and torch's
+    deviation within one ulp of the mean times sum(cotangent) / sqrt(eps)."""
+    from tests.nn import param_grads
+    from tests.parity import cotangent
+
+    c = float.fromhex("0x1.4c3038dc9b2ecp+1")
+    x, ct = np.full((2, 3, 2, 3), c), cotangent((2, 3, 2, 3), "float64")
+    t = torch.nn.BatchNorm2d(3, track_running_stats=False).double()
+    (t(torch.tensor(x)) * torch.tensor(ct)).sum().backward()
+    got = param_grads(jaxnn.BatchNorm2d(3, track_running_stats=False, dtype="float64"), (x,), ct)
+    np.testing.assert_array_equal(got["weight"], np.zeros(3))
+    bound = np.spacing(c) * ct.sum(axis=(0, 2, 3)) / np.sqrt(1e-5)
+    assert np.all(t.weight.grad.numpy() != 0) and np.all(np.abs(t.weight.grad.numpy()) <= bound)
+
+
+def test_loading_torch_state_copies_it():
+    """torch's state_dict tensors are live: loading must copy, or torch's in-place BatchNorm
+    update would reach into the jaxnn model's buffers."""
+    t, j = torch.nn.BatchNorm1d(3), jaxnn.BatchNorm1d(3)
+    jaxnn.load_state_dict(j, t.state_dict())
+    t(torch.randn(4, 3) + 5)
+    np.testing.assert_array_equal(jaxnn.state_dict(j)["running_mean"], np.zeros(3, np.float32))
+    assert int(jaxnn.state_dict(j)["num_batches_tracked"]) == 0
+
+
 # ---- RMSNorm
 
 
