@@ -123,7 +123,9 @@ class GroupNorm(Module):
 
     ``weight`` (ones) and ``bias`` (zeros) are per channel, ``(num_channels,)``;
     ``affine=False`` gives neither, ``bias=False`` (keyword-only, torch 2.13)
-    the weight alone.
+    the weight alone. As torch, only the affine vectors tie the input to
+    ``num_channels``: without them any channel count divisible by
+    ``num_groups`` is normalised.
 
     >>> GroupNorm(2, 4)(jnp.ones((3, 4, 5))).shape
     (3, 4, 5)
@@ -148,12 +150,7 @@ class GroupNorm(Module):
         self.weight, self.bias = _affine((num_channels,), affine, affine and bias, dtype)
 
     def __call__(self, input: ArrayLike) -> jax.Array:
-        x = jnp.asarray(input)
-        if x.ndim < 2 or x.shape[1] != self.num_channels:
-            raise ValueError(
-                f"GroupNorm: expected input (N, {self.num_channels}, *), got shape {x.shape}"
-            )
-        return F.group_norm(x, self.num_groups, _value(self.weight), _value(self.bias), self.eps)
+        return F.group_norm(input, self.num_groups, _value(self.weight), _value(self.bias), self.eps)
 
 
 class _BatchNorm(Module):
@@ -240,13 +237,12 @@ class _BatchNorm(Module):
         weight, bias, name = _value(self.weight), _value(self.bias), type(self).__name__
         if self.training and self.running_mean is not None:
             count = self.num_batches_tracked[...] + 1
-            self.num_batches_tracked[...] = count
             factor = self.momentum if self.momentum is not None else 1.0 / count.astype(self.running_mean.dtype)
             y, mean, var = _norm._batch_norm_train(
                 x, self.running_mean[...], self.running_var[...], weight, bias, factor, self.eps, name,
                 self._axis_name,
             )
-            self.running_mean[...], self.running_var[...] = mean, var
+            self.running_mean[...], self.running_var[...], self.num_batches_tracked[...] = mean, var, count
             return y
         if self.training or self.running_mean is None:
             return _norm._batch_norm_train(x, None, None, weight, bias, 0.0, self.eps, name, self._axis_name)[0]

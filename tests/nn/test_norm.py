@@ -45,9 +45,14 @@ def test_group_norm(affine, shape, float_dtype):
     assert_layer_parity(j, t, (randn(*shape, dtype=float_dtype),))
 
 
-def test_group_norm_rejects_indivisible_channels():
+def test_group_norm_channel_rules_are_torchs():
     with pytest.raises(ValueError, match="num_channels \\(5\\) must be divisible by num_groups \\(2\\)"):
         jaxnn.GroupNorm(2, 5)
+    with pytest.raises(ValueError, match=r"weight to be a vector of size equal.*\(2, 6, 3\)"):
+        jaxnn.GroupNorm(2, 4)(jnp.ones((2, 6, 3)))
+    x = randn(2, 6, 3)
+    np.testing.assert_allclose(np.asarray(jaxnn.GroupNorm(2, 4, affine=False)(x)),
+                               torch.nn.GroupNorm(2, 4, affine=False)(torch.tensor(x)).numpy(), rtol=2e-5, atol=2e-6)
 
 
 BN = [
