@@ -183,8 +183,10 @@ def test_jitted_train_step_carries_batch_norm_statistics():
         (lambda: jaxnn.BatchNorm2d(3, dtype=jnp.bfloat16), lambda: torch.nn.BatchNorm2d(3), False),
         (lambda: jaxnn.GroupNorm(3, 3, dtype=jnp.bfloat16), lambda: torch.nn.GroupNorm(3, 3), True),
         (lambda: jaxnn.LayerNorm(6, dtype=jnp.bfloat16), lambda: torch.nn.LayerNorm(6), True),
+        (lambda: jaxnn.InstanceNorm2d(3, affine=True, dtype=jnp.bfloat16), lambda: torch.nn.InstanceNorm2d(3, affine=True), True),
+        (lambda: jaxnn.RMSNorm(6, dtype=jnp.bfloat16), lambda: torch.nn.RMSNorm(6), True),
     ],
-    ids=["bn-train", "bn-eval", "group", "layer"],
+    ids=["bn-train", "bn-eval", "group", "layer", "instance", "rms"],
 )
 def test_bfloat16_statistics_are_computed_in_float32(jlayer, tlayer, train):
     """torch normalises half-precision input in float32 and rounds once at the end;
