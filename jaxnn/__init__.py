@@ -70,6 +70,13 @@ from .nn import GroupNorm as GroupNorm
 from .nn import BatchNorm1d as BatchNorm1d
 from .nn import BatchNorm2d as BatchNorm2d
 from .nn import BatchNorm3d as BatchNorm3d
+from .nn import RMSNorm as RMSNorm
+from .nn import SyncBatchNorm as SyncBatchNorm
+from .nn import LocalResponseNorm as LocalResponseNorm
+from .nn import CrossMapLRN2d as CrossMapLRN2d
+from .nn import InstanceNorm1d as InstanceNorm1d
+from .nn import InstanceNorm2d as InstanceNorm2d
+from .nn import InstanceNorm3d as InstanceNorm3d
 from .nn import Embedding as Embedding
 from .nn import Dropout as Dropout
 from .nn import MaxPool1d as MaxPool1d
@@ -186,6 +193,13 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "RMSNorm",
+    "SyncBatchNorm",
+    "LocalResponseNorm",
+    "CrossMapLRN2d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
     "Embedding",
     "Dropout",
     "MaxPool1d",

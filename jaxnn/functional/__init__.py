@@ -38,6 +38,12 @@ from .activation import sigmoid as sigmoid
 from .activation import tanh as tanh
 from .activation import softmax as softmax
 from .activation import log_softmax as log_softmax
+from .normalization import batch_norm as batch_norm
+from .normalization import instance_norm as instance_norm
+from .normalization import layer_norm as layer_norm
+from .normalization import rms_norm as rms_norm
+from .normalization import group_norm as group_norm
+from .normalization import local_response_norm as local_response_norm
 
 __all__ = [
     "l1_loss",
@@ -75,4 +81,10 @@ __all__ = [
     "tanh",
     "softmax",
     "log_softmax",
+    "batch_norm",
+    "instance_norm",
+    "layer_norm",
+    "rms_norm",
+    "group_norm",
+    "local_response_norm",
 ]

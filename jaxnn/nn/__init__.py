@@ -37,6 +37,13 @@ from .norm import GroupNorm as GroupNorm
 from .norm import BatchNorm1d as BatchNorm1d
 from .norm import BatchNorm2d as BatchNorm2d
 from .norm import BatchNorm3d as BatchNorm3d
+from .norm import RMSNorm as RMSNorm
+from .norm import SyncBatchNorm as SyncBatchNorm
+from .norm import LocalResponseNorm as LocalResponseNorm
+from .norm import CrossMapLRN2d as CrossMapLRN2d
+from .instancenorm import InstanceNorm1d as InstanceNorm1d
+from .instancenorm import InstanceNorm2d as InstanceNorm2d
+from .instancenorm import InstanceNorm3d as InstanceNorm3d
 from .embedding import Embedding as Embedding
 from .dropout import Dropout as Dropout
 from .pooling import MaxPool1d as MaxPool1d
@@ -101,6 +108,13 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "RMSNorm",
+    "SyncBatchNorm",
+    "LocalResponseNorm",
+    "CrossMapLRN2d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
     "Embedding",
     "Dropout",
     "MaxPool1d",

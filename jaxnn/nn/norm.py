@@ -1,4 +1,6 @@
-"""LayerNorm, GroupNorm and BatchNorm with torch's defaults, statistics and buffers.
+"""LayerNorm, GroupNorm, RMSNorm, BatchNorm, SyncBatchNorm and the local response norms,
+with torch's defaults, statistics, parameters and buffers; the numbers are in
+:mod:`jaxnn.functional.normalization`.
 
 Differences from flax's norms that these layers undo: eps 1e-5 (flax LayerNorm
 1e-6); BatchNorm ``momentum`` is the weight of the NEW batch (flax's 0.99 is the
@@ -15,24 +17,23 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import ArrayLike
 
+from .. import functional as F
+from ..functional import normalization as _norm
 from ..module import Module
 from ..parameter import Buffer, Parameter
 from ._common import float_dtype, sizes
 
-__all__ = ["LayerNorm", "GroupNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
-
-
-def _upcast(x: jax.Array) -> jax.Array:
-    """float16/bfloat16 input is normalised in float32 and cast back, as torch's kernels
-    compute the statistics and the affine transform in float32 (``opmath``)."""
-    return x.astype(jnp.float32) if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype.itemsize < 4 else x
-
-
-def _normalise(x: jax.Array, axes: tuple[int, ...], eps: float) -> jax.Array:
-    """(x - mean) / sqrt(var + eps) with the biased variance over ``axes``."""
-    mean = jnp.mean(x, axis=axes, keepdims=True)
-    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
-    return (x - mean) * jax.lax.rsqrt(var + eps)
+__all__ = [
+    "LayerNorm",
+    "GroupNorm",
+    "RMSNorm",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "SyncBatchNorm",
+    "LocalResponseNorm",
+    "CrossMapLRN2d",
+]
 
 
 def _affine(shape: tuple[int, ...], weight: bool, bias: bool, dtype: Any):
@@ -44,16 +45,13 @@ def _affine(shape: tuple[int, ...], weight: bool, bias: bool, dtype: Any):
     )
 
 
-def _scale_shift(y: jax.Array, weight, bias, shape: tuple[int, ...]) -> jax.Array:
-    if weight is not None:
-        y = y * weight[...].reshape(shape)
-    if bias is not None:
-        y = y + bias[...].reshape(shape)
-    return y
+def _value(variable) -> Optional[jax.Array]:
+    return None if variable is None else variable[...]
 
 
 class LayerNorm(Module):
-    """Normalises over the trailing ``normalized_shape`` dims (biased variance).
+    """Normalises over the trailing ``normalized_shape`` dims (biased variance), torch's
+    ``nn.LayerNorm``; see :func:`jaxnn.functional.layer_norm`.
 
     Args:
       normalized_shape: int or tuple, the trailing dims of the input.
@@ -61,6 +59,9 @@ class LayerNorm(Module):
       elementwise_affine: learn ``weight`` (ones) and ``bias`` (zeros) of shape
         ``normalized_shape``; ``False`` gives no parameters (no state_dict keys).
       bias: with ``False`` only ``weight`` is learned.
+
+    >>> LayerNorm(4)(jnp.ones((2, 4))).shape
+    (2, 4)
     """
 
     def __init__(
@@ -79,15 +80,7 @@ class LayerNorm(Module):
         self.weight, self.bias = _affine(shape, elementwise_affine, elementwise_affine and bias, dtype)
 
     def __call__(self, input: ArrayLike) -> jax.Array:
-        x = jnp.asarray(input)
-        k = len(self.normalized_shape)
-        if x.shape[x.ndim - k :] != self.normalized_shape or x.ndim < k:
-            raise ValueError(
-                f"LayerNorm: given normalized_shape={list(self.normalized_shape)}, expected input with "
-                f"shape [*, {', '.join(map(str, self.normalized_shape))}], but got input of size {x.shape}"
-            )
-        y = _normalise(_upcast(x), tuple(range(x.ndim - k, x.ndim)), self.eps)
-        return _scale_shift(y, self.weight, self.bias, self.normalized_shape).astype(x.dtype)
+        return F.layer_norm(input, self.normalized_shape, _value(self.weight), _value(self.bias), self.eps)
 
     def extra_repr(self) -> str:
         return (
@@ -96,10 +89,55 @@ class LayerNorm(Module):
         )
 
 
-class GroupNorm(Module):
-    """Normalises each of ``num_groups`` channel groups of ``(N, C, *)`` input over (C/G, *).
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dims, torch's
+    ``nn.RMSNorm``: ``y = x / sqrt(mean(x**2) + eps) * weight``.
 
-    ``weight`` (ones) and ``bias`` (zeros) are per channel, ``(num_channels,)``.
+    Args:
+      normalized_shape: int or tuple, the trailing dims of the input.
+      eps: ``None`` (default) is the machine epsilon of the computation type as
+        torch: ``finfo(float32).eps`` for half/single input, ``finfo(float64).eps``
+        for double; see :func:`jaxnn.functional.rms_norm`.
+      elementwise_affine: learn ``weight`` (ones) of shape ``normalized_shape``
+        (key ``weight``); there is no bias.
+
+    >>> RMSNorm(4)(jnp.ones((2, 4))).shape
+    (2, 4)
+    """
+
+    def __init__(
+        self,
+        normalized_shape: Union[int, Sequence[int]],
+        eps: Optional[float] = None,
+        elementwise_affine: bool = True,
+        *,
+        rngs: Optional[nnx.Rngs] = None,
+        dtype: Any = None,
+    ) -> None:
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        sizes("RMSNorm", normalized_shape=shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.weight = _affine(shape, elementwise_affine, False, dtype)[0]
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        return F.rms_norm(input, self.normalized_shape, _value(self.weight), self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalises each of ``num_groups`` channel groups of ``(N, C, *)`` input over (C/G, *),
+    torch's ``nn.GroupNorm``; see :func:`jaxnn.functional.group_norm`.
+
+    ``weight`` (ones) and ``bias`` (zeros) are per channel, ``(num_channels,)``;
+    ``affine=False`` gives neither, ``bias=False`` (keyword-only, torch 2.13)
+    the weight alone. As torch, only the affine vectors tie the input to
+    ``num_channels``: without them any channel count divisible by
+    ``num_groups`` is normalised.
+
+    >>> GroupNorm(2, 4)(jnp.ones((3, 4, 5))).shape
+    (3, 4, 5)
     """
 
     def __init__(
@@ -109,6 +147,7 @@ class GroupNorm(Module):
         eps: float = 1e-5,
         affine: bool = True,
         *,
+        bias: bool = True,
         rngs: Optional[nnx.Rngs] = None,
         dtype: Any = None,
     ) -> None:
@@ -117,17 +156,10 @@ class GroupNorm(Module):
                 f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
             )
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        self.weight, self.bias = _affine((num_channels,), affine, affine, dtype)
+        self.weight, self.bias = _affine((num_channels,), affine, affine and bias, dtype)
 
     def __call__(self, input: ArrayLike) -> jax.Array:
-        x = jnp.asarray(input)
-        if x.ndim < 2 or x.shape[1] != self.num_channels:
-            raise ValueError(
-                f"GroupNorm: expected input (N, {self.num_channels}, *), got shape {x.shape}"
-            )
-        grouped = _upcast(x).reshape((x.shape[0], self.num_groups, -1))
-        y = _normalise(grouped, (2,), self.eps).reshape(x.shape)
-        return _scale_shift(y, self.weight, self.bias, (-1,) + (1,) * (x.ndim - 2)).astype(x.dtype)
+        return F.group_norm(input, self.num_groups, _value(self.weight), _value(self.bias), self.eps)
 
     def extra_repr(self) -> str:
         return (
@@ -151,9 +183,22 @@ class _BatchNorm(Module):
     state: ``nnx.split(model)`` after the forward pass returns them, which is how
     ``jaxnn.training.make_train_step`` carries them between steps.
 
+    Edges, as torch: an empty batch ``(0, C, ...)`` in training gives an empty
+    output, leaves the running statistics as they were and still counts the
+    call in ``num_batches_tracked``; a single value per channel (``(1, C)``) in
+    training is a ``ValueError``; ``eps <= 0`` in training is refused at call time.
+
+    Under jaxnn's data-parallel step (``jax.jit`` over a batch sharded with
+    :mod:`jaxnn.training.parallel`) the statistics are those of the WHOLE global
+    batch: XLA's partitioner turns the batch mean into an all-reduce. That is
+    what torch's :class:`SyncBatchNorm` does, not torch's BatchNorm under DDP
+    (per-device statistics).
+
     Buffers: ``running_mean`` (zeros), ``running_var`` (ones),
     ``num_batches_tracked`` (0-d int; int64 in torch, exported as int64 by
-    :func:`jaxnn.state_dict`). Parameters: ``weight`` (ones), ``bias`` (zeros).
+    :func:`jaxnn.state_dict`). Parameters: ``weight`` (ones), ``bias`` (zeros);
+    ``affine=False`` gives neither, ``bias=False`` (keyword-only, torch 2.13)
+    the weight alone.
     """
 
     _input_ndims: tuple[int, ...]
@@ -166,13 +211,14 @@ class _BatchNorm(Module):
         affine: bool = True,
         track_running_stats: bool = True,
         *,
+        bias: bool = True,
         rngs: Optional[nnx.Rngs] = None,
         dtype: Any = None,
     ) -> None:
         sizes(type(self).__name__, num_features=num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight, self.bias = _affine((num_features,), affine, affine, dtype)
+        self.weight, self.bias = _affine((num_features,), affine, affine and bias, dtype)
         if track_running_stats:
             dtype = float_dtype(dtype)
             self.running_mean = Buffer(jnp.zeros((num_features,), dtype))
@@ -187,64 +233,194 @@ class _BatchNorm(Module):
             f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
-    def _check(self, x: jax.Array) -> None:
-        name = type(self).__name__
+    def _check_ndim(self, x: jax.Array) -> None:
         if x.ndim not in self._input_ndims:
             expected = " or ".join(f"{n}D" for n in self._input_ndims)
-            raise ValueError(f"{name}: expected {expected} input (got {x.ndim}D input of shape {x.shape})")
+            raise ValueError(
+                f"{type(self).__name__}: expected {expected} input (got {x.ndim}D input of shape {x.shape})"
+            )
+
+    def _check(self, x: jax.Array) -> None:
+        name = type(self).__name__
+        self._check_ndim(x)
         if x.shape[1] != self.num_features:
             raise ValueError(
                 f"{name}: running_mean should contain {x.shape[1]} elements not {self.num_features} "
                 f"(input shape {x.shape}, num_features={self.num_features})"
             )
 
+    # the mesh axis the statistics are averaged over (SyncBatchNorm's process_group)
+    _axis_name: Any = None
+
     def __call__(self, input: ArrayLike) -> jax.Array:
         x = jnp.asarray(input)
         self._check(x)
-        dtype, x = x.dtype, _upcast(x)
-        axes = (0,) + tuple(range(2, x.ndim))
-        bshape = (1, -1) + (1,) * (x.ndim - 2)
+        weight, bias, name = _value(self.weight), _value(self.bias), type(self).__name__
+        if self.training and self.running_mean is not None:
+            count = self.num_batches_tracked[...] + 1
+            factor = self.momentum if self.momentum is not None else 1.0 / count.astype(self.running_mean.dtype)
+            y, mean, var = _norm._batch_norm_train(
+                x, self.running_mean[...], self.running_var[...], weight, bias, factor, self.eps, name,
+                self._axis_name,
+            )
+            self.running_mean[...], self.running_var[...], self.num_batches_tracked[...] = mean, var, count
+            return y
         if self.training or self.running_mean is None:
-            n = x.size // x.shape[1]
-            if n <= 1:
-                raise ValueError(
-                    f"{type(self).__name__}: expected more than 1 value per channel when training, "
-                    f"got input size {x.shape}"
-                )
-            y = _normalise(x, axes, self.eps)
-            if self.training and self.running_mean is not None:
-                self._update_running_stats(x, axes, n)
-        else:
-            mean = self.running_mean[...].reshape(bshape)
-            var = self.running_var[...].reshape(bshape)
-            y = (x - mean) * jax.lax.rsqrt(var + self.eps)
-        return _scale_shift(y, self.weight, self.bias, bshape).astype(dtype)
-
-    def _update_running_stats(self, x: jax.Array, axes: tuple[int, ...], n: int) -> None:
-        x = jax.lax.stop_gradient(x)
-        mean = jnp.mean(x, axis=axes)
-        unbiased_var = jnp.sum(jnp.square(x - mean.reshape((1, -1) + (1,) * (x.ndim - 2))), axis=axes) / (n - 1)
-        count = self.num_batches_tracked[...] + 1
-        self.num_batches_tracked[...] = count
-        rm, rv = self.running_mean[...], self.running_var[...]
-        factor = self.momentum if self.momentum is not None else 1.0 / count.astype(rm.dtype)
-        self.running_mean[...] = (1 - factor) * rm + factor * mean.astype(rm.dtype)
-        self.running_var[...] = (1 - factor) * rv + factor * unbiased_var.astype(rv.dtype)
+            return _norm._batch_norm_train(x, None, None, weight, bias, 0.0, self.eps, name, self._axis_name)[0]
+        return F.batch_norm(x, self.running_mean[...], self.running_var[...], weight, bias, False, 0.0, self.eps)
 
 
 class BatchNorm1d(_BatchNorm):
-    """torch.nn.BatchNorm1d over ``(N, C)`` or ``(N, C, L)``; see :class:`_BatchNorm`."""
+    """torch.nn.BatchNorm1d over ``(N, C)`` or ``(N, C, L)``; see :class:`_BatchNorm`.
+
+    >>> BatchNorm1d(3)(jnp.arange(6.0).reshape(2, 3)).shape
+    (2, 3)
+    """
 
     _input_ndims = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """torch.nn.BatchNorm2d over ``(N, C, H, W)``; see :class:`_BatchNorm`."""
+    """torch.nn.BatchNorm2d over ``(N, C, H, W)``; see :class:`_BatchNorm`.
+
+    >>> BatchNorm2d(3)(jnp.ones((2, 3, 4, 4))).shape
+    (2, 3, 4, 4)
+    """
 
     _input_ndims = (4,)
 
 
 class BatchNorm3d(_BatchNorm):
-    """torch.nn.BatchNorm3d over ``(N, C, D, H, W)``; see :class:`_BatchNorm`."""
+    """torch.nn.BatchNorm3d over ``(N, C, D, H, W)``; see :class:`_BatchNorm`.
+
+    >>> BatchNorm3d(3)(jnp.ones((2, 3, 2, 2, 2))).shape
+    (2, 3, 2, 2, 2)
+    """
 
     _input_ndims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """torch.nn.SyncBatchNorm: BatchNorm over ``(N, C, *)`` (any ``*``) whose training
+    statistics are those of the whole data-parallel batch; see :class:`_BatchNorm`.
+
+    torch synchronises across the processes of ``process_group``. In JAX:
+
+    * under jaxnn's data-parallel step (``jax.jit`` with the batch sharded over
+      a mesh, :mod:`jaxnn.training.parallel`) the batch is one global array and
+      its statistics are global already; ``process_group=None`` is that case
+      (and the single-device one). Plain BatchNorm behaves the same there.
+    * inside ``shard_map`` / ``pmap`` (each call sees its shard), pass the mesh
+      axis name (or a tuple of names) as ``process_group``: mean and variance
+      are then averaged across that axis (``lax.pmean``), every shard holding
+      the same number of samples, and ``running_var``'s unbiased correction
+      uses the global count.
+
+    As torch, eval mode uses the running statistics without synchronising.
+
+    >>> SyncBatchNorm(3)(jnp.ones((2, 3, 5))).shape
+    (2, 3, 5)
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: Optional[float] = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group: Union[None, str, tuple[str, ...]] = None,
+        *,
+        bias: bool = True,
+        rngs: Optional[nnx.Rngs] = None,
+        dtype: Any = None,
+    ) -> None:
+        if process_group is not None and not (
+            isinstance(process_group, str)
+            or (isinstance(process_group, tuple) and all(isinstance(a, str) for a in process_group))
+        ):
+            raise TypeError(
+                "SyncBatchNorm: process_group must be None or a mesh axis name (str or tuple of str), "
+                f"got {type(process_group).__name__}"
+            )
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias, dtype=dtype)
+        self.process_group = process_group
+
+    @property
+    def _axis_name(self) -> Union[None, str, tuple[str, ...]]:
+        return self.process_group
+
+    def _check_ndim(self, x: jax.Array) -> None:
+        if x.ndim < 2:
+            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {x.ndim}D input of shape {x.shape})")
+        if x.shape[1] == 0:
+            raise ValueError("SyncBatchNorm: number of input channels should be non-zero")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Any, process_group: Union[None, str, tuple[str, ...]] = None) -> Any:
+        """Every ``BatchNorm1d/2d/3d`` in ``module`` replaced by a :class:`SyncBatchNorm`
+        sharing its parameters and buffers (torch's classmethod of the same name).
+
+        Submodules are replaced in place, as torch does; a BatchNorm given as
+        ``module`` itself returns the new SyncBatchNorm, in the same mode.
+        """
+        output = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            output = cls(
+                module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                process_group, bias=module.bias is not None,
+            )
+            for name in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+                setattr(output, name, getattr(module, name))
+            return output.train(module.training)
+        if isinstance(module, nnx.List):
+            for i, item in enumerate(list(module)):
+                module[i] = cls.convert_sync_batchnorm(item, process_group)
+        elif isinstance(module, nnx.Module):
+            for name, child in list(vars(module).items()):
+                if isinstance(child, nnx.Module):
+                    converted = cls.convert_sync_batchnorm(child, process_group)
+                    if converted is not child:
+                        setattr(module, name, converted)
+        return output
+
+
+class LocalResponseNorm(Module):
+    """Local response normalisation across channels, torch's ``nn.LocalResponseNorm``;
+    see :func:`jaxnn.functional.local_response_norm` (no parameters).
+
+    >>> LocalResponseNorm(2)(jnp.ones((1, 3, 4))).shape
+    (1, 3, 4)
+    """
+
+    def __init__(
+        self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0, *, rngs: Optional[nnx.Rngs] = None
+    ) -> None:
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+
+class CrossMapLRN2d(Module):
+    """torch's legacy ``nn.CrossMapLRN2d`` on ``(N, C, H, W)`` input, with torch's numbers.
+
+    ``y = x * (k + alpha / size * sum_{c' in W(c)} x_{c'}**2) ** -beta``. torch's
+    implementation (a port of Lua torch's) differs from
+    :class:`LocalResponseNorm`: its window ``W(c)`` is ``[c - h, c + h]``,
+    ``h = (size - 1) // 2``, plus channel 0 for every ``c``, and its handwritten
+    gradient is not the derivative of that forward. Both are reproduced, so
+    ported models train as they did in torch; prefer :class:`LocalResponseNorm`
+    in new code.
+
+    >>> CrossMapLRN2d(3)(jnp.ones((1, 4, 2, 2))).shape
+    (1, 4, 2, 2)
+    """
+
+    def __init__(
+        self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1, *, rngs: Optional[nnx.Rngs] = None
+    ) -> None:
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        return _norm._cross_map_lrn2d(input, self.size, self.alpha, self.beta, self.k)

@@ -18,7 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as TF
 from flax import nnx
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import jaxnn
@@ -66,15 +66,48 @@ def layer_norm(draw):
     return layers, (draw(S.values(shape, lo=-10.0, hi=10.0)),)
 
 
+def _well_conditioned(x, axes, eps):
+    """Rejects inputs with a normalised slice whose variance is below eps: there the result
+    is eps-dominated and 1/sqrt(var + eps) amplifies the last-ulp rounding of the mean,
+    which depends on the summation order (torch's sequential CPU sum vs XLA's), to ~1e-12
+    in the weight gradient, above the float64 tolerance (docs/reliability.md).
+    tests/nn/test_norm.py pins jaxnn's exact answer for constant channels."""
+    assume(bool(np.all(np.var(x, axis=axes) >= eps)))
+    return x
+
+
 @st.composite
 def batch_norm(draw):
     dims = draw(st.sampled_from([1, 2]))
     shape = draw(st.sampled_from([(4, 3), (2, 3, 5)])) if dims == 1 else (2, 3, 2, 3)
     kwargs = {"eps": draw(st.sampled_from([1e-5, 0.1])), "momentum": draw(st.sampled_from([0.1, None, 1.0])),
-              "affine": draw(st.booleans()), "track_running_stats": draw(st.booleans())}
+              "affine": draw(st.booleans()), "track_running_stats": draw(st.booleans()), "bias": draw(st.booleans())}
     cls, tcls = (jaxnn.BatchNorm1d, torch.nn.BatchNorm1d) if dims == 1 else (jaxnn.BatchNorm2d, torch.nn.BatchNorm2d)
     layers = _pair(cls, tcls, (3,), kwargs)
-    return layers, (draw(S.values(shape, lo=-10.0, hi=10.0)),)
+    x = draw(S.values(shape, lo=-10.0, hi=10.0))
+    return layers, (_well_conditioned(x, (0,) + tuple(range(2, len(shape))), kwargs["eps"]),)
+
+
+@st.composite
+def other_norm(draw):
+    """GroupNorm, InstanceNorm2d or RMSNorm with every constructor option, on (2, 4, 2, 3)."""
+    kind = draw(st.sampled_from(["group", "instance", "rms"]))
+    eps = draw(st.sampled_from([1e-5, 0.1]))
+    x = draw(S.values((2, 4, 2, 3), lo=-10.0, hi=10.0))
+    if kind == "group":
+        groups = draw(st.sampled_from([1, 2, 4]))
+        kwargs = {"eps": eps, "affine": draw(st.booleans()), "bias": draw(st.booleans())}
+        layers = _pair(jaxnn.GroupNorm, torch.nn.GroupNorm, (groups, 4), kwargs)
+        _well_conditioned(x.reshape(2, groups, -1), (2,), eps)
+        return layers, (x,)
+    if kind == "instance":
+        kwargs = {"eps": eps, "momentum": draw(st.sampled_from([0.1, None])), "affine": draw(st.booleans()),
+                  "track_running_stats": draw(st.booleans()), "bias": draw(st.booleans())}
+        layers = _pair(jaxnn.InstanceNorm2d, torch.nn.InstanceNorm2d, (4,), kwargs)
+        return layers, (_well_conditioned(x, (2, 3), eps),)
+    normalized = draw(st.sampled_from([[3], [2, 3]]))
+    kwargs = {"eps": draw(st.sampled_from([None, 1e-5, 0.1])), "elementwise_affine": draw(st.booleans())}
+    return _pair(jaxnn.RMSNorm, torch.nn.RMSNorm, (normalized,), kwargs), (x,)
 
 
 @st.composite
@@ -101,6 +134,7 @@ LAYERS = {
     "Conv2d": conv(2),
     "LayerNorm": layer_norm(),
     "BatchNorm": batch_norm(),
+    "GroupInstanceRMSNorm": other_norm(),
     "Pool2d": pool(),
 }
 
