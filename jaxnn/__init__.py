@@ -74,6 +74,12 @@ from .nn import Sigmoid as Sigmoid
 from .nn import Tanh as Tanh
 from .nn import Softmax as Softmax
 from .nn import LogSoftmax as LogSoftmax
+from .nn import MultiheadAttention as MultiheadAttention
+from .nn import TransformerEncoderLayer as TransformerEncoderLayer
+from .nn import TransformerDecoderLayer as TransformerDecoderLayer
+from .nn import TransformerEncoder as TransformerEncoder
+from .nn import TransformerDecoder as TransformerDecoder
+from .nn import Transformer as Transformer
 from .state_dict import state_dict as state_dict
 from .state_dict import load_state_dict as load_state_dict
 from .state_dict import named_parameters as named_parameters
@@ -164,6 +170,12 @@ __all__ = [
     "Tanh",
     "Softmax",
     "LogSoftmax",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoder",
+    "Transformer",
     "state_dict",
     "load_state_dict",
     "named_parameters",

@@ -38,6 +38,10 @@ from .activation import sigmoid as sigmoid
 from .activation import tanh as tanh
 from .activation import softmax as softmax
 from .activation import log_softmax as log_softmax
+from .linear import linear as linear
+from .linear import bilinear as bilinear
+from .attention import scaled_dot_product_attention as scaled_dot_product_attention
+from .attention import multi_head_attention_forward as multi_head_attention_forward
 
 __all__ = [
     "l1_loss",
@@ -75,4 +79,8 @@ __all__ = [
     "tanh",
     "softmax",
     "log_softmax",
+    "linear",
+    "bilinear",
+    "scaled_dot_product_attention",
+    "multi_head_attention_forward",
 ]

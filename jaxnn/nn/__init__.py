@@ -42,6 +42,12 @@ from .activation import Sigmoid as Sigmoid
 from .activation import Tanh as Tanh
 from .activation import Softmax as Softmax
 from .activation import LogSoftmax as LogSoftmax
+from .attention import MultiheadAttention as MultiheadAttention
+from .transformer import TransformerEncoderLayer as TransformerEncoderLayer
+from .transformer import TransformerDecoderLayer as TransformerDecoderLayer
+from .transformer import TransformerEncoder as TransformerEncoder
+from .transformer import TransformerDecoder as TransformerDecoder
+from .transformer import Transformer as Transformer
 
 __all__ = [
     "Identity",
@@ -82,4 +88,10 @@ __all__ = [
     "Tanh",
     "Softmax",
     "LogSoftmax",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoder",
+    "Transformer",
 ]
