@@ -80,6 +80,9 @@ from .nn import TransformerDecoderLayer as TransformerDecoderLayer
 from .nn import TransformerEncoder as TransformerEncoder
 from .nn import TransformerDecoder as TransformerDecoder
 from .nn import Transformer as Transformer
+from .nn import LinearCrossEntropyLoss as LinearCrossEntropyLoss
+from .nn import LinearCrossEntropyOptions as LinearCrossEntropyOptions
+from .nn import AdaptiveLogSoftmaxWithLoss as AdaptiveLogSoftmaxWithLoss
 from .state_dict import state_dict as state_dict
 from .state_dict import load_state_dict as load_state_dict
 from .state_dict import named_parameters as named_parameters
@@ -176,6 +179,9 @@ __all__ = [
     "TransformerEncoder",
     "TransformerDecoder",
     "Transformer",
+    "LinearCrossEntropyLoss",
+    "LinearCrossEntropyOptions",
+    "AdaptiveLogSoftmaxWithLoss",
     "state_dict",
     "load_state_dict",
     "named_parameters",

@@ -42,6 +42,7 @@ from .linear import linear as linear
 from .linear import bilinear as bilinear
 from .attention import scaled_dot_product_attention as scaled_dot_product_attention
 from .attention import multi_head_attention_forward as multi_head_attention_forward
+from .linear_cross_entropy import linear_cross_entropy as linear_cross_entropy
 
 __all__ = [
     "l1_loss",
@@ -83,4 +84,5 @@ __all__ = [
     "bilinear",
     "scaled_dot_product_attention",
     "multi_head_attention_forward",
+    "linear_cross_entropy",
 ]

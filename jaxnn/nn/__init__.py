@@ -48,6 +48,9 @@ from .transformer import TransformerDecoderLayer as TransformerDecoderLayer
 from .transformer import TransformerEncoder as TransformerEncoder
 from .transformer import TransformerDecoder as TransformerDecoder
 from .transformer import Transformer as Transformer
+from .linear_cross_entropy import LinearCrossEntropyLoss as LinearCrossEntropyLoss
+from .linear_cross_entropy import LinearCrossEntropyOptions as LinearCrossEntropyOptions
+from .adaptive import AdaptiveLogSoftmaxWithLoss as AdaptiveLogSoftmaxWithLoss
 
 __all__ = [
     "Identity",
@@ -94,4 +97,7 @@ __all__ = [
     "TransformerEncoder",
     "TransformerDecoder",
     "Transformer",
+    "LinearCrossEntropyLoss",
+    "LinearCrossEntropyOptions",
+    "AdaptiveLogSoftmaxWithLoss",
 ]
