@@ -229,10 +229,6 @@ class TransformerDecoderLayer(Module):
         return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
 
-def _batch_first(layers: ModuleList) -> bool:
-    return bool(layers[0].self_attn.batch_first) if len(layers) else False
-
-
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` applied in turn, then ``norm``;
     torch's ``nn.TransformerEncoder``.
