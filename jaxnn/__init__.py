@@ -106,6 +106,15 @@ from .nn import RNNCellBase as RNNCellBase
 from .nn import RNNCell as RNNCell
 from .nn import LSTMCell as LSTMCell
 from .nn import GRUCell as GRUCell
+from .nn import MultiheadAttention as MultiheadAttention
+from .nn import TransformerEncoderLayer as TransformerEncoderLayer
+from .nn import TransformerDecoderLayer as TransformerDecoderLayer
+from .nn import TransformerEncoder as TransformerEncoder
+from .nn import TransformerDecoder as TransformerDecoder
+from .nn import Transformer as Transformer
+from .nn import LinearCrossEntropyLoss as LinearCrossEntropyLoss
+from .nn import LinearCrossEntropyOptions as LinearCrossEntropyOptions
+from .nn import AdaptiveLogSoftmaxWithLoss as AdaptiveLogSoftmaxWithLoss
 from .state_dict import state_dict as state_dict
 from .state_dict import load_state_dict as load_state_dict
 from .state_dict import save_state_dict as save_state_dict
@@ -229,6 +238,15 @@ __all__ = [
     "RNNCell",
     "LSTMCell",
     "GRUCell",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoder",
+    "Transformer",
+    "LinearCrossEntropyLoss",
+    "LinearCrossEntropyOptions",
+    "AdaptiveLogSoftmaxWithLoss",
     "state_dict",
     "load_state_dict",
     "save_state_dict",

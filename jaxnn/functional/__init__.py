@@ -44,6 +44,11 @@ from .normalization import layer_norm as layer_norm
 from .normalization import rms_norm as rms_norm
 from .normalization import group_norm as group_norm
 from .normalization import local_response_norm as local_response_norm
+from .linear import linear as linear
+from .linear import bilinear as bilinear
+from .attention import scaled_dot_product_attention as scaled_dot_product_attention
+from .attention import multi_head_attention_forward as multi_head_attention_forward
+from .linear_cross_entropy import linear_cross_entropy as linear_cross_entropy
 
 __all__ = [
     "l1_loss",
@@ -87,4 +92,9 @@ __all__ = [
     "rms_norm",
     "group_norm",
     "local_response_norm",
+    "linear",
+    "bilinear",
+    "scaled_dot_product_attention",
+    "multi_head_attention_forward",
+    "linear_cross_entropy",
 ]

@@ -73,6 +73,15 @@ from .rnn import RNNCellBase as RNNCellBase
 from .rnn import RNNCell as RNNCell
 from .rnn import LSTMCell as LSTMCell
 from .rnn import GRUCell as GRUCell
+from .attention import MultiheadAttention as MultiheadAttention
+from .transformer import TransformerEncoderLayer as TransformerEncoderLayer
+from .transformer import TransformerDecoderLayer as TransformerDecoderLayer
+from .transformer import TransformerEncoder as TransformerEncoder
+from .transformer import TransformerDecoder as TransformerDecoder
+from .transformer import Transformer as Transformer
+from .linear_cross_entropy import LinearCrossEntropyLoss as LinearCrossEntropyLoss
+from .linear_cross_entropy import LinearCrossEntropyOptions as LinearCrossEntropyOptions
+from .adaptive import AdaptiveLogSoftmaxWithLoss as AdaptiveLogSoftmaxWithLoss
 
 __all__ = [
     "Identity",
@@ -144,4 +153,13 @@ __all__ = [
     "RNNCell",
     "LSTMCell",
     "GRUCell",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoder",
+    "Transformer",
+    "LinearCrossEntropyLoss",
+    "LinearCrossEntropyOptions",
+    "AdaptiveLogSoftmaxWithLoss",
 ]

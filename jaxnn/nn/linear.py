@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import ArrayLike
 
+from .. import functional as F
 from ..module import Module
 from ..parameter import Parameter
 from ._common import float_dtype, require_rngs, sizes, uniform_fan_in
@@ -63,8 +64,7 @@ class Linear(Module):
             raise ValueError(
                 f"Linear: input shape {x.shape} does not end in in_features={self.in_features}"
             )
-        y = x @ self.weight[...].T
-        return y + self.bias[...] if self.bias is not None else y
+        return F.linear(x, self.weight[...], self.bias[...] if self.bias is not None else None)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -106,8 +106,7 @@ class Bilinear(Module):
                 f"Bilinear: input1 {x1.shape} and input2 {x2.shape} must share leading dims and end in "
                 f"({self.in1_features},) and ({self.in2_features},)"
             )
-        y = jnp.einsum("...i,oij,...j->...o", x1, self.weight[...], x2)
-        return y + self.bias[...] if self.bias is not None else y
+        return F.bilinear(x1, x2, self.weight[...], self.bias[...] if self.bias is not None else None)
 
     def extra_repr(self) -> str:
         return (
