@@ -38,6 +38,33 @@ from .activation import sigmoid as sigmoid
 from .activation import tanh as tanh
 from .activation import softmax as softmax
 from .activation import log_softmax as log_softmax
+from .activation import threshold as threshold
+from .activation import celu as celu
+from .activation import selu as selu
+from .activation import glu as glu
+from .activation import hardshrink as hardshrink
+from .activation import softshrink as softshrink
+from .activation import hardsigmoid as hardsigmoid
+from .activation import hardswish as hardswish
+from .activation import logsigmoid as logsigmoid
+from .activation import mish as mish
+from .activation import rrelu as rrelu
+from .activation import softmin as softmin
+from .activation import softsign as softsign
+from .activation import tanhshrink as tanhshrink
+from .activation import gumbel_softmax as gumbel_softmax
+from .activation import normalize as normalize
+from .activation import one_hot as one_hot
+from .dropout import dropout as dropout
+from .dropout import alpha_dropout as alpha_dropout
+from .dropout import feature_alpha_dropout as feature_alpha_dropout
+from .dropout import dropout1d as dropout1d
+from .dropout import dropout2d as dropout2d
+from .dropout import dropout3d as dropout3d
+from .distance import cosine_similarity as cosine_similarity
+from .distance import pdist as pdist
+from .sparse import embedding as embedding
+from .sparse import embedding_bag as embedding_bag
 
 __all__ = [
     "l1_loss",
@@ -75,4 +102,31 @@ __all__ = [
     "tanh",
     "softmax",
     "log_softmax",
+    "threshold",
+    "celu",
+    "selu",
+    "glu",
+    "hardshrink",
+    "softshrink",
+    "hardsigmoid",
+    "hardswish",
+    "logsigmoid",
+    "mish",
+    "rrelu",
+    "softmin",
+    "softsign",
+    "tanhshrink",
+    "gumbel_softmax",
+    "normalize",
+    "one_hot",
+    "dropout",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "cosine_similarity",
+    "pdist",
+    "embedding",
+    "embedding_bag",
 ]

@@ -3,12 +3,13 @@
 Each stores its options and calls the functional form, so values and the
 gradients at the kinks are torch's (see that module's table). ``inplace`` is
 accepted for torch compatibility and has no effect (JAX arrays are immutable).
-Only :class:`PReLU` has a parameter.
+Only :class:`PReLU` has a parameter; only :class:`RReLU` is random in training
+(its slopes come from the module's own ``rngs`` stream, as Dropout's masks).
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +19,7 @@ from jax.typing import ArrayLike
 from .. import functional as F
 from ..module import Module
 from ..parameter import Parameter
-from ._common import float_dtype
+from ._common import float_dtype, rng_stream
 
 __all__ = [
     "ReLU",
@@ -34,6 +35,21 @@ __all__ = [
     "Tanh",
     "Softmax",
     "LogSoftmax",
+    "CELU",
+    "SELU",
+    "GLU",
+    "Hardshrink",
+    "Softshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "LogSigmoid",
+    "Mish",
+    "RReLU",
+    "Softmax2d",
+    "Softmin",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
 ]
 
 
@@ -147,6 +163,151 @@ class LogSoftmax(Softmax):
     """log_softmax along ``dim``."""
 
     _fn = "log_softmax"
+
+
+class SELU(ReLU):
+    """scale * elu(x, alpha) with Klambauer et al.'s constants; gradient ``scale * alpha`` at 0."""
+
+    _fn = "selu"
+
+
+class Hardsigmoid(ReLU):
+    """relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3), 0 at +-3."""
+
+    _fn = "hardsigmoid"
+
+
+class Hardswish(ReLU):
+    """x * relu6(x + 3) / 6; gradient 0 at -3 and 1 at 3 (torch's kernel)."""
+
+    _fn = "hardswish"
+
+
+class Mish(ReLU):
+    """x * tanh(softplus(x))."""
+
+    _fn = "mish"
+
+
+class LogSigmoid(Sigmoid):
+    """log(sigmoid(x)), computed as -softplus(-x)."""
+
+    _fn = "logsigmoid"
+
+
+class Softsign(Sigmoid):
+    """x / (1 + |x|)."""
+
+    _fn = "softsign"
+
+
+class Tanhshrink(Sigmoid):
+    """x - tanh(x)."""
+
+    _fn = "tanhshrink"
+
+
+class CELU(_Activation):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); gradient 1 at 0."""
+
+    _fn, _options = "celu", ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        if alpha == 0:
+            raise ValueError("CELU: alpha cannot be 0")
+        self.alpha, self.inplace = alpha, inplace
+
+
+class GLU(_Activation):
+    """a * sigmoid(b) for the halves a, b of the input along ``dim`` (whose size must be even)."""
+
+    _fn, _options = "glu", ("dim",)
+
+    def __init__(self, dim: int = -1, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.dim = dim
+
+
+class Hardshrink(_Activation):
+    """x if |x| > lambd else 0; gradient 0 at +-lambd."""
+
+    _fn, _options = "hardshrink", ("lambd",)
+
+    def __init__(self, lambd: float = 0.5, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.lambd = lambd
+
+
+class Softshrink(Hardshrink):
+    """x -+ lambd outside [-lambd, lambd], 0 inside; gradient 0 at +-lambd."""
+
+    _fn = "softshrink"
+
+    def __init__(self, lambd: float = 0.5, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        if lambd < 0:
+            raise ValueError(f"Softshrink: lambd must be greater or equal to 0, but got {lambd}")
+        self.lambd = lambd
+
+
+class Threshold(_Activation):
+    """x if x > threshold else value; gradient 0 at the threshold."""
+
+    _fn, _options = "threshold", ("threshold", "value")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+
+class Softmin(Softmax):
+    """softmax(-x) along ``dim``."""
+
+    _fn = "softmin"
+
+
+class Softmax2d(Module):
+    """softmax over the channels (dim -3) of ``(N, C, H, W)`` or ``(C, H, W)`` input."""
+
+    def __init__(self, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        pass
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        x = jnp.asarray(input)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {x.ndim}D (shape {tuple(x.shape)}) instead")
+        return F.softmax(x, -3)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: in training the negative slope is drawn per element
+    from U(lower, upper) using the module's ``rngs`` stream (``rrelu``, else
+    ``default``); in eval it is the fixed ``(lower + upper) / 2``.
+
+    Args:
+      lower, upper: the slope's range (``lower <= upper``).
+      inplace: accepted for torch compatibility.
+      rngs: needed only to run in training mode; forked and kept as Dropout's.
+
+    >>> RReLU(rngs=nnx.Rngs(0)).eval()(jnp.array([-1.0]))  # [-0.2292]
+    """
+
+    def __init__(
+        self,
+        lower: float = 1.0 / 8,
+        upper: float = 1.0 / 3,
+        inplace: bool = False,
+        *,
+        rngs: Optional[Union[nnx.Rngs, nnx.RngStream]] = None,
+    ) -> None:
+        if lower > upper:
+            raise ValueError(f"RReLU: Lower bound should be less than or equal to the upper bound, got lower={lower}, upper={upper}")
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+        self.rngs = rng_stream(rngs, "rrelu")
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        key = None
+        if self.training:
+            if self.rngs is None:
+                raise ValueError("RReLU in training mode draws random slopes: construct it with rngs=nnx.Rngs(seed)")
+            key = self.rngs()
+        return F.rrelu(input, self.lower, self.upper, self.training, key=key)
 
 
 class PReLU(Module):
