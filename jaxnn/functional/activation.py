@@ -43,6 +43,7 @@ from typing import Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from . import _ops
@@ -257,14 +258,21 @@ def softshrink(input: ArrayLike, lambd: float = 0.5) -> jax.Array:
     return jnp.where(x > lambd, x - lambd, jnp.where(x < -lambd, x + lambd, x * 0))
 
 
+# torch's hardsigmoid_backward multiplies by the float literal 1.0f / 6.0f, in float64 too
+_ONE_SIXTH_F32 = float(np.float32(1.0) / np.float32(6.0))
+
+
 def hardsigmoid(input: ArrayLike, inplace: bool = False) -> jax.Array:
     """relu6(x + 3) / 6: 0 for x <= -3, 1 for x >= 3; the gradient is 1/6 strictly inside, 0 at +-3.
+
+    The gradient's 1/6 is float32's, in float64 too, as torch's kernel.
 
     >>> hardsigmoid(jnp.array([-4.0, 0.0, 4.0]))  # [0, 0.5, 1]
     """
     x = as_array(input, "input")
     zero, one = jnp.zeros((), x.dtype), jnp.ones((), x.dtype)
-    return jnp.where(x <= -3, zero, jnp.where(x >= 3, one, (x + 3) / 6))
+    ramp = jax.lax.stop_gradient((x + 3) / 6) + (x - jax.lax.stop_gradient(x)) * _ONE_SIXTH_F32
+    return jnp.where(x <= -3, zero, jnp.where(x >= 3, one, ramp))
 
 
 def hardswish(input: ArrayLike, inplace: bool = False) -> jax.Array:
@@ -273,7 +281,8 @@ def hardswish(input: ArrayLike, inplace: bool = False) -> jax.Array:
     >>> hardswish(jnp.array([-4.0, 1.0, 4.0]))  # [0, 0.6667, 4]
     """
     x = as_array(input, "input")
-    return jnp.where(x <= -3, jnp.zeros_like(x), jnp.where(x < 3, x * (x + 3) / 6, x))
+    # x * 0, not 0: torch's x * relu6(x + 3) / 6 is nan at -inf
+    return jnp.where(x <= -3, x * 0, jnp.where(x < 3, x * (x + 3) / 6, x))
 
 
 def logsigmoid(input: ArrayLike) -> jax.Array:
