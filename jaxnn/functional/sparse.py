@@ -79,16 +79,36 @@ def _renormed(weight: jax.Array, idx: jax.Array, max_norm: Optional[float], norm
     return weight + jax.lax.stop_gradient(embedding_renorm(weight, idx, max_norm, norm_type) - weight)
 
 
-def _lookup(weight: jax.Array, idx: jax.Array, padding_idx: Optional[int], scale_grad_by_freq: bool) -> jax.Array:
-    """``weight[idx]`` whose gradient is 0 on the padding row and, with
-    ``scale_grad_by_freq``, divided by how often each index occurs in ``idx``."""
+def _counts(idx: jax.Array, num_embeddings: int, dtype) -> jax.Array:
+    """How often each row of the table is referenced by ``idx``."""
+    return jnp.zeros(num_embeddings, dtype).at[idx.reshape(-1)].add(1)
+
+
+def _bag_freq_divisor(idx: jax.Array, num_embeddings: int, dtype) -> jax.Array:
+    """The per-row divisor torch's CPU ``embedding_bag`` backward uses for ``scale_grad_by_freq``.
+
+    ``_embedding_bag_dense_backward_cpu_sum_mean`` (aten/src/ATen/native/EmbeddingBag.cpp)
+    walks the unique indices in sorted order and divides the ``k``-th one's gradient by
+    ``counts[sorted_indices[k]]``: the count of whatever index sits at position ``k`` of
+    the sorted input, not the row's own count (torch's CUDA kernel and ``embedding``
+    use the own count). jaxnn follows the CPU oracle; for inputs whose indices are
+    all distinct, or sorted with equal counts, both agree.
+    """
+    counts = _counts(idx, num_embeddings, dtype)
+    rank = jnp.cumsum(counts > 0) - 1
+    ordered = jnp.sort(idx.reshape(-1))
+    return jnp.take(counts, jnp.take(ordered, jnp.clip(rank, 0, ordered.shape[0] - 1)))
+
+
+def _lookup(weight: jax.Array, idx: jax.Array, padding_idx: Optional[int], freq_divisor: Optional[jax.Array]) -> jax.Array:
+    """``weight[idx]`` whose gradient is 0 on the padding row and, with a
+    ``freq_divisor`` (one entry per table row), divided by it."""
     rows = jnp.take(weight, idx, axis=0)
-    if padding_idx is None and not scale_grad_by_freq:
+    if padding_idx is None and freq_divisor is None:
         return rows
     scale = jnp.ones(idx.shape, weight.dtype)
-    if scale_grad_by_freq:
-        counts = jnp.zeros(weight.shape[0], weight.dtype).at[idx.reshape(-1)].add(1)
-        scale = 1.0 / jnp.take(counts, idx)
+    if freq_divisor is not None:
+        scale = 1.0 / jnp.take(freq_divisor, idx)
     if padding_idx is not None:
         scale = jnp.where(idx != padding_idx, scale, 0.0)
     frozen = jax.lax.stop_gradient(rows)
@@ -130,7 +150,8 @@ def embedding(
     w = _table(weight)
     padding_idx = _padding_idx(padding_idx, w.shape[0], "embedding")
     _check_range(idx, w.shape[0], "embedding")
-    return _lookup(_renormed(w, idx, max_norm, norm_type), idx, padding_idx, scale_grad_by_freq)
+    divisor = _counts(idx, w.shape[0], w.dtype) if scale_grad_by_freq else None
+    return _lookup(_renormed(w, idx, max_norm, norm_type), idx, padding_idx, divisor)
 
 
 def _check_offsets(offsets: jax.Array, n: int, include_last_offset: bool) -> None:
@@ -185,7 +206,10 @@ def embedding_bag(
         ``include_last_offset``, the last being the input's length); only
         with 1-D ``input``. Bag ``b`` is ``input[offsets[b]:offsets[b + 1]]``.
       max_norm, norm_type: as :func:`embedding`.
-      scale_grad_by_freq: as :func:`embedding` (not with ``mode='max'``).
+      scale_grad_by_freq: divide each row's gradient by an index frequency (not with
+        ``mode='max'``). torch's CPU kernel, which jaxnn matches, divides the ``k``-th
+        distinct index (in sorted order) by the count of the ``k``-th entry of the
+        sorted input rather than by its own count; see ``_bag_freq_divisor``.
       mode: 'sum', 'mean' or 'max'. The max is per feature, and its gradient goes
         to the first row attaining it (torch's CPU kernel).
       sparse: accepted for torch compatibility (not with ``mode='max'``, as torch).
@@ -256,7 +280,8 @@ def embedding_bag(
     _check_range(idx, w.shape[0], "embedding_bag")
 
     n, dim = idx.shape[0], w.shape[1]
-    rows = _lookup(_renormed(w, idx, max_norm, norm_type), idx, padding_idx, scale_grad_by_freq)
+    divisor = _bag_freq_divisor(idx, w.shape[0], w.dtype) if scale_grad_by_freq and n else None
+    rows = _lookup(_renormed(w, idx, max_norm, norm_type), idx, padding_idx, divisor)
     positions = jnp.arange(n)
     # position -> bag: the last offset at or before it (the closing offset of
     # include_last_offset equals n, so no position reaches past the last bag)
