@@ -1,5 +1,7 @@
 """Activations against torch: values and gradients, at the kinks included."""
 
+import inspect
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -240,3 +242,21 @@ def test_in_place_variants_are_deliberately_absent():
     """JAX cannot mutate: F.relu_ and friends fail loudly rather than pretend."""
     for name in ("relu_", "elu_", "celu_", "selu_", "leaky_relu_", "hardtanh_", "rrelu_", "threshold_"):
         assert hasattr(TF, name) and not hasattr(F, name), name
+
+
+# torch builtins without an introspectable signature are left out (prelu, gelu,
+# logsigmoid, softplus, hardshrink, softshrink, one_hot, the distances)
+SIGNATURE_NAMES = (
+    "threshold relu glu hardtanh relu6 elu selu celu leaky_relu rrelu softmin softmax log_softmax "
+    "gumbel_softmax tanhshrink softsign tanh sigmoid hardsigmoid silu mish hardswish normalize "
+    "dropout alpha_dropout dropout1d dropout2d dropout3d feature_alpha_dropout embedding embedding_bag"
+).split()
+
+
+@pytest.mark.parametrize("name", SIGNATURE_NAMES)
+def test_signature_is_torchs(name):
+    """torch's positional names and defaults, in order; jaxnn adds only keyword-only ``key``."""
+    theirs = [(p.name, p.default) for p in inspect.signature(getattr(TF, name)).parameters.values()]
+    ours = inspect.signature(getattr(F, name)).parameters.values()
+    assert [(p.name, p.default) for p in ours if p.kind != p.KEYWORD_ONLY] == theirs
+    assert {p.name for p in ours if p.kind == p.KEYWORD_ONLY} <= {"key"}
