@@ -48,6 +48,7 @@ from jax.typing import ArrayLike
 
 from . import _ops
 from ._checks import as_array, check_static_value
+from ._reduction import accumulation_dtype
 
 __all__ = [
     "relu",
@@ -519,6 +520,7 @@ def normalize(
 
     The gradient is torch's: through the norm (0 where it is 0) and through
     ``clamp_min`` (passing at the tie, 0 where the norm is below ``eps``).
+    Half precision is computed in float32 and rounded once.
 
     >>> normalize(jnp.array([[3.0, 4.0]]))  # [[0.6, 0.8]]
 
@@ -532,8 +534,11 @@ def normalize(
         return normalize(x.reshape(1), p, 0 if dim in (0, -1) else dim, eps).reshape(())
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"normalize: dim {dim} is out of range for an input with {x.ndim} dimensions")
-    norm = _ops.vector_norm(x, float(p), dim % x.ndim, True)
-    return x / _ops.clamp_min(norm, eps)
+    wide = x.astype(accumulation_dtype(x.dtype))
+    norm = _ops.vector_norm(wide, float(p), dim % x.ndim, True)
+    # torch clamps a norm of the input's dtype: eps is rounded to it (1e-12 is 0 in float16)
+    floor = float(np.asarray(eps, x.dtype))
+    return (wide / _ops.clamp_min(norm, floor)).astype(x.dtype)
 
 
 def one_hot(tensor: ArrayLike, num_classes: int = -1) -> jax.Array:

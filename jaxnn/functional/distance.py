@@ -18,6 +18,7 @@ from jax.typing import ArrayLike
 
 from . import _ops
 from ._checks import as_array, broadcast_all, float_input
+from ._reduction import accumulation_dtype
 
 __all__ = ["pairwise_distance", "cosine_similarity", "pdist"]
 
@@ -64,10 +65,12 @@ def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1
       x1, x2: arrays that broadcast together (integer inputs are promoted, but at
         least one must be floating, as torch requires).
       dim: the axis of the vectors, in the broadcast shape.
-      eps: the floor of each norm; a zero vector has similarity 0.
+      eps: the floor of each norm; a zero vector has similarity 0 (nan in float16,
+        where torch's default 1e-8 rounds to 0).
 
     Returns:
-      The broadcast shape without ``dim``.
+      The broadcast shape without ``dim``. Half precision is computed in float32
+      and rounded once.
 
     Each vector is divided by its own norm before the product (torch's order,
     which keeps the result in [-1, 1]). The clamp at ``eps`` passes the gradient
@@ -90,9 +93,13 @@ def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1
     if a.ndim == 0:
         a, b = a[None], b[None]
     dim %= rank
+    acc = accumulation_dtype(dtype)
+    a, b = a.astype(acc), b.astype(acc)
+    # torch clamps a tensor of the input's dtype: eps is rounded to it (1e-8 is 0 in float16)
+    eps = float(np.asarray(eps, dtype))
     n1 = _no_grad_clamp_min(_ops.vector_norm(a, 2.0, dim, True), eps)
     n2 = _no_grad_clamp_min(_ops.vector_norm(b, 2.0, dim, True), eps)
-    return jnp.sum((a / n1) * (b / n2), axis=dim)
+    return jnp.sum((a / n1) * (b / n2), axis=dim).astype(dtype)
 
 
 def _pdist_inf(diff: jax.Array) -> jax.Array:
@@ -113,7 +120,7 @@ def pdist(input: ArrayLike, p: float = 2) -> jax.Array:
 
     Returns:
       ``(N * (N - 1) / 2,)``, the upper triangle of the distance matrix row by row
-      (``(0,1), (0,2), ..., (1,2), ...``), as torch.
+      (``(0,1), (0,2), ..., (1,2), ...``), as torch. Half precision accumulates in float32.
 
     Unlike :func:`pairwise_distance` there is no ``eps``: equal rows are at
     distance 0, where the gradient is 0 (torch's ``_pdist_backward``); with
@@ -130,7 +137,6 @@ def pdist(input: ArrayLike, p: float = 2) -> jax.Array:
     if p < 0:
         raise ValueError(f"pdist only supports non-negative p values, got {p}")
     i, j = np.triu_indices(x.shape[0], 1)
-    diff = x[i] - x[j]
-    if p == math.inf:
-        return _pdist_inf(diff)
-    return _ops.vector_norm(diff, float(p), -1, False)
+    diff = (x[i] - x[j]).astype(accumulation_dtype(x.dtype))
+    dist = _pdist_inf(diff) if p == math.inf else _ops.vector_norm(diff, float(p), -1, False)
+    return dist.astype(x.dtype)

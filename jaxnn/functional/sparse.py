@@ -24,6 +24,7 @@ from jax.typing import ArrayLike
 
 from . import _ops
 from ._checks import as_array, check_static_value, float_input
+from ._reduction import accumulation_dtype
 
 __all__ = ["embedding", "embedding_bag"]
 
@@ -220,7 +221,8 @@ def embedding_bag(
         left out of their bag: not summed, not counted in the mean, not in the max.
 
     Returns:
-      ``(B, embedding_dim)``; an empty bag (or one of padding only) is zeros.
+      ``(B, embedding_dim)`` in ``weight``'s dtype; an empty bag (or one of padding
+      only) is zeros. Half precision sums and means accumulate in float32.
 
     >>> embedding_bag(jnp.array([0, 1, 2]), jnp.eye(3), jnp.array([0, 2]), mode="sum")  # [[1, 1, 0], [0, 0, 1]]
 
@@ -287,7 +289,6 @@ def embedding_bag(
     # include_last_offset equals n, so no position reaches past the last bag)
     bag = jnp.minimum(jnp.searchsorted(offs, positions, side="right") - 1, num_bags - 1)
     valid = jnp.ones(n, bool) if padding_idx is None else idx != padding_idx
-    zero = jnp.zeros((), w.dtype)
     if mode == "max":
         masked = jnp.where(valid[:, None], rows, -jnp.inf)
         best = jax.ops.segment_max(jax.lax.stop_gradient(masked), bag, num_bags)
@@ -296,10 +297,12 @@ def embedding_bag(
         first = jnp.minimum(jax.ops.segment_min(jnp.where(hits, positions[:, None], n), bag, num_bags), n)
         padded = jnp.concatenate([rows, jnp.zeros((1, dim), w.dtype)])
         return jnp.take_along_axis(padded, first, axis=0)
+    acc = accumulation_dtype(w.dtype)
+    rows = rows.astype(acc)
     if psw is not None:
-        rows = rows * psw[:, None].astype(w.dtype)
-    summed = jax.ops.segment_sum(jnp.where(valid[:, None], rows, zero), bag, num_bags)
+        rows = rows * psw[:, None].astype(acc)
+    summed = jax.ops.segment_sum(jnp.where(valid[:, None], rows, 0), bag, num_bags)
     if mode == "sum":
-        return summed
-    count = jax.ops.segment_sum(valid.astype(w.dtype), bag, num_bags)
-    return summed / jnp.maximum(count, 1)[:, None]
+        return summed.astype(w.dtype)
+    count = jax.ops.segment_sum(valid.astype(acc), bag, num_bags)
+    return (summed / jnp.maximum(count, 1)[:, None]).astype(w.dtype)

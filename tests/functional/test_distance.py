@@ -66,3 +66,16 @@ def test_errors():
         F.cosine_similarity(jnp.ones((2, 3)), jnp.ones((3, 2)))
     with pytest.raises(TypeError, match="floating"):
         F.cosine_similarity(np.ones((2, 3), int), np.ones((2, 3), int))
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_accumulates_in_float32(dtype):
+    """torch's half-precision norms and sums accumulate in float32; so do these.
+    torch's pdist has no half-precision kernel: it is compared through float32."""
+    x = _rows("float32")
+    x = x[[0, 2, 4, 5]]  # no tiny row: 1e-9 is below float16's range
+    half = np.asarray(jnp.asarray(x, dtype))
+    assert_parity(F.pdist, lambda t: TF.pdist(t.float()).to(t.dtype), (half,), jit=True)
+    assert_parity(F.cosine_similarity, TF.cosine_similarity, (half, half[::-1].copy()), wrt=(0, 1), jit=True)
+    assert_parity(F.normalize, TF.normalize, (half,), jit=True)
+    assert F.pdist(half).dtype == jnp.dtype(dtype)

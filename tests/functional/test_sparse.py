@@ -115,3 +115,15 @@ def test_errors():
         F.embedding(jnp.array([0.0]), w)
     with pytest.raises(ValueError, match="2D"):
         F.embedding(jnp.array([0]), jnp.ones(3))
+
+
+def test_embedding_bag_half_precision_matches_torch():
+    w = np.asarray(jnp.asarray(_table(), jnp.bfloat16))
+    for mode in ("sum", "mean"):
+        assert_parity(
+            lambda i, t, o: F.embedding_bag(i, t, o, mode=mode),
+            lambda i, t, o: TF.embedding_bag(i, t, o, mode=mode),
+            (BAG_IDX, w, np.array([0, 4, 4])),
+            wrt=(1,),
+            jit=True,
+        )
