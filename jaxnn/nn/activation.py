@@ -17,6 +17,7 @@ from flax import nnx
 from jax.typing import ArrayLike
 
 from .. import functional as F
+from ..functional._checks import as_array
 from ..module import Module
 from ..parameter import Parameter
 from ._common import float_dtype, rng_stream
@@ -269,7 +270,7 @@ class Softmax2d(Module):
         pass
 
     def __call__(self, input: ArrayLike) -> jax.Array:
-        x = jnp.asarray(input)
+        x = as_array(input, "input")
         if x.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {x.ndim}D (shape {tuple(x.shape)}) instead")
         return F.softmax(x, -3)
