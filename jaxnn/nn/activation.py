@@ -64,22 +64,36 @@ class _Activation(Module):
         return fn(input, **{name: getattr(self, name) for name in self._options})
 
 
-class ReLU(_Activation):
-    """max(x, 0); gradient 0 at 0."""
-
-    _fn = "relu"
+class _InplaceActivation(_Activation):
+    """An activation whose only torch argument is ``inplace``."""
 
     def __init__(self, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.inplace = inplace
 
 
-class ReLU6(ReLU):
-    """min(max(x, 0), 6); gradient 0 at 0 and 6."""
+class _PlainActivation(_Activation):
+    """An activation without arguments."""
 
-    _fn = "relu6"
+    def __init__(self, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        pass
 
 
-class SiLU(ReLU):
+class _DimActivation(_Activation):
+    """A normalisation along ``dim`` (``None``: torch's deprecated implicit dim, with a warning)."""
+
+    _options = ("dim",)
+
+    def __init__(self, dim: Optional[int] = None, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.dim = dim
+
+
+class ReLU(_InplaceActivation):
+    """max(x, 0); gradient 0 at 0."""
+
+    _fn = "relu"
+
+
+class SiLU(_InplaceActivation):
     """x * sigmoid(x)."""
 
     _fn = "silu"
@@ -105,6 +119,15 @@ class Hardtanh(_Activation):
         if max_val < min_val:
             raise ValueError(f"Hardtanh: max_val ({max_val}) cannot be less than min_val ({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6), torch's Hardtanh(0, 6) subclass; gradient 0 at 0 and 6."""
+
+    _fn, _options = "relu6", ()
+
+    def __init__(self, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        super().__init__(0.0, 6.0, inplace)
 
 
 class ELU(_Activation):
@@ -136,73 +159,67 @@ class Softplus(_Activation):
         self.beta, self.threshold = beta, threshold
 
 
-class Sigmoid(_Activation):
+class Sigmoid(_PlainActivation):
     """1 / (1 + exp(-x))."""
 
     _fn = "sigmoid"
 
-    def __init__(self, *, rngs: Optional[nnx.Rngs] = None) -> None:
-        pass
 
-
-class Tanh(Sigmoid):
+class Tanh(_PlainActivation):
     """tanh(x)."""
 
     _fn = "tanh"
 
 
-class Softmax(_Activation):
+class Softmax(_DimActivation):
     """softmax along ``dim`` (``None``: torch's deprecated implicit dim, with a warning)."""
 
-    _fn, _options = "softmax", ("dim",)
-
-    def __init__(self, dim: Optional[int] = None, *, rngs: Optional[nnx.Rngs] = None) -> None:
-        self.dim = dim
+    _fn = "softmax"
 
 
-class LogSoftmax(Softmax):
+class LogSoftmax(_DimActivation):
     """log_softmax along ``dim``."""
 
     _fn = "log_softmax"
 
 
-class SELU(ReLU):
+class SELU(_InplaceActivation):
     """scale * elu(x, alpha) with Klambauer et al.'s constants; gradient ``scale * alpha`` at 0."""
 
     _fn = "selu"
 
 
-class Hardsigmoid(ReLU):
+class Hardsigmoid(_InplaceActivation):
     """relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3), 0 at +-3."""
 
     _fn = "hardsigmoid"
 
 
-class Hardswish(ReLU):
+class Hardswish(_InplaceActivation):
     """x * relu6(x + 3) / 6; gradient 0 at -3 and 1 at 3 (torch's kernel)."""
 
     _fn = "hardswish"
 
 
-class Mish(ReLU):
+class Mish(_InplaceActivation):
     """x * tanh(softplus(x))."""
 
     _fn = "mish"
 
 
-class LogSigmoid(Sigmoid):
+class LogSigmoid(_PlainActivation):
     """log(sigmoid(x)), computed as -softplus(-x)."""
 
     _fn = "logsigmoid"
 
 
-class Softsign(Sigmoid):
+class Softsign(_PlainActivation):
     """x / (1 + |x|)."""
 
     _fn = "softsign"
 
 
-class Tanhshrink(Sigmoid):
+class Tanhshrink(_PlainActivation):
     """x - tanh(x)."""
 
     _fn = "tanhshrink"
@@ -237,10 +254,10 @@ class Hardshrink(_Activation):
         self.lambd = lambd
 
 
-class Softshrink(Hardshrink):
+class Softshrink(_Activation):
     """x -+ lambd outside [-lambd, lambd], 0 inside; gradient 0 at +-lambd."""
 
-    _fn = "softshrink"
+    _fn, _options = "softshrink", ("lambd",)
 
     def __init__(self, lambd: float = 0.5, *, rngs: Optional[nnx.Rngs] = None) -> None:
         if lambd < 0:
@@ -257,17 +274,14 @@ class Threshold(_Activation):
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
 
-class Softmin(Softmax):
+class Softmin(_DimActivation):
     """softmax(-x) along ``dim``."""
 
     _fn = "softmin"
 
 
-class Softmax2d(Module):
+class Softmax2d(_PlainActivation):
     """softmax over the channels (dim -3) of ``(N, C, H, W)`` or ``(C, H, W)`` input."""
-
-    def __init__(self, *, rngs: Optional[nnx.Rngs] = None) -> None:
-        pass
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         x = as_array(input, "input")

@@ -96,3 +96,13 @@ def test_bad_options_raise():
         jaxnn.RReLU(0.5, 0.1)
     with pytest.raises(ValueError, match="lambd"):
         jaxnn.Softshrink(-0.5)
+
+
+def test_class_hierarchy_is_torchs():
+    """``isinstance(m, nn.ReLU)`` checks (module swapping, fusion) see what they see in torch:
+    ReLU6 is a Hardtanh, and no activation is a subclass of an unrelated one."""
+    names = [c[0] for c in CASES] + ["RReLU"]
+    for a in names:
+        for b in names:
+            expected = issubclass(getattr(torch.nn, a), getattr(torch.nn, b))
+            assert issubclass(getattr(jaxnn, a), getattr(jaxnn, b)) == expected, (a, b)
