@@ -292,8 +292,9 @@ class Softmax2d(_PlainActivation):
 
 class RReLU(Module):
     """Randomized leaky ReLU: in training the negative slope is drawn per element
-    from U(lower, upper) using the module's ``rngs`` stream (``rrelu``, else
-    ``default``); in eval it is the fixed ``(lower + upper) / 2``.
+    from U(lower, upper) using the module's ``rngs`` stream (``dropout``, the
+    stream flax's stochastic layers use, else ``default``); in eval it is the
+    fixed ``(lower + upper) / 2``.
 
     Args:
       lower, upper: the slope's range (``lower <= upper``).
@@ -314,7 +315,7 @@ class RReLU(Module):
         if lower > upper:
             raise ValueError(f"RReLU: Lower bound should be less than or equal to the upper bound, got lower={lower}, upper={upper}")
         self.lower, self.upper, self.inplace = lower, upper, inplace
-        self.rngs = rng_stream(rngs, "rrelu")
+        self.rngs = rng_stream(rngs, "dropout")
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         key = None
