@@ -115,6 +115,29 @@ from .nn import Transformer as Transformer
 from .nn import LinearCrossEntropyLoss as LinearCrossEntropyLoss
 from .nn import LinearCrossEntropyOptions as LinearCrossEntropyOptions
 from .nn import AdaptiveLogSoftmaxWithLoss as AdaptiveLogSoftmaxWithLoss
+from .nn import CELU as CELU
+from .nn import SELU as SELU
+from .nn import GLU as GLU
+from .nn import Hardshrink as Hardshrink
+from .nn import Softshrink as Softshrink
+from .nn import Hardsigmoid as Hardsigmoid
+from .nn import Hardswish as Hardswish
+from .nn import LogSigmoid as LogSigmoid
+from .nn import Mish as Mish
+from .nn import RReLU as RReLU
+from .nn import Softmax2d as Softmax2d
+from .nn import Softmin as Softmin
+from .nn import Softsign as Softsign
+from .nn import Tanhshrink as Tanhshrink
+from .nn import Threshold as Threshold
+from .nn import Dropout1d as Dropout1d
+from .nn import Dropout2d as Dropout2d
+from .nn import Dropout3d as Dropout3d
+from .nn import AlphaDropout as AlphaDropout
+from .nn import FeatureAlphaDropout as FeatureAlphaDropout
+from .nn import CosineSimilarity as CosineSimilarity
+from .nn import PairwiseDistance as PairwiseDistance
+from .nn import EmbeddingBag as EmbeddingBag
 from .state_dict import state_dict as state_dict
 from .state_dict import load_state_dict as load_state_dict
 from .state_dict import save_state_dict as save_state_dict
@@ -247,6 +270,29 @@ __all__ = [
     "LinearCrossEntropyLoss",
     "LinearCrossEntropyOptions",
     "AdaptiveLogSoftmaxWithLoss",
+    "CELU",
+    "SELU",
+    "GLU",
+    "Hardshrink",
+    "Softshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "LogSigmoid",
+    "Mish",
+    "RReLU",
+    "Softmax2d",
+    "Softmin",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+    "FeatureAlphaDropout",
+    "CosineSimilarity",
+    "PairwiseDistance",
+    "EmbeddingBag",
     "state_dict",
     "load_state_dict",
     "save_state_dict",

@@ -49,6 +49,33 @@ from .linear import bilinear as bilinear
 from .attention import scaled_dot_product_attention as scaled_dot_product_attention
 from .attention import multi_head_attention_forward as multi_head_attention_forward
 from .linear_cross_entropy import linear_cross_entropy as linear_cross_entropy
+from .activation import threshold as threshold
+from .activation import celu as celu
+from .activation import selu as selu
+from .activation import glu as glu
+from .activation import hardshrink as hardshrink
+from .activation import softshrink as softshrink
+from .activation import hardsigmoid as hardsigmoid
+from .activation import hardswish as hardswish
+from .activation import logsigmoid as logsigmoid
+from .activation import mish as mish
+from .activation import rrelu as rrelu
+from .activation import softmin as softmin
+from .activation import softsign as softsign
+from .activation import tanhshrink as tanhshrink
+from .activation import gumbel_softmax as gumbel_softmax
+from .activation import normalize as normalize
+from .activation import one_hot as one_hot
+from .dropout import dropout as dropout
+from .dropout import alpha_dropout as alpha_dropout
+from .dropout import feature_alpha_dropout as feature_alpha_dropout
+from .dropout import dropout1d as dropout1d
+from .dropout import dropout2d as dropout2d
+from .dropout import dropout3d as dropout3d
+from .distance import cosine_similarity as cosine_similarity
+from .distance import pdist as pdist
+from .sparse import embedding as embedding
+from .sparse import embedding_bag as embedding_bag
 
 __all__ = [
     "l1_loss",
@@ -97,4 +124,31 @@ __all__ = [
     "scaled_dot_product_attention",
     "multi_head_attention_forward",
     "linear_cross_entropy",
+    "threshold",
+    "celu",
+    "selu",
+    "glu",
+    "hardshrink",
+    "softshrink",
+    "hardsigmoid",
+    "hardswish",
+    "logsigmoid",
+    "mish",
+    "rrelu",
+    "softmin",
+    "softsign",
+    "tanhshrink",
+    "gumbel_softmax",
+    "normalize",
+    "one_hot",
+    "dropout",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "cosine_similarity",
+    "pdist",
+    "embedding",
+    "embedding_bag",
 ]

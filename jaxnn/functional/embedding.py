@@ -1,6 +1,6 @@
 """Embedding and ranking losses: margin_ranking, hinge_embedding, cosine_embedding,
-triplet_margin, triplet_margin_with_distance (torch.nn.functional's names), and
-the pairwise distance they use.
+triplet_margin, triplet_margin_with_distance (torch.nn.functional's names). The
+triplet losses measure with :func:`jaxnn.functional.distance.pairwise_distance`.
 
 Each follows torch's composite ATen implementation (``aten/src/ATen/native/Loss.cpp``,
 ``Distance.cpp``) term by term, so values and gradients agree with torch's autograd,
@@ -20,9 +20,9 @@ from . import _ops
 from ._checks import as_array, broadcast_all, check_static_value, float_input, same_ndim
 from ._reduction import reduce as _reduce
 from ._reduction import resolve
+from .distance import pairwise_distance
 
 __all__ = [
-    "pairwise_distance",
     "margin_ranking_loss",
     "hinge_embedding_loss",
     "cosine_embedding_loss",
@@ -50,34 +50,6 @@ def _sign_target(target: ArrayLike) -> jax.Array:
 
 def _check_margin(margin: float) -> None:
     check_static_value(lambda m: m > 0, margin, f"margin must be greater than 0, got {margin}")
-
-
-def pairwise_distance(
-    x1: ArrayLike, x2: ArrayLike, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
-) -> jax.Array:
-    """``||x1 - x2 + eps||_p`` over the last dimension, as ``torch.nn.functional.pairwise_distance``.
-
-    Args:
-      x1, x2: (..., D) arrays that broadcast together; the norm runs over the
-        last dimension of the broadcast shape (a 0-d pair is one 1-element vector).
-      p: the norm's order, any real number or +-inf (0 counts non-zeros).
-      eps: added to the difference before the norm (torch's convention, so the
-        distance of equal vectors is ``eps * D**(1/p)``, not 0).
-      keepdim: keep the reduced dimension.
-
-    Returns:
-      The distances, shape (...) (or (..., 1) with ``keepdim``).
-
-    The absolute value is taken inside the norm, so odd ``p`` is a true norm
-    (optax's ``triplet_margin_loss`` drops it). Gradients follow torch's
-    ``norm_backward`` (0 where the norm is 0).
-    """
-    x1 = float_input(x1, "x1")
-    x2 = float_input(x2, "x2")
-    diff = x1 - x2 + eps
-    if diff.ndim == 0:
-        return _ops.vector_norm(diff[None], float(p), -1, False)
-    return _ops.vector_norm(diff, float(p), -1, keepdim)
 
 
 def margin_ranking_loss(

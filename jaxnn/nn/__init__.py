@@ -82,6 +82,29 @@ from .transformer import Transformer as Transformer
 from .linear_cross_entropy import LinearCrossEntropyLoss as LinearCrossEntropyLoss
 from .linear_cross_entropy import LinearCrossEntropyOptions as LinearCrossEntropyOptions
 from .adaptive import AdaptiveLogSoftmaxWithLoss as AdaptiveLogSoftmaxWithLoss
+from .activation import CELU as CELU
+from .activation import SELU as SELU
+from .activation import GLU as GLU
+from .activation import Hardshrink as Hardshrink
+from .activation import Softshrink as Softshrink
+from .activation import Hardsigmoid as Hardsigmoid
+from .activation import Hardswish as Hardswish
+from .activation import LogSigmoid as LogSigmoid
+from .activation import Mish as Mish
+from .activation import RReLU as RReLU
+from .activation import Softmax2d as Softmax2d
+from .activation import Softmin as Softmin
+from .activation import Softsign as Softsign
+from .activation import Tanhshrink as Tanhshrink
+from .activation import Threshold as Threshold
+from .dropout import Dropout1d as Dropout1d
+from .dropout import Dropout2d as Dropout2d
+from .dropout import Dropout3d as Dropout3d
+from .dropout import AlphaDropout as AlphaDropout
+from .dropout import FeatureAlphaDropout as FeatureAlphaDropout
+from .distance import CosineSimilarity as CosineSimilarity
+from .distance import PairwiseDistance as PairwiseDistance
+from .embedding import EmbeddingBag as EmbeddingBag
 
 __all__ = [
     "Identity",
@@ -162,4 +185,27 @@ __all__ = [
     "LinearCrossEntropyLoss",
     "LinearCrossEntropyOptions",
     "AdaptiveLogSoftmaxWithLoss",
+    "CELU",
+    "SELU",
+    "GLU",
+    "Hardshrink",
+    "Softshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "LogSigmoid",
+    "Mish",
+    "RReLU",
+    "Softmax2d",
+    "Softmin",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+    "FeatureAlphaDropout",
+    "CosineSimilarity",
+    "PairwiseDistance",
+    "EmbeddingBag",
 ]

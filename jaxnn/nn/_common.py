@@ -59,3 +59,16 @@ def uniform_fan_in(rngs: nnx.Rngs, shape: tuple[int, ...], fan_in: int, dtype: A
     with a = sqrt(5)) and biases; a zero fan gives the bound 0 as torch does for biases."""
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
     return init.uniform_(rngs.params(), shape, -bound, bound, dtype)
+
+
+def rng_stream(rngs: Any, name: str) -> Any:
+    """The module's own random stream for training-time draws (dropout masks, RReLU slopes).
+
+    ``rngs`` is an ``nnx.Rngs`` (its ``name`` stream, else ``default``), an
+    ``nnx.RngStream``, or ``None``; the stream is forked and kept, as flax's
+    ``nnx.Dropout`` does, so each call draws afresh and the stream's counter is
+    module state that ``nnx.split`` returns with the buffers.
+    """
+    if isinstance(rngs, nnx.Rngs):
+        rngs = getattr(rngs, name)
+    return rngs.fork() if rngs is not None else None

@@ -3,12 +3,13 @@
 Each stores its options and calls the functional form, so values and the
 gradients at the kinks are torch's (see that module's table). ``inplace`` is
 accepted for torch compatibility and has no effect (JAX arrays are immutable).
-Only :class:`PReLU` has a parameter.
+Only :class:`PReLU` has a parameter; only :class:`RReLU` is random in training
+(its slopes come from the module's own ``rngs`` stream, as Dropout's masks).
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -16,9 +17,10 @@ from flax import nnx
 from jax.typing import ArrayLike
 
 from .. import functional as F
+from ..functional._checks import as_array
 from ..module import Module
 from ..parameter import Parameter
-from ._common import float_dtype
+from ._common import float_dtype, rng_stream
 
 __all__ = [
     "ReLU",
@@ -34,6 +36,21 @@ __all__ = [
     "Tanh",
     "Softmax",
     "LogSoftmax",
+    "CELU",
+    "SELU",
+    "GLU",
+    "Hardshrink",
+    "Softshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "LogSigmoid",
+    "Mish",
+    "RReLU",
+    "Softmax2d",
+    "Softmin",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
 ]
 
 
@@ -47,22 +64,36 @@ class _Activation(Module):
         return fn(input, **{name: getattr(self, name) for name in self._options})
 
 
-class ReLU(_Activation):
-    """max(x, 0); gradient 0 at 0."""
-
-    _fn = "relu"
+class _InplaceActivation(_Activation):
+    """An activation whose only torch argument is ``inplace``."""
 
     def __init__(self, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.inplace = inplace
 
 
-class ReLU6(ReLU):
-    """min(max(x, 0), 6); gradient 0 at 0 and 6."""
+class _PlainActivation(_Activation):
+    """An activation without arguments."""
 
-    _fn = "relu6"
+    def __init__(self, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        pass
 
 
-class SiLU(ReLU):
+class _DimActivation(_Activation):
+    """A normalisation along ``dim`` (``None``: torch's deprecated implicit dim, with a warning)."""
+
+    _options = ("dim",)
+
+    def __init__(self, dim: Optional[int] = None, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.dim = dim
+
+
+class ReLU(_InplaceActivation):
+    """max(x, 0); gradient 0 at 0."""
+
+    _fn = "relu"
+
+
+class SiLU(_InplaceActivation):
     """x * sigmoid(x)."""
 
     _fn = "silu"
@@ -88,6 +119,15 @@ class Hardtanh(_Activation):
         if max_val < min_val:
             raise ValueError(f"Hardtanh: max_val ({max_val}) cannot be less than min_val ({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6), torch's Hardtanh(0, 6) subclass; gradient 0 at 0 and 6."""
+
+    _fn, _options = "relu6", ()
+
+    def __init__(self, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        super().__init__(0.0, 6.0, inplace)
 
 
 class ELU(_Activation):
@@ -119,34 +159,171 @@ class Softplus(_Activation):
         self.beta, self.threshold = beta, threshold
 
 
-class Sigmoid(_Activation):
+class Sigmoid(_PlainActivation):
     """1 / (1 + exp(-x))."""
 
     _fn = "sigmoid"
 
-    def __init__(self, *, rngs: Optional[nnx.Rngs] = None) -> None:
-        pass
 
-
-class Tanh(Sigmoid):
+class Tanh(_PlainActivation):
     """tanh(x)."""
 
     _fn = "tanh"
 
 
-class Softmax(_Activation):
+class Softmax(_DimActivation):
     """softmax along ``dim`` (``None``: torch's deprecated implicit dim, with a warning)."""
 
-    _fn, _options = "softmax", ("dim",)
-
-    def __init__(self, dim: Optional[int] = None, *, rngs: Optional[nnx.Rngs] = None) -> None:
-        self.dim = dim
+    _fn = "softmax"
 
 
-class LogSoftmax(Softmax):
+class LogSoftmax(_DimActivation):
     """log_softmax along ``dim``."""
 
     _fn = "log_softmax"
+
+
+class SELU(_InplaceActivation):
+    """scale * elu(x, alpha) with Klambauer et al.'s constants; gradient ``scale * alpha`` at 0."""
+
+    _fn = "selu"
+
+
+class Hardsigmoid(_InplaceActivation):
+    """relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3), 0 at +-3."""
+
+    _fn = "hardsigmoid"
+
+
+class Hardswish(_InplaceActivation):
+    """x * relu6(x + 3) / 6; gradient 0 at -3 and 1 at 3 (torch's kernel)."""
+
+    _fn = "hardswish"
+
+
+class Mish(_InplaceActivation):
+    """x * tanh(softplus(x))."""
+
+    _fn = "mish"
+
+
+class LogSigmoid(_PlainActivation):
+    """log(sigmoid(x)), computed as -softplus(-x)."""
+
+    _fn = "logsigmoid"
+
+
+class Softsign(_PlainActivation):
+    """x / (1 + |x|)."""
+
+    _fn = "softsign"
+
+
+class Tanhshrink(_PlainActivation):
+    """x - tanh(x)."""
+
+    _fn = "tanhshrink"
+
+
+class CELU(_Activation):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); gradient 1 at 0."""
+
+    _fn, _options = "celu", ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        if alpha == 0:
+            raise ValueError("CELU: alpha cannot be 0")
+        self.alpha, self.inplace = alpha, inplace
+
+
+class GLU(_Activation):
+    """a * sigmoid(b) for the halves a, b of the input along ``dim`` (whose size must be even)."""
+
+    _fn, _options = "glu", ("dim",)
+
+    def __init__(self, dim: int = -1, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.dim = dim
+
+
+class Hardshrink(_Activation):
+    """x if |x| > lambd else 0; gradient 0 at +-lambd."""
+
+    _fn, _options = "hardshrink", ("lambd",)
+
+    def __init__(self, lambd: float = 0.5, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.lambd = lambd
+
+
+class Softshrink(_Activation):
+    """x -+ lambd outside [-lambd, lambd], 0 inside; gradient 0 at +-lambd."""
+
+    _fn, _options = "softshrink", ("lambd",)
+
+    def __init__(self, lambd: float = 0.5, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        if lambd < 0:
+            raise ValueError(f"Softshrink: lambd must be greater or equal to 0, but got {lambd}")
+        self.lambd = lambd
+
+
+class Threshold(_Activation):
+    """x if x > threshold else value; gradient 0 at the threshold."""
+
+    _fn, _options = "threshold", ("threshold", "value")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+
+class Softmin(_DimActivation):
+    """softmax(-x) along ``dim``."""
+
+    _fn = "softmin"
+
+
+class Softmax2d(_PlainActivation):
+    """softmax over the channels (dim -3) of ``(N, C, H, W)`` or ``(C, H, W)`` input."""
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        x = as_array(input, "input")
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {x.ndim}D (shape {tuple(x.shape)}) instead")
+        return F.softmax(x, -3)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: in training the negative slope is drawn per element
+    from U(lower, upper) using the module's ``rngs`` stream (``dropout``, the
+    stream flax's stochastic layers use, else ``default``); in eval it is the
+    fixed ``(lower + upper) / 2``.
+
+    Args:
+      lower, upper: the slope's range (``lower <= upper``).
+      inplace: accepted for torch compatibility.
+      rngs: needed only to run in training mode; forked and kept as Dropout's.
+
+    >>> RReLU(rngs=nnx.Rngs(0)).eval()(jnp.array([-1.0]))  # [-0.2292]
+    """
+
+    def __init__(
+        self,
+        lower: float = 1.0 / 8,
+        upper: float = 1.0 / 3,
+        inplace: bool = False,
+        *,
+        rngs: Optional[Union[nnx.Rngs, nnx.RngStream]] = None,
+    ) -> None:
+        if lower > upper:
+            raise ValueError(f"RReLU: Lower bound should be less than or equal to the upper bound, got lower={lower}, upper={upper}")
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+        self.rngs = rng_stream(rngs, "dropout")
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        key = None
+        if self.training:
+            if self.rngs is None:
+                raise ValueError("RReLU in training mode draws random slopes: construct it with rngs=nnx.Rngs(seed)")
+            key = self.rngs()
+        return F.rrelu(input, self.lower, self.upper, self.training, key=key)
 
 
 class PReLU(Module):

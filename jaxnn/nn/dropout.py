@@ -1,17 +1,22 @@
-"""Dropout with torch's train/eval switch and an nnx rng stream held by the module."""
+"""Dropout layers with torch's train/eval switch and an nnx rng stream held by the module.
+
+Each layer calls its :mod:`jaxnn.functional.dropout` form with a key drawn from
+its own stream, only when it drops (training mode, ``0 < p < 1``).
+"""
 
 from __future__ import annotations
 
 from typing import Optional, Union
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 from jax.typing import ArrayLike
 
+from .. import functional as F
 from ..module import Module
+from ._common import rng_stream
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
 class Dropout(Module):
@@ -29,7 +34,11 @@ class Dropout(Module):
 
     The masks are JAX's random bits, not torch's: the distribution matches, the
     draws do not. The gradient is the mask times ``1 / (1 - p)``, as torch's.
+
+    >>> y = Dropout(0.5, rngs=nnx.Rngs(0))(jnp.ones(8))  # entries 0 or 2
     """
+
+    _fn = "dropout"
 
     def __init__(
         self,
@@ -41,17 +50,44 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace
-        if isinstance(rngs, nnx.Rngs):
-            rngs = rngs.dropout
-        self.rngs = rngs.fork() if rngs is not None else None
+        self.rngs = rng_stream(rngs, "dropout")
 
     def __call__(self, input: ArrayLike) -> jax.Array:
-        x = jnp.asarray(input)
-        if not self.training or self.p == 0.0:
-            return x
-        if self.p == 1.0:
-            return x * jnp.zeros((), x.dtype)
-        if self.rngs is None:
-            raise ValueError("Dropout in training mode needs randomness: construct it with rngs=nnx.Rngs(seed)")
-        keep = jax.random.bernoulli(self.rngs(), 1.0 - self.p, x.shape)
-        return x * jnp.where(keep, 1.0 / (1.0 - self.p), 0.0).astype(x.dtype)
+        key = None
+        if self.training and 0.0 < self.p < 1.0:
+            if self.rngs is None:
+                raise ValueError(
+                    f"{type(self).__name__} in training mode needs randomness: construct it with rngs=nnx.Rngs(seed)"
+                )
+            key = self.rngs()
+        return getattr(F, self._fn)(input, self.p, self.training, key=key)
+
+
+class Dropout1d(Dropout):
+    """Zeroes whole channels of ``(N, C, L)`` / ``(C, L)`` input (one draw per channel), scaling by ``1 / (1 - p)``."""
+
+    _fn = "dropout1d"
+
+
+class Dropout2d(Dropout):
+    """Zeroes whole channels of ``(N, C, H, W)`` input; 3-D input is read as ``(N, C, L)`` with torch's warning."""
+
+    _fn = "dropout2d"
+
+
+class Dropout3d(Dropout):
+    """Zeroes whole channels of ``(N, C, D, H, W)`` / ``(C, D, H, W)`` input."""
+
+    _fn = "dropout3d"
+
+
+class AlphaDropout(Dropout):
+    """Alpha dropout for SELU networks: keeps zero mean and unit variance (see ``F.alpha_dropout``)."""
+
+    _fn = "alpha_dropout"
+
+
+class FeatureAlphaDropout(Dropout):
+    """Alpha dropout with one draw per channel ``(N, C)`` (see ``F.feature_alpha_dropout``)."""
+
+    _fn = "feature_alpha_dropout"

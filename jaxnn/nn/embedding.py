@@ -1,4 +1,5 @@
-"""Embedding: a lookup table with torch's N(0, 1) init, padding_idx and max_norm."""
+"""Embedding and EmbeddingBag: lookup tables with torch's N(0, 1) init, padding_idx and
+max_norm, calling :func:`jaxnn.functional.embedding` / :func:`~jaxnn.functional.embedding_bag`."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import ArrayLike
 
-from ..functional._checks import check_static_value
+from .. import functional as F
+from ..functional.sparse import embedding_renorm
 from ..module import Module
 from ..parameter import Parameter
 from ._common import float_dtype, require_rngs, sizes
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "EmbeddingBag"]
 
 
 class Embedding(Module):
@@ -57,23 +59,10 @@ class Embedding(Module):
         dtype: Any = None,
     ) -> None:
         sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(
-                    f"Embedding: padding_idx ({padding_idx}) must be within num_embeddings ({num_embeddings})"
-                )
-            padding_idx %= num_embeddings
+        padding_idx = _padding_idx("Embedding", padding_idx, num_embeddings)
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, scale_grad_by_freq, sparse
-        shape = (num_embeddings, embedding_dim)
-        if _weight is None:
-            weight = jax.random.normal(require_rngs(rngs, "Embedding").params(), shape, float_dtype(dtype))
-            if padding_idx is not None:
-                weight = weight.at[padding_idx].set(0)
-        else:
-            weight = Parameter(_weight)[...]
-            if weight.shape != shape:
-                raise ValueError(f"Embedding: _weight has shape {weight.shape}, expected {shape}")
+        weight = _table("Embedding", num_embeddings, embedding_dim, padding_idx, _weight, rngs, dtype)
         self.weight = Parameter(weight, requires_grad=not _freeze)
 
     @classmethod
@@ -102,37 +91,145 @@ class Embedding(Module):
             _freeze=freeze,
         )
 
-    def _renormed(self, weight: jax.Array, idx: jax.Array) -> jax.Array:
-        """torch's ``embedding_renorm_``: the table with the referenced, too-long rows rescaled."""
-        w = jax.lax.stop_gradient(weight)
-        norms = jnp.linalg.norm(w, ord=self.norm_type, axis=1)
-        referenced = jnp.zeros(self.num_embeddings, bool).at[idx.reshape(-1)].set(True)
-        scale = jnp.where(referenced & (norms > self.max_norm), self.max_norm / (norms + 1e-7), 1.0)
-        return w * scale[:, None].astype(w.dtype)
-
     def __call__(self, input: ArrayLike) -> jax.Array:
-        idx = jnp.asarray(input)
-        if not jnp.issubdtype(idx.dtype, jnp.integer):
-            raise TypeError(f"Embedding: indices must be an integer array, got dtype {idx.dtype}")
-        check_static_value(
-            lambda i: (i >= 0) & (i < self.num_embeddings),
-            idx,
-            f"Embedding: index out of range, indices must be in [0, {self.num_embeddings})",
+        out = F.embedding(
+            input, self.weight[...], self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse
         )
-        weight = self.weight[...]
         if self.max_norm is not None:
-            renormed = self._renormed(weight, idx)
-            self.weight[...] = renormed
-            # The renorm is gradient-free in torch: the lookup's gradient flows to the table unscaled.
-            weight = weight + jax.lax.stop_gradient(renormed - weight)
-        rows = jnp.take(weight, idx, axis=0)
-        keep = jnp.ones(idx.shape, bool) if self.padding_idx is None else idx != self.padding_idx
-        if self.scale_grad_by_freq:
-            counts = jnp.zeros(self.num_embeddings, weight.dtype).at[idx.reshape(-1)].add(1)
-            keep_scale = 1.0 / jnp.take(counts, idx)
-        else:
-            keep_scale = jnp.ones(idx.shape, weight.dtype)
-        scale = jnp.where(keep, keep_scale, 0.0)[..., None]
-        # Value exactly rows; gradient rows' cotangent times scale (0 on the padding row).
-        frozen = jax.lax.stop_gradient(rows)
-        return frozen + (rows - frozen) * scale
+            self.weight[...] = embedding_renorm(self.weight[...], jnp.asarray(input), self.max_norm, self.norm_type)
+        return out
+
+
+def _table(
+    layer: str,
+    num_embeddings: int,
+    embedding_dim: int,
+    padding_idx: Optional[int],
+    _weight: Optional[ArrayLike],
+    rngs: Optional[nnx.Rngs],
+    dtype: Any,
+) -> jax.Array:
+    """The initial table: ``_weight`` as given, else N(0, 1) with the padding row zeroed (torch)."""
+    shape = (num_embeddings, embedding_dim)
+    if _weight is not None:
+        weight = Parameter(_weight)[...]
+        if weight.shape != shape:
+            raise ValueError(f"{layer}: _weight has shape {weight.shape}, expected {shape}")
+        return weight
+    weight = jax.random.normal(require_rngs(rngs, layer).params(), shape, float_dtype(dtype))
+    return weight if padding_idx is None else weight.at[padding_idx].set(0)
+
+
+def _padding_idx(layer: str, padding_idx: Optional[int], num_embeddings: int) -> Optional[int]:
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"{layer}: padding_idx ({padding_idx}) must be within num_embeddings ({num_embeddings})")
+    return padding_idx % num_embeddings
+
+
+class EmbeddingBag(Module):
+    """torch.nn.EmbeddingBag: per-bag sums, means or maxima of embedding rows.
+
+    Called as ``bag(input, offsets=None, per_sample_weights=None)`` with ``input``
+    ``(B, L)`` (fixed-length bags) or ``(n,)`` plus ``offsets``; see
+    :func:`jaxnn.functional.embedding_bag` for every option and edge.
+
+    Args:
+      num_embeddings, embedding_dim: the table ``weight (num_embeddings, embedding_dim)``,
+        initialised N(0, 1) with the ``padding_idx`` row zeroed.
+      max_norm, norm_type: as :class:`Embedding` (the rescaled rows are written back).
+      scale_grad_by_freq, sparse: as :class:`Embedding` (not with ``mode='max'``).
+      mode: 'sum' | 'mean' | 'max'.
+      _weight: an initial table used as is.
+      include_last_offset: ``offsets`` has ``B + 1`` entries, the last the input's length.
+      padding_idx: entries with this index are left out of their bag.
+      rngs: ``nnx.Rngs`` for the initial draw (not needed with ``_weight``).
+
+    >>> bag = EmbeddingBag(10, 3, mode="sum", rngs=nnx.Rngs(0))
+    >>> bag(jnp.array([1, 2, 4, 5]), jnp.array([0, 2])).shape  # (2, 3)
+
+    Raises:
+      ValueError: a bad ``mode``; ``max`` with ``scale_grad_by_freq``/``sparse``;
+        ``padding_idx`` out of range; a ``_weight`` of another shape.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        max_norm: Optional[float] = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        _weight: Optional[ArrayLike] = None,
+        include_last_offset: bool = False,
+        padding_idx: Optional[int] = None,
+        *,
+        rngs: Optional[nnx.Rngs] = None,
+        dtype: Any = None,
+    ) -> None:
+        sizes("EmbeddingBag", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
+        if mode == "max" and (scale_grad_by_freq or sparse):
+            raise ValueError("EmbeddingBag: max mode does not support scale_grad_by_freq or sparse weights")
+        padding_idx = _padding_idx("EmbeddingBag", padding_idx, num_embeddings)
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
+        self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
+        self.weight = Parameter(
+            _table("EmbeddingBag", num_embeddings, embedding_dim, padding_idx, _weight, rngs, dtype)
+        )
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: ArrayLike,
+        freeze: bool = True,
+        max_norm: Optional[float] = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        include_last_offset: bool = False,
+        padding_idx: Optional[int] = None,
+    ) -> "EmbeddingBag":
+        """An EmbeddingBag holding ``embeddings`` (2-D) as its table, frozen by default."""
+        table = Parameter(embeddings)[...]
+        if table.ndim != 2:
+            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape {table.shape}")
+        bag = cls(
+            *table.shape,
+            max_norm=max_norm,
+            norm_type=norm_type,
+            scale_grad_by_freq=scale_grad_by_freq,
+            mode=mode,
+            sparse=sparse,
+            _weight=table,
+            include_last_offset=include_last_offset,
+            padding_idx=padding_idx,
+        )
+        bag.weight = Parameter(table, requires_grad=not freeze)
+        return bag
+
+    def __call__(
+        self, input: ArrayLike, offsets: Optional[ArrayLike] = None, per_sample_weights: Optional[ArrayLike] = None
+    ) -> jax.Array:
+        out = F.embedding_bag(
+            input,
+            self.weight[...],
+            offsets,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.mode,
+            self.sparse,
+            per_sample_weights,
+            self.include_last_offset,
+            self.padding_idx,
+        )
+        if self.max_norm is not None:
+            self.weight[...] = embedding_renorm(self.weight[...], jnp.asarray(input), self.max_norm, self.norm_type)
+        return out

@@ -59,6 +59,28 @@ def test_errors():
         jaxnn.Dropout(0.5)(jnp.ones(3))
 
 
+@pytest.mark.parametrize("name", ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"])
+def test_new_layers_eval_identity_train_random_from_their_stream(name):
+    x = np.random.default_rng(0).standard_normal((4, 6, 2, 2, 2)).astype(np.float32)
+    x = x[:, :, 0, 0] if name == "Dropout1d" else x[:, :, 0] if name == "Dropout2d" else x
+    layer = getattr(jaxnn, name)(0.5, rngs=nnx.Rngs(0))
+    a, b = np.asarray(layer(x)), np.asarray(layer(x))
+    assert not np.array_equal(a, b), "each call draws a fresh mask"
+    chex.assert_trees_all_equal(getattr(jaxnn, name)(0.5, rngs=nnx.Rngs(0))(x), a)
+    if name != "AlphaDropout":
+        # channel-wise: within each (n, c) the kept/dropped decision is shared
+        flat_in, flat_out = x.reshape(24, -1), a.reshape(24, -1)
+        dropped = np.isclose(flat_out, flat_out[:, :1]).all(axis=1) & ~np.isclose(flat_in, flat_in[:, :1]).all(axis=1)
+        assert 0 < dropped.sum() < 24
+    layer.eval()
+    chex.assert_trees_all_equal(layer(x), x)
+    np.testing.assert_array_equal(np.asarray(getattr(jaxnn, name)(0.5).eval()(x)), getattr(torch.nn, name)(0.5).eval()(torch.tensor(x)).numpy())
+    with pytest.raises(ValueError, match="rngs"):
+        getattr(jaxnn, name)(0.5)(x)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        getattr(jaxnn, name)(-0.1)
+
+
 class _Net(jaxnn.Module):
     def __init__(self, *, rngs):
         self.fc = jaxnn.Linear(4, 4, rngs=rngs)
