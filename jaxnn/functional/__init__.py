@@ -38,6 +38,17 @@ from .activation import sigmoid as sigmoid
 from .activation import tanh as tanh
 from .activation import softmax as softmax
 from .activation import log_softmax as log_softmax
+from .padding import pad as pad
+from .interpolate import interpolate as interpolate
+from .interpolate import upsample as upsample
+from .interpolate import upsample_nearest as upsample_nearest
+from .interpolate import upsample_bilinear as upsample_bilinear
+from .grid_sample import grid_sample as grid_sample
+from .grid_sample import affine_grid as affine_grid
+from .shuffle import pixel_shuffle as pixel_shuffle
+from .shuffle import pixel_unshuffle as pixel_unshuffle
+from .shuffle import channel_shuffle as channel_shuffle
+from .shuffle import native_channel_shuffle as native_channel_shuffle
 
 __all__ = [
     "l1_loss",
@@ -75,4 +86,15 @@ __all__ = [
     "tanh",
     "softmax",
     "log_softmax",
+    "pad",
+    "interpolate",
+    "upsample",
+    "upsample_nearest",
+    "upsample_bilinear",
+    "grid_sample",
+    "affine_grid",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "channel_shuffle",
+    "native_channel_shuffle",
 ]
