@@ -74,7 +74,8 @@ def _pad_coordinate(coord: jax.Array, size: int, padding_mode: str, align_corner
 def _gather(x: jax.Array, spatial: Sequence[int], corner: Sequence[jax.Array]) -> jax.Array:
     """x[n, :, corner] with zeros where the integer corner lies outside the input.
 
-    ``corner`` is one integer array of shape (N, *G) per spatial axis, in axis order.
+    ``corner`` holds one integer array of shape (N, *G, K) per spatial axis, in
+    axis order (K taps per output point, gathered at once); returns (N, C, *G, K).
     """
     valid = jnp.ones(corner[0].shape, bool)
     flat = jnp.zeros(corner[0].shape, jnp.int32)
@@ -82,9 +83,26 @@ def _gather(x: jax.Array, spatial: Sequence[int], corner: Sequence[jax.Array]) -
         valid &= (c >= 0) & (c < n)
         flat = flat * n + jnp.clip(c, 0, n - 1).astype(jnp.int32)
     batch, channels = x.shape[:2]
-    values = jax.vmap(lambda xs, i: xs[:, i])(x.reshape(batch, channels, -1), flat.reshape(batch, -1))
+    points = int(np.prod(corner[0].shape[1:]))
+    values = jax.vmap(lambda xs, i: xs[:, i])(
+        x.reshape(batch, channels, int(np.prod(spatial))), flat.reshape(batch, points)
+    )
     values = values.reshape(batch, channels, *corner[0].shape[1:])
     return jnp.where(valid[:, None], values, jnp.zeros((), x.dtype))
+
+
+def _interpolate_taps(x: jax.Array, spatial: Sequence[int], taps: Sequence[Sequence[tuple]]) -> jax.Array:
+    """Sum over the tensor product of per-axis taps: ``taps[axis]`` lists (coordinate, weight)
+    pairs; every combination is gathered in one go and weighted by the product of its weights."""
+    corner, weight = [[] for _ in spatial], []
+    for combo in itertools.product(*taps):
+        w = None
+        for axis, (c, wa) in enumerate(combo):
+            corner[axis].append(c)
+            w = wa if w is None else w * wa
+        weight.append(w)
+    values = _gather(x, spatial, [jnp.stack(c, -1) for c in corner])
+    return jnp.sum(values * jnp.stack(weight, -1)[:, None], -1)
 
 
 def _cubic_coefficients(t: jax.Array) -> list[jax.Array]:
@@ -158,32 +176,32 @@ def grid_sample(
         _unnormalize(g[..., nd - 1 - axis], spatial[axis], align_corners, nd == 2) for axis in range(nd)
     ]
     if mode == "bicubic":
-        floors = [jnp.floor(c) for c in coords]
-        weights = [_cubic_coefficients(c - f) for c, f in zip(coords, floors)]
-        out = jnp.zeros((), x.dtype)
-        for taps in itertools.product(range(4), repeat=nd):
-            corner, w = [], None
-            for axis, k in enumerate(taps):
-                where = _pad_coordinate(floors[axis] - 1 + k, spatial[axis], padding_mode, align_corners)
-                corner.append(jax.lax.stop_gradient(where).astype(jnp.int32))
-                w = weights[axis][k] if w is None else w * weights[axis][k]
-            out = out + _gather(x, spatial, corner) * w[:, None]
-        return out
+        taps = []
+        for axis, c in enumerate(coords):
+            floor = jnp.floor(c)
+            weights = _cubic_coefficients(c - floor)
+            taps.append(
+                [
+                    (
+                        jax.lax.stop_gradient(
+                            _pad_coordinate(floor - 1 + k, spatial[axis], padding_mode, align_corners)
+                        ).astype(jnp.int32),
+                        weights[k],
+                    )
+                    for k in range(4)
+                ]
+            )
+        return _interpolate_taps(x, spatial, taps)
     coords = [_pad_coordinate(c, n, padding_mode, align_corners) for c, n in zip(coords, spatial)]
     if mode == "nearest":
-        corner = [jax.lax.stop_gradient(jnp.round(c)).astype(jnp.int32) for c in coords]
-        return _gather(x, spatial, corner)
-    floors = [jax.lax.stop_gradient(jnp.floor(c)) for c in coords]
-    fracs = [c - f for c, f in zip(coords, floors)]
-    out = jnp.zeros((), x.dtype)
-    for corner_bits in itertools.product((0, 1), repeat=nd):
-        corner = [(f + b).astype(jnp.int32) for f, b in zip(floors, corner_bits)]
-        w = None
-        for frac, b in zip(fracs, corner_bits):
-            wa = frac if b else 1 - frac
-            w = wa if w is None else w * wa
-        out = out + _gather(x, spatial, corner) * w[:, None]
-    return out
+        corner = [jax.lax.stop_gradient(jnp.round(c)).astype(jnp.int32)[..., None] for c in coords]
+        return _gather(x, spatial, corner)[..., 0]
+    taps = []
+    for c in coords:
+        floor = jax.lax.stop_gradient(jnp.floor(c))
+        frac = c - floor
+        taps.append([(floor.astype(jnp.int32), 1 - frac), ((floor + 1).astype(jnp.int32), frac)])
+    return _interpolate_taps(x, spatial, taps)
 
 
 def _linspace_from_neg_one(n: int, align_corners: bool, dtype) -> np.ndarray:
