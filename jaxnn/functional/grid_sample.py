@@ -102,7 +102,9 @@ def _interpolate_taps(x: jax.Array, spatial: Sequence[int], taps: Sequence[Seque
             w = wa if w is None else w * wa
         weight.append(w)
     values = _gather(x, spatial, [jnp.stack(c, -1) for c in corner])
-    return jnp.sum(values * jnp.stack(weight, -1)[:, None], -1)
+    # Half precision accumulates in float32, as torch's opmath.
+    acc = jnp.promote_types(x.dtype, jnp.float32)
+    return jnp.sum(values.astype(acc) * jnp.stack(weight, -1)[:, None].astype(acc), -1).astype(x.dtype)
 
 
 def _cubic_coefficients(t: jax.Array) -> list[jax.Array]:

@@ -146,13 +146,15 @@ def _resample_axis(x: jax.Array, axis: int, index: np.ndarray, weights, valid) -
     if valid is not None:
         g = jnp.where(jnp.asarray(valid), g, jnp.zeros((), g.dtype))
     if index.shape[1] == 1:
-        y = g[..., 0]
-    elif weights is None:
-        count = jnp.asarray(valid.sum(1), g.dtype)
-        y = jnp.sum(g, -1) / count
+        return jnp.moveaxis(g[..., 0], -1, axis)
+    # Half precision accumulates in float32 (torch's opmath); the weights are first
+    # rounded to the input dtype, as torch stores them.
+    acc = jnp.promote_types(g.dtype, jnp.float32)
+    if weights is None:
+        y = jnp.sum(g.astype(acc), -1) / jnp.asarray(valid.sum(1), acc)
     else:
-        y = jnp.sum(g * jnp.asarray(weights, g.dtype), -1)
-    return jnp.moveaxis(y, -1, axis)
+        y = jnp.sum(g.astype(acc) * jnp.asarray(weights, g.dtype).astype(acc), -1)
+    return jnp.moveaxis(y.astype(x.dtype), -1, axis)
 
 
 def _as_int(v, what: str) -> int:

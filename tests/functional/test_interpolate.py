@@ -99,3 +99,12 @@ def test_bad_input_raises_where_torch_does(shape, options, error, match):
         TF.interpolate(torch.zeros(shape), **options)
     with pytest.raises(error, match=match):
         F.interpolate(np.zeros(shape, np.float32), **options)
+
+
+@pytest.mark.parametrize("dtype,mode", [("bfloat16", "bilinear"), ("float16", "bicubic")])
+def test_half_precision_accumulates_in_float32(dtype, mode):
+    import jax.numpy as jnp
+
+    x = np.asarray(jnp.asarray(np.random.default_rng(0).standard_normal((1, 2, 5, 7)), dtype))
+    options = {"scale_factor": 1.7, "mode": mode}
+    assert_parity(lambda a: F.interpolate(a, **options), lambda a: TF.interpolate(a, **options), [x], jit=True)
