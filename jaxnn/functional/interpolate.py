@@ -28,9 +28,9 @@ from ._checks import as_array
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
-_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area", "lanczos")
 # The rank each interpolating mode requires (its number of spatial dimensions).
-_MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+_MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3, "lanczos": 2}
 
 Size = Union[int, Sequence[int]]
 Scale = Union[float, Sequence[float]]
@@ -117,7 +117,7 @@ def _taps(mode: str, dtype, n_in: int, n_out: int, align_corners: bool, scale: O
 def _antialias_taps(mode: str, t: type, scale: np.floating, n_in: int, n_out: int):
     """``_compute_indices_min_size_weights_aa``: PIL's filter stretched by the downscale
     factor, renormalised over the taps that fall inside the input."""
-    interp = 2 if mode == "bilinear" else 4
+    interp = {"bilinear": 2, "bicubic": 4, "lanczos": 6}[mode]
     support = t(interp * 0.5 * scale) if scale >= 1.0 else t(interp * 0.5)
     width = int(math.ceil(support)) * 2 + 1
     invscale = t(1.0 / scale) if scale >= 1.0 else t(1.0)
@@ -130,6 +130,9 @@ def _antialias_taps(mode: str, t: type, scale: np.floating, n_in: int, n_out: in
     x = np.abs((offset * np.float64(invscale)).astype(t))
     if mode == "bilinear":
         w = np.where(x < 1, t(1) - x, t(0)).astype(t)
+    elif mode == "lanczos":
+        # Lanczos-3: sinc(x) * sinc(x / 3) inside |x| < 3 (PIL's filter).
+        w = np.where(x < 3, np.sinc(x.astype(np.float64)) * np.sinc(x.astype(np.float64) / 3), 0).astype(t)
     else:
         a = t(-0.5)
         w = np.where(x < 1, _cubic1(x, a), np.where(x < 2, _cubic2(x, a), t(0))).astype(t)
@@ -228,13 +231,14 @@ def interpolate(
       mode: ``'nearest'`` (source ``floor(i * S_in / S_out)``, OpenCV's rule),
         ``'nearest-exact'`` (``floor((i + 0.5) * S_in / S_out)``, PIL's), ``'linear'``
         (3-D), ``'bilinear'`` / ``'bicubic'`` (4-D), ``'trilinear'`` (5-D), ``'area'``
-        (adaptive average pooling).
+        (adaptive average pooling), ``'lanczos'`` (4-D, ``antialias=True`` and
+        ``align_corners=False`` only: PIL's Lanczos-3 filter, 6 taps when upsampling).
       align_corners: for the interpolating modes, map corner pixel centres onto
         each other (source ``i * (S_in - 1) / (S_out - 1)``) instead of pixel edges
         (``(i + 0.5) * scale - 0.5``, clamped at 0 for linear modes). Must be None
         for nearest/area modes; None means False otherwise.
       recompute_scale_factor: with ``scale_factor``, derive the step from the sizes.
-      antialias: bilinear/bicubic on 4-D input only: when downsampling, widen the
+      antialias: bilinear/bicubic/lanczos on 4-D input only: when downsampling, widen the
         filter by the downscale factor (PIL's resampling; bicubic then uses
         a = -0.5 instead of -0.75).
 
@@ -246,8 +250,6 @@ def interpolate(
     Array([[[0.  , 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.  ]]], dtype=float32)
     """
     x = as_array(input, "input")
-    if mode == "lanczos":
-        raise NotImplementedError("interpolate: mode 'lanczos' is not implemented in jaxnn")
     if mode not in _MODES:
         raise ValueError(f"interpolate: mode must be one of {_MODES}, got {mode!r}")
     if mode in ("nearest", "area", "nearest-exact"):
@@ -268,11 +270,15 @@ def interpolate(
             f"interpolate: got {x.ndim}D input of shape {x.shape}, but {mode} mode needs "
             f"{_MODE_DIMS[mode] + 2}D input"
         )
-    if antialias and not (mode in ("bilinear", "bicubic") and x.ndim == 4):
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and x.ndim == 4):
         raise ValueError(
-            "interpolate: anti-alias option is restricted to bilinear and bicubic modes and requires a "
+            "interpolate: anti-alias option is restricted to bilinear, bicubic and lanczos modes and requires a "
             f"4-D input (got mode {mode!r}, shape {x.shape})"
         )
+    if mode == "lanczos" and align_corners:
+        raise ValueError("interpolate: lanczos mode does not support align_corners=True")
+    if mode == "lanczos" and not antialias:
+        raise ValueError("interpolate: lanczos mode requires antialias=True")
     if not jnp.issubdtype(x.dtype, jnp.floating) and mode != "nearest" and mode != "nearest-exact":
         raise TypeError(f"interpolate: mode {mode!r} needs a floating input, got dtype {x.dtype}")
     out, scales = _output_size(x, size, scale_factor, recompute_scale_factor, mode)

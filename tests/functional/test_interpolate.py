@@ -31,6 +31,8 @@ CASES = [
     ((1, 2, 9, 7), {"size": (4, 10), "mode": "bilinear", "antialias": True}),
     ((1, 2, 9, 7), {"scale_factor": 0.45, "mode": "bicubic", "antialias": True}),
     ((1, 2, 9, 7), {"size": (2, 3), "mode": "bicubic", "antialias": True, "align_corners": True}),
+    ((1, 2, 9, 7), {"size": (4, 10), "mode": "lanczos", "antialias": True}),
+    ((1, 2, 9, 7), {"scale_factor": (0.3, 1.5), "mode": "lanczos", "antialias": True}),
 ]
 
 
@@ -90,6 +92,8 @@ BAD = [
     ((1, 1, 4), {"scale_factor": 0.2}, ValueError, "greater than 0"),
     ((1, 1, 4), {"size": (1.5,)}, TypeError, "int"),
     ((4,), {"size": 2}, ValueError, "3D, 4D and 5D"),
+    ((1, 1, 4, 4), {"size": 2, "mode": "lanczos"}, ValueError, "requires antialias"),
+    ((1, 1, 4, 4), {"size": 2, "mode": "lanczos", "antialias": True, "align_corners": True}, ValueError, "align_corners"),
 ]
 
 
