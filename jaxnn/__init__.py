@@ -138,6 +138,27 @@ from .nn import FeatureAlphaDropout as FeatureAlphaDropout
 from .nn import CosineSimilarity as CosineSimilarity
 from .nn import PairwiseDistance as PairwiseDistance
 from .nn import EmbeddingBag as EmbeddingBag
+from .nn import ZeroPad1d as ZeroPad1d
+from .nn import ZeroPad2d as ZeroPad2d
+from .nn import ZeroPad3d as ZeroPad3d
+from .nn import ConstantPad1d as ConstantPad1d
+from .nn import ConstantPad2d as ConstantPad2d
+from .nn import ConstantPad3d as ConstantPad3d
+from .nn import ReflectionPad1d as ReflectionPad1d
+from .nn import ReflectionPad2d as ReflectionPad2d
+from .nn import ReflectionPad3d as ReflectionPad3d
+from .nn import ReplicationPad1d as ReplicationPad1d
+from .nn import ReplicationPad2d as ReplicationPad2d
+from .nn import ReplicationPad3d as ReplicationPad3d
+from .nn import CircularPad1d as CircularPad1d
+from .nn import CircularPad2d as CircularPad2d
+from .nn import CircularPad3d as CircularPad3d
+from .nn import Upsample as Upsample
+from .nn import UpsamplingNearest2d as UpsamplingNearest2d
+from .nn import UpsamplingBilinear2d as UpsamplingBilinear2d
+from .nn import PixelShuffle as PixelShuffle
+from .nn import PixelUnshuffle as PixelUnshuffle
+from .nn import ChannelShuffle as ChannelShuffle
 from .state_dict import state_dict as state_dict
 from .state_dict import load_state_dict as load_state_dict
 from .state_dict import save_state_dict as save_state_dict
@@ -312,4 +333,25 @@ __all__ = [
     "NonFiniteLossError",
     "Checkpointer",
     "dynamic_loss_scale",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ZeroPad3d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ConstantPad3d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReflectionPad3d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ReplicationPad3d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
+    "Upsample",
+    "UpsamplingNearest2d",
+    "UpsamplingBilinear2d",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "ChannelShuffle",
 ]

@@ -76,6 +76,17 @@ from .distance import cosine_similarity as cosine_similarity
 from .distance import pdist as pdist
 from .sparse import embedding as embedding
 from .sparse import embedding_bag as embedding_bag
+from .padding import pad as pad
+from .interpolate import interpolate as interpolate
+from .interpolate import upsample as upsample
+from .interpolate import upsample_nearest as upsample_nearest
+from .interpolate import upsample_bilinear as upsample_bilinear
+from .grid_sample import grid_sample as grid_sample
+from .grid_sample import affine_grid as affine_grid
+from .shuffle import pixel_shuffle as pixel_shuffle
+from .shuffle import pixel_unshuffle as pixel_unshuffle
+from .shuffle import channel_shuffle as channel_shuffle
+from .shuffle import native_channel_shuffle as native_channel_shuffle
 
 __all__ = [
     "l1_loss",
@@ -151,4 +162,15 @@ __all__ = [
     "pdist",
     "embedding",
     "embedding_bag",
+    "pad",
+    "interpolate",
+    "upsample",
+    "upsample_nearest",
+    "upsample_bilinear",
+    "grid_sample",
+    "affine_grid",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "channel_shuffle",
+    "native_channel_shuffle",
 ]

@@ -105,6 +105,27 @@ from .dropout import FeatureAlphaDropout as FeatureAlphaDropout
 from .distance import CosineSimilarity as CosineSimilarity
 from .distance import PairwiseDistance as PairwiseDistance
 from .embedding import EmbeddingBag as EmbeddingBag
+from .padding import ZeroPad1d as ZeroPad1d
+from .padding import ZeroPad2d as ZeroPad2d
+from .padding import ZeroPad3d as ZeroPad3d
+from .padding import ConstantPad1d as ConstantPad1d
+from .padding import ConstantPad2d as ConstantPad2d
+from .padding import ConstantPad3d as ConstantPad3d
+from .padding import ReflectionPad1d as ReflectionPad1d
+from .padding import ReflectionPad2d as ReflectionPad2d
+from .padding import ReflectionPad3d as ReflectionPad3d
+from .padding import ReplicationPad1d as ReplicationPad1d
+from .padding import ReplicationPad2d as ReplicationPad2d
+from .padding import ReplicationPad3d as ReplicationPad3d
+from .padding import CircularPad1d as CircularPad1d
+from .padding import CircularPad2d as CircularPad2d
+from .padding import CircularPad3d as CircularPad3d
+from .upsampling import Upsample as Upsample
+from .upsampling import UpsamplingNearest2d as UpsamplingNearest2d
+from .upsampling import UpsamplingBilinear2d as UpsamplingBilinear2d
+from .pixelshuffle import PixelShuffle as PixelShuffle
+from .pixelshuffle import PixelUnshuffle as PixelUnshuffle
+from .channelshuffle import ChannelShuffle as ChannelShuffle
 
 __all__ = [
     "Identity",
@@ -208,4 +229,25 @@ __all__ = [
     "CosineSimilarity",
     "PairwiseDistance",
     "EmbeddingBag",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ZeroPad3d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ConstantPad3d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReflectionPad3d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ReplicationPad3d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
+    "Upsample",
+    "UpsamplingNearest2d",
+    "UpsamplingBilinear2d",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "ChannelShuffle",
 ]
