@@ -45,8 +45,8 @@ from .conv import conv_transpose1d as conv_transpose1d
 from .conv import conv_transpose2d as conv_transpose2d
 from .conv import conv_transpose3d as conv_transpose3d
 from .conv import conv_tbc as conv_tbc
-from .fold import unfold as unfold
-from .fold import fold as fold
+from .folding import unfold as unfold
+from .folding import fold as fold
 from .pooling import max_pool1d as max_pool1d
 from .pooling import max_pool2d as max_pool2d
 from .pooling import max_pool3d as max_pool3d

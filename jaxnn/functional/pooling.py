@@ -552,12 +552,10 @@ def _make_fractional(nd: int, with_indices: bool):
     ``a = (L - k) / (out - 1)``, the last window ending at the input's end. The
     first maximum (the last nan) of a window is picked and gets the gradient.
 
-    >>> x = jnp.arange(25.).reshape(1, 1, 5, 5)
-    >>> {name}(x, 2, output_size=2, _random_samples=jnp.full((1, 1, 2), 0.5)){"[0]" if with_indices else ""}.shape
-    (1, 1, 2, 2)
-    """.replace("(1, 1, 5, 5)", "(1, 1, " + ", ".join(["5"] * nd) + ")").replace(
-        "jnp.full((1, 1, 2)", f"jnp.full((1, 1, {nd})"
-    ).replace("(1, 1, 2, 2)\n", "(1, 1, " + ", ".join(["2"] * nd) + ")\n")
+    >>> x = jnp.ones((1, 1) + (5,) * {nd})
+    >>> {name}(x, 2, output_size=2, _random_samples=jnp.full((1, 1, {nd}), 0.5)){"[0]" if with_indices else ""}.shape
+    (1, 1, {", ".join(["2"] * nd)})
+    """
     return pool
 
 

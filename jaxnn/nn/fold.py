@@ -1,4 +1,4 @@
-"""torch.nn.Fold and torch.nn.Unfold: col2im and im2col as layers (:mod:`jaxnn.functional.fold`)."""
+"""torch.nn.Fold and torch.nn.Unfold: col2im and im2col as layers (:mod:`jaxnn.functional.folding`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import jax
 from flax import nnx
 from jax.typing import ArrayLike
 
-from ..functional import fold as F
+from ..functional import folding as F
 from ..module import Module
 from ._common import IntOrTuple
 
