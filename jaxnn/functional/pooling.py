@@ -12,7 +12,10 @@ Indices (``return_indices``) are torch's: each maximum's flat, row-major
 position in its input plane, int64 when ``jax_enable_x64`` is on and int32
 otherwise. The element picked in a window is torch's: the first maximum, or
 the last nan when the window holds one; the gradient goes to that element
-only, as torch's backward scatters it.
+only, as torch's backward scatters it. One exception: max pooling without
+``return_indices`` and without dilation runs XLA's window max (the fast path
+CNNs take), whose gradient for a window holding a nan differs from torch's
+(the output is nan either way); ask for the indices to get torch's there too.
 """
 
 from __future__ import annotations

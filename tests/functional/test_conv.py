@@ -60,9 +60,9 @@ UNFOLD = [
 @pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
 def test_unfold_and_fold(kwargs, batched):
     x = randn(*((2, 3, 7, 8) if batched else (3, 7, 8)))
-    assert_parity(F.unfold, TF.unfold, (x,), kwargs)
+    assert_parity(F.unfold, TF.unfold, (x,), kwargs, jit=True)
     cols = TF.unfold(torch.from_numpy(x), **kwargs).numpy()
-    assert_parity(F.fold, TF.fold, (cols, (7, 8)), kwargs)
+    assert_parity(lambda c: F.fold(c, (7, 8), **kwargs), lambda c: TF.fold(c, (7, 8), **kwargs), (cols,), jit=True)
 
 
 @pytest.mark.parametrize(
