@@ -104,3 +104,11 @@ def test_half_precision_accumulates_in_float32():
     expected = TF.conv3d(torch.tensor(np.asarray(x, np.float32)).bfloat16(), torch.tensor(np.asarray(w, np.float32)).bfloat16(), padding=1)
     assert got.dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(got, np.float32), expected.float().numpy(), rtol=1e-2, atol=1e-2)
+
+
+def test_empty_batch():
+    x, w = np.zeros((0, 4, 3, 4, 3), np.float32), np.ones((4, 2, 2, 2, 2), np.float32)
+    tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+    assert F.conv3d(x, w, groups=2).shape == tuple(TF.conv3d(tx, tw, groups=2).shape) == (0, 4, 2, 3, 2)
+    assert F.conv_transpose3d(x, w, stride=2).shape == tuple(TF.conv_transpose3d(tx, tw, stride=2).shape)
+    assert F.unfold(x[:, :, 0], 2).shape == tuple(TF.unfold(tx[:, :, 0], 2).shape)

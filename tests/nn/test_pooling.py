@@ -189,15 +189,18 @@ def test_fractional_max_pool_draws_from_its_rngs_in_train_and_eval():
 
 
 def test_max_unpool_module_round_trip():
-    pool, unpool = jaxnn.MaxPool2d(2, 2, return_indices=True), jaxnn.MaxUnpool2d(2, 2)
-    tpool, tunpool = torch.nn.MaxPool2d(2, 2, return_indices=True), torch.nn.MaxUnpool2d(2, 2)
+    """MaxPool -> MaxUnpool modules, the indices passed between them, against torch's pair."""
     x = randn(2, 3, 5, 5)
-    y, i = pool(x)
-    ty, ti = tpool(torch.from_numpy(x))
-    np.testing.assert_array_equal(np.asarray(unpool(y, i, output_size=(5, 5))), tunpool(ty, ti, output_size=(5, 5)).numpy())
-    y1, i1 = jaxnn.MaxPool1d(2, return_indices=True)(x[:, :, 0])
-    ty1, ti1 = torch.nn.MaxPool1d(2, return_indices=True)(torch.from_numpy(x[:, :, 0]))
-    np.testing.assert_array_equal(np.asarray(jaxnn.MaxUnpool1d(2)(y1, i1)), torch.nn.MaxUnpool1d(2)(ty1, ti1).numpy())
-    y3, i3 = jaxnn.MaxPool3d(2, return_indices=True)(x[None])
-    ty3, ti3 = torch.nn.MaxPool3d(2, return_indices=True)(torch.from_numpy(x[None]))
-    np.testing.assert_array_equal(np.asarray(jaxnn.MaxUnpool3d(2)(y3, i3, (3, 5, 5))), torch.nn.MaxUnpool3d(2)(ty3, ti3, (3, 5, 5)).numpy())
+
+    @jax.jit
+    def round_trip(a):
+        y, i = jaxnn.MaxPool2d(2, return_indices=True)(a)
+        y3, i3 = jaxnn.MaxPool3d(2, return_indices=True)(a[None])
+        return jaxnn.MaxUnpool2d(2)(y, i, output_size=(5, 5)), jaxnn.MaxUnpool3d(2)(y3, i3, (3, 5, 5))
+
+    got2, got3 = round_trip(x)
+    tx = torch.from_numpy(x)
+    t2 = torch.nn.MaxUnpool2d(2)(*torch.nn.MaxPool2d(2, return_indices=True)(tx), output_size=(5, 5))
+    t3 = torch.nn.MaxUnpool3d(2)(*torch.nn.MaxPool3d(2, return_indices=True)(tx[None]), output_size=(3, 5, 5))
+    np.testing.assert_array_equal(np.asarray(got2), t2.numpy())
+    np.testing.assert_array_equal(np.asarray(got3), t3.numpy())
