@@ -65,6 +65,10 @@ from .nn import Conv1d as Conv1d
 from .nn import Conv2d as Conv2d
 from .nn import ConvTranspose1d as ConvTranspose1d
 from .nn import ConvTranspose2d as ConvTranspose2d
+from .nn import Conv3d as Conv3d
+from .nn import ConvTranspose3d as ConvTranspose3d
+from .nn import Fold as Fold
+from .nn import Unfold as Unfold
 from .nn import LayerNorm as LayerNorm
 from .nn import GroupNorm as GroupNorm
 from .nn import BatchNorm1d as BatchNorm1d
@@ -85,6 +89,20 @@ from .nn import AvgPool1d as AvgPool1d
 from .nn import AvgPool2d as AvgPool2d
 from .nn import AdaptiveAvgPool1d as AdaptiveAvgPool1d
 from .nn import AdaptiveAvgPool2d as AdaptiveAvgPool2d
+from .nn import MaxPool3d as MaxPool3d
+from .nn import AvgPool3d as AvgPool3d
+from .nn import AdaptiveAvgPool3d as AdaptiveAvgPool3d
+from .nn import AdaptiveMaxPool1d as AdaptiveMaxPool1d
+from .nn import AdaptiveMaxPool2d as AdaptiveMaxPool2d
+from .nn import AdaptiveMaxPool3d as AdaptiveMaxPool3d
+from .nn import LPPool1d as LPPool1d
+from .nn import LPPool2d as LPPool2d
+from .nn import LPPool3d as LPPool3d
+from .nn import FractionalMaxPool2d as FractionalMaxPool2d
+from .nn import FractionalMaxPool3d as FractionalMaxPool3d
+from .nn import MaxUnpool1d as MaxUnpool1d
+from .nn import MaxUnpool2d as MaxUnpool2d
+from .nn import MaxUnpool3d as MaxUnpool3d
 from .nn import ReLU as ReLU
 from .nn import ReLU6 as ReLU6
 from .nn import LeakyReLU as LeakyReLU
@@ -261,6 +279,24 @@ __all__ = [
     "AvgPool2d",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "Conv3d",
+    "ConvTranspose3d",
+    "Fold",
+    "Unfold",
+    "MaxPool3d",
+    "AvgPool3d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "LPPool1d",
+    "LPPool2d",
+    "LPPool3d",
+    "FractionalMaxPool2d",
+    "FractionalMaxPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
     "ReLU",
     "ReLU6",
     "LeakyReLU",

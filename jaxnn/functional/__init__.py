@@ -87,6 +87,43 @@ from .shuffle import pixel_shuffle as pixel_shuffle
 from .shuffle import pixel_unshuffle as pixel_unshuffle
 from .shuffle import channel_shuffle as channel_shuffle
 from .shuffle import native_channel_shuffle as native_channel_shuffle
+from .conv import conv1d as conv1d
+from .conv import conv2d as conv2d
+from .conv import conv3d as conv3d
+from .conv import conv_transpose1d as conv_transpose1d
+from .conv import conv_transpose2d as conv_transpose2d
+from .conv import conv_transpose3d as conv_transpose3d
+from .conv import conv_tbc as conv_tbc
+from .folding import unfold as unfold
+from .folding import fold as fold
+from .pooling import max_pool1d as max_pool1d
+from .pooling import max_pool2d as max_pool2d
+from .pooling import max_pool3d as max_pool3d
+from .pooling import max_pool1d_with_indices as max_pool1d_with_indices
+from .pooling import max_pool2d_with_indices as max_pool2d_with_indices
+from .pooling import max_pool3d_with_indices as max_pool3d_with_indices
+from .pooling import avg_pool1d as avg_pool1d
+from .pooling import avg_pool2d as avg_pool2d
+from .pooling import avg_pool3d as avg_pool3d
+from .pooling import adaptive_avg_pool1d as adaptive_avg_pool1d
+from .pooling import adaptive_avg_pool2d as adaptive_avg_pool2d
+from .pooling import adaptive_avg_pool3d as adaptive_avg_pool3d
+from .pooling import adaptive_max_pool1d as adaptive_max_pool1d
+from .pooling import adaptive_max_pool2d as adaptive_max_pool2d
+from .pooling import adaptive_max_pool3d as adaptive_max_pool3d
+from .pooling import adaptive_max_pool1d_with_indices as adaptive_max_pool1d_with_indices
+from .pooling import adaptive_max_pool2d_with_indices as adaptive_max_pool2d_with_indices
+from .pooling import adaptive_max_pool3d_with_indices as adaptive_max_pool3d_with_indices
+from .pooling import lp_pool1d as lp_pool1d
+from .pooling import lp_pool2d as lp_pool2d
+from .pooling import lp_pool3d as lp_pool3d
+from .pooling import fractional_max_pool2d as fractional_max_pool2d
+from .pooling import fractional_max_pool3d as fractional_max_pool3d
+from .pooling import fractional_max_pool2d_with_indices as fractional_max_pool2d_with_indices
+from .pooling import fractional_max_pool3d_with_indices as fractional_max_pool3d_with_indices
+from .pooling import max_unpool1d as max_unpool1d
+from .pooling import max_unpool2d as max_unpool2d
+from .pooling import max_unpool3d as max_unpool3d
 
 __all__ = [
     "l1_loss",
@@ -173,4 +210,41 @@ __all__ = [
     "pixel_unshuffle",
     "channel_shuffle",
     "native_channel_shuffle",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "conv_tbc",
+    "unfold",
+    "fold",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "max_pool1d_with_indices",
+    "max_pool2d_with_indices",
+    "max_pool3d_with_indices",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d_with_indices",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
+    "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d_with_indices",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
 ]

@@ -32,6 +32,10 @@ from .conv import Conv1d as Conv1d
 from .conv import Conv2d as Conv2d
 from .conv import ConvTranspose1d as ConvTranspose1d
 from .conv import ConvTranspose2d as ConvTranspose2d
+from .conv import Conv3d as Conv3d
+from .conv import ConvTranspose3d as ConvTranspose3d
+from .fold import Fold as Fold
+from .fold import Unfold as Unfold
 from .norm import LayerNorm as LayerNorm
 from .norm import GroupNorm as GroupNorm
 from .norm import BatchNorm1d as BatchNorm1d
@@ -52,6 +56,20 @@ from .pooling import AvgPool1d as AvgPool1d
 from .pooling import AvgPool2d as AvgPool2d
 from .pooling import AdaptiveAvgPool1d as AdaptiveAvgPool1d
 from .pooling import AdaptiveAvgPool2d as AdaptiveAvgPool2d
+from .pooling import MaxPool3d as MaxPool3d
+from .pooling import AvgPool3d as AvgPool3d
+from .pooling import AdaptiveAvgPool3d as AdaptiveAvgPool3d
+from .pooling import AdaptiveMaxPool1d as AdaptiveMaxPool1d
+from .pooling import AdaptiveMaxPool2d as AdaptiveMaxPool2d
+from .pooling import AdaptiveMaxPool3d as AdaptiveMaxPool3d
+from .pooling import LPPool1d as LPPool1d
+from .pooling import LPPool2d as LPPool2d
+from .pooling import LPPool3d as LPPool3d
+from .pooling import FractionalMaxPool2d as FractionalMaxPool2d
+from .pooling import FractionalMaxPool3d as FractionalMaxPool3d
+from .pooling import MaxUnpool1d as MaxUnpool1d
+from .pooling import MaxUnpool2d as MaxUnpool2d
+from .pooling import MaxUnpool3d as MaxUnpool3d
 from .activation import ReLU as ReLU
 from .activation import ReLU6 as ReLU6
 from .activation import LeakyReLU as LeakyReLU
@@ -250,4 +268,22 @@ __all__ = [
     "PixelShuffle",
     "PixelUnshuffle",
     "ChannelShuffle",
+    "Conv3d",
+    "ConvTranspose3d",
+    "Fold",
+    "Unfold",
+    "MaxPool3d",
+    "AvgPool3d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "LPPool1d",
+    "LPPool2d",
+    "LPPool3d",
+    "FractionalMaxPool2d",
+    "FractionalMaxPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
 ]

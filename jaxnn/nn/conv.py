@@ -1,11 +1,9 @@
-"""Convolutions in torch's channels-first layout (NCL / NCHW) with torch's weight layout.
+"""Convolution layers in torch's channels-first layout (NCL / NCHW / NCDHW) with torch's weight layout.
 
-``Conv{1,2}d`` weights are ``(out_channels, in_channels // groups, *kernel_size)``,
-``ConvTranspose{1,2}d`` weights ``(in_channels, out_channels // groups, *kernel_size)``,
-as in torch, so a torch checkpoint loads without transposes. Both use
-``lax.conv_general_dilated``; a transposed convolution is the gradient of a
-convolution, computed as a convolution of the stride-dilated input with the
-flipped, in/out-swapped kernel.
+``Conv{1,2,3}d`` weights are ``(out_channels, in_channels // groups, *kernel_size)``,
+``ConvTranspose{1,2,3}d`` weights ``(in_channels, out_channels // groups, *kernel_size)``,
+as in torch, so a torch checkpoint loads without transposes. The layers hold
+options and parameters; the numbers are :mod:`jaxnn.functional.conv`'s.
 """
 
 from __future__ import annotations
@@ -18,11 +16,12 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import ArrayLike
 
+from ..functional import conv as F
 from ..module import Module
 from ..parameter import Parameter
 from ._common import IntOrTuple, float_dtype, ntuple, require_rngs, sizes, uniform_fan_in
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -85,43 +84,24 @@ class _ConvNd(Module):
         self.weight = Parameter(uniform_fan_in(rngs, shape, fan_in, dtype))
         self.bias = Parameter(uniform_fan_in(rngs, (out_channels,), fan_in, dtype)) if bias else None
 
-    def _operands(self, x: jax.Array, kernel: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Input and kernel in one dtype (lax convolutions take no mixed dtypes)."""
-        dtype = jnp.result_type(x, kernel)
-        return x.astype(dtype), kernel.astype(dtype)
-
-    def _batched(self, input: ArrayLike) -> tuple[jax.Array, bool]:
-        """The input with a batch axis (torch accepts unbatched ``(C, *spatial)``), checked."""
+    def _checked(self, input: ArrayLike) -> jax.Array:
+        """The input, its rank and channels checked against the layer (torch's layer messages)."""
         x = jnp.asarray(input)
         name, nd = type(self).__name__, self._nd
         if x.ndim not in (nd + 1, nd + 2):
             raise ValueError(
                 f"{name}: expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, got shape {x.shape}"
             )
-        unbatched = x.ndim == nd + 1
-        if unbatched:
-            x = x[None]
-        if x.shape[1] != self.in_channels:
+        channels = x.shape[0 if x.ndim == nd + 1 else 1]
+        if channels != self.in_channels:
             raise ValueError(
                 f"{name}: expected input {x.shape} to have {self.in_channels} channels, "
-                f"got {x.shape[1]} channels instead"
+                f"got {channels} channels instead"
             )
-        return x, unbatched
+        return x
 
-    def _accumulator(self, dtype) -> Any:
-        """float32 accumulation for half-precision input, as torch's CPU/GPU kernels do."""
-        return jnp.float32 if jnp.dtype(dtype).itemsize < 4 else None
-
-    def _output(self, y: jax.Array, unbatched: bool, dtype: Any) -> jax.Array:
-        if self.bias is not None:
-            # Added at the accumulator's precision, so the bias gradient sums in float32 too.
-            y = y + self.bias[...].astype(y.dtype).reshape((-1,) + (1,) * self._nd)
-        y = y.astype(dtype)
-        return y[0] if unbatched else y
-
-    def _dimension_numbers(self) -> tuple[str, str, str]:
-        spatial = "DHW"[-self._nd :]
-        return ("NC" + spatial, "OI" + spatial, "NC" + spatial)
+    def _bias(self) -> Optional[jax.Array]:
+        return None if self.bias is None else self.bias[...]
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -152,38 +132,19 @@ class _Conv(_ConvNd):
         return [(p, p) for p in self.padding]
 
     def __call__(self, input: ArrayLike) -> jax.Array:
-        x, unbatched = self._batched(input)
+        x = self._checked(input)
+        conv = (F.conv1d, F.conv2d, F.conv3d)[self._nd - 1]
+        if self.padding_mode == "zeros":
+            return conv(x, self.weight[...], self._bias(), self.stride, self.padding, self.dilation, self.groups)
         pads = self._padding_pairs()
-        if self.padding_mode != "zeros":
-            if self.padding_mode == "reflect" and any(
-                max(p) >= n for p, n in zip(pads, x.shape[2:])
-            ):
-                raise ValueError(
-                    f"{type(self).__name__}: reflect padding {pads} must be smaller than the "
-                    f"input's spatial size {x.shape[2:]}"
-                )
-            x = jnp.pad(x, [(0, 0), (0, 0)] + pads, mode=_PAD_MODES[self.padding_mode])
-            pads = [(0, 0)] * self._nd
-        padded = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads))
-        window = tuple(d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size))
-        if any(p < w for p, w in zip(padded, window)):
-            # torch raises here; XLA would return an empty output
+        spatial = x.shape[-self._nd :]
+        if self.padding_mode == "reflect" and any(max(p) >= n for p, n in zip(pads, spatial)):
             raise ValueError(
-                f"{type(self).__name__}: padded input size per channel {padded} is smaller than the "
-                f"(dilated) kernel size {window} (input shape {jnp.shape(input)})"
+                f"{type(self).__name__}: reflect padding {pads} must be smaller than the "
+                f"input's spatial size {spatial}"
             )
-        x, kernel = self._operands(x, self.weight[...])
-        y = jax.lax.conv_general_dilated(
-            x,
-            kernel,
-            window_strides=self.stride,
-            padding=pads,
-            rhs_dilation=self.dilation,
-            dimension_numbers=self._dimension_numbers(),
-            feature_group_count=self.groups,
-            preferred_element_type=self._accumulator(x.dtype),
-        )
-        return self._output(y, unbatched, x.dtype)
+        x = jnp.pad(x, [(0, 0)] * (x.ndim - self._nd) + pads, mode=_PAD_MODES[self.padding_mode])
+        return conv(x, self.weight[...], self._bias(), self.stride, 0, self.dilation, self.groups)
 
 
 class Conv1d(_Conv):
@@ -228,6 +189,19 @@ class Conv2d(Conv1d):
     _nd = 2
 
 
+class Conv3d(Conv1d):
+    """torch.nn.Conv3d: input ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``; arguments as :class:`Conv1d`.
+
+    Weight ``(out_channels, in_channels // groups, kD, kH, kW)``, fan_in =
+    in_channels // groups * kD * kH * kW.
+
+    >>> Conv3d(2, 4, 3, padding=1, rngs=nnx.Rngs(0))(jnp.ones((1, 2, 4, 5, 6))).shape
+    (1, 4, 4, 5, 6)
+    """
+
+    _nd = 3
+
+
 class _ConvTranspose(_ConvNd):
     _transposed = True
 
@@ -261,14 +235,6 @@ class _ConvTranspose(_ConvNd):
                     f"stride {self.stride} or dilation {self.dilation}"
                 )
 
-    def _forward_kernel(self) -> jax.Array:
-        """(in, out/g, *k) -> (out, in/g, *k), spatially flipped: the kernel of the equivalent convolution."""
-        w = self.weight[...]
-        g, k = self.groups, self.kernel_size
-        w = w.reshape((g, self.in_channels // g, self.out_channels // g) + k)
-        w = jnp.swapaxes(w, 1, 2).reshape((self.out_channels, self.in_channels // g) + k)
-        return jnp.flip(w, axis=tuple(range(2, 2 + self._nd)))
-
     def _output_padding(self, input_shape: tuple[int, ...], output_size: Optional[Sequence[int]]) -> tuple[int, ...]:
         """torch's ``_output_padding``: the padding that makes the output ``output_size`` (spatial, or full)."""
         if output_size is None:
@@ -299,24 +265,11 @@ class _ConvTranspose(_ConvNd):
     def __call__(self, input: ArrayLike, output_size: Optional[Sequence[int]] = None) -> jax.Array:
         """``output_size`` (torch's forward argument) picks among the sizes a strided transpose can give."""
         output_padding = self._output_padding(jnp.shape(input), output_size)
-        x, unbatched = self._batched(input)
-        pads = [
-            (d * (k - 1) - p, d * (k - 1) - p + op)
-            for d, k, p, op in zip(self.dilation, self.kernel_size, self.padding, output_padding)
-        ]
-        x, kernel = self._operands(x, self._forward_kernel())
-        y = jax.lax.conv_general_dilated(
-            x,
-            kernel,
-            window_strides=(1,) * self._nd,
-            padding=pads,
-            lhs_dilation=self.stride,
-            rhs_dilation=self.dilation,
-            dimension_numbers=self._dimension_numbers(),
-            feature_group_count=self.groups,
-            preferred_element_type=self._accumulator(x.dtype),
+        conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._nd - 1]
+        return conv(
+            self._checked(input), self.weight[...], self._bias(), self.stride, self.padding, output_padding,
+            self.groups, self.dilation,
         )
-        return self._output(y, unbatched, x.dtype)
 
 
 class ConvTranspose1d(_ConvTranspose):
@@ -335,3 +288,15 @@ class ConvTranspose2d(ConvTranspose1d):
     """torch.nn.ConvTranspose2d: input ``(N, C_in, H, W)`` or ``(C_in, H, W)``; see :class:`ConvTranspose1d`."""
 
     _nd = 2
+
+
+class ConvTranspose3d(ConvTranspose1d):
+    """torch.nn.ConvTranspose3d: input ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``; see :class:`ConvTranspose1d`.
+
+    Weight ``(in_channels, out_channels // groups, kD, kH, kW)``.
+
+    >>> ConvTranspose3d(2, 4, 2, stride=2, rngs=nnx.Rngs(0))(jnp.ones((1, 2, 2, 3, 3))).shape
+    (1, 4, 4, 6, 6)
+    """
+
+    _nd = 3

@@ -1,143 +1,68 @@
-"""Max, average and adaptive average pooling in torch's channels-first layout.
+"""Pooling layers in torch's channels-first layout: max, average, adaptive, power-average,
+fractional max and max-unpool, each in 1, 2 and 3 spatial dimensions where torch has it.
 
-Output sizes follow torch's ``pooling_output_shape``:
-``out = floor_or_ceil((L + 2 * padding - dilation * (k - 1) - 1) / stride) + 1``,
-and with ``ceil_mode`` a last window that would start inside the right padding
-is dropped. Max pooling pads with -inf; average pooling divides by the window
-size clipped to the padded input (``count_include_pad=True``, torch's default),
-by the number of real elements (``False``), or by ``divisor_override``. A
-window overhanging on the right because of ``ceil_mode`` is divided by its
-clipped size in both cases, as torch does.
+The layers hold torch's options and call :mod:`jaxnn.functional.pooling`, where the
+window geometry, ``ceil_mode``, divisors and torch's indices are documented.
+Indices are int64 when ``jax_enable_x64`` is on and int32 otherwise (torch: int64).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence, Union
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
+from ..functional import pooling as F
 from ..module import Module
-from ._common import IntOrTuple, ntuple
+from ..parameter import Buffer
+from ._common import IntOrTuple
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d"]
+__all__ = [
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "LPPool1d",
+    "LPPool2d",
+    "LPPool3d",
+    "FractionalMaxPool2d",
+    "FractionalMaxPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
+]
 
-
-def _batched(module: Module, input: ArrayLike, nd: int) -> tuple[jax.Array, bool]:
-    x = jnp.asarray(input)
-    if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{type(module).__name__}: expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, "
-            f"got shape {x.shape}"
-        )
-    return (x[None], True) if x.ndim == nd + 1 else (x, False)
-
-
-class _Pool(Module):
-    """Window geometry shared by max and average pooling."""
-
-    _nd: int
-
-    def _setup(self, kernel_size, stride, padding, dilation, ceil_mode, half_of: str) -> None:
-        nd, name = self._nd, type(self).__name__
-        self.kernel_size = ntuple(kernel_size, nd, "kernel_size")
-        self.stride = ntuple(kernel_size if stride is None else stride, nd, "stride")
-        self.padding = ntuple(padding, nd, "padding")
-        self.dilation = ntuple(dilation, nd, "dilation")
-        self.ceil_mode = ceil_mode
-        if any(s <= 0 for s in self.stride) or any(k <= 0 for k in self.kernel_size):
-            raise ValueError(f"{name}: kernel_size {self.kernel_size} and stride {self.stride} must be positive")
-        for p, k, d in zip(self.padding, self.kernel_size, self.dilation):
-            effective = d * (k - 1) + 1 if half_of == "effective" else k
-            if p < 0 or 2 * p > effective:
-                raise ValueError(
-                    f"{name}: pad should be at most half of {half_of} kernel size, but got "
-                    f"pad={self.padding} and kernel_size={self.kernel_size}"
-                )
-
-    def _out_size(self, size: int, k: int, s: int, p: int, d: int) -> int:
-        numerator = size + 2 * p - d * (k - 1) - 1
-        out = (-(-numerator // s) if self.ceil_mode else numerator // s) + 1
-        if self.ceil_mode and (out - 1) * s >= size + p:
-            out -= 1
-        if out < 1:
-            raise ValueError(
-                f"{type(self).__name__}: output size is too small (input {size}, kernel {k}, "
-                f"stride {s}, padding {p}, dilation {d})"
-            )
-        return out
-
-    def _geometry(self, spatial: Sequence[int]):
-        """Output sizes and (lo, hi) paddings whose windows cover exactly those outputs."""
-        outs, pads = [], []
-        for n, k, s, p, d in zip(spatial, self.kernel_size, self.stride, self.padding, self.dilation):
-            out = self._out_size(n, k, s, p, d)
-            hi = max((out - 1) * s + d * (k - 1) + 1 - n - p, 0)
-            outs.append(out)
-            pads.append((p, hi))
-        return outs, pads
-
-    def _reduce(self, x: jax.Array, init: np.ndarray, op) -> jax.Array:
-        """``init`` must be a concrete (numpy) identity so that JAX picks its differentiable
-        max/sum window reducers instead of the generic one."""
-        outs, pads = self._geometry(x.shape[2:])
-        y = jax.lax.reduce_window(
-            x,
-            init,
-            op,
-            window_dimensions=(1, 1) + self.kernel_size,
-            window_strides=(1, 1) + self.stride,
-            padding=[(0, 0), (0, 0)] + pads,
-            window_dilation=(1, 1) + self.dilation,
-        )
-        return y[(slice(None), slice(None)) + tuple(slice(0, o) for o in outs)]
-
-    def _max_over_patches(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Max pooling by explicit windows, and each maximum's flat index in its input plane.
-
-        Used for dilated kernels (JAX has no VJP for dilated max windows) and
-        for ``return_indices``; ``argmax`` picks each window's first maximum
-        (a nan counts as the maximum), as torch's forward and backward do.
-        """
-        spatial = x.shape[2:]
-        outs, pads = self._geometry(spatial)
-        x = jnp.pad(x, [(0, 0), (0, 0)] + pads, constant_values=-jnp.inf)
-        patches, flat = [], []
-        for offset in np.ndindex(*self.kernel_size):
-            index = tuple(
-                slice(i * d, i * d + (o - 1) * s + 1, s)
-                for i, d, o, s in zip(offset, self.dilation, outs, self.stride)
-            )
-            patches.append(x[(slice(None), slice(None)) + index])
-            # Where this window offset reads, in the unpadded plane (row-major, as torch's indices).
-            where = np.meshgrid(
-                *[np.arange(o) * s + i * d - p for o, s, i, d, (p, _) in zip(outs, self.stride, offset, self.dilation, pads)],
-                indexing="ij",
-            )
-            flat.append(np.ravel_multi_index(tuple(np.clip(w, 0, n - 1) for w, n in zip(where, spatial)), spatial))
-        patches = jnp.stack(patches, axis=2)
-        first = jnp.argmax(patches, axis=2, keepdims=True)
-        values = jnp.take_along_axis(patches, first, axis=2)[:, :, 0]
-        table = jnp.asarray(np.stack(flat).reshape(len(flat), -1), jnp.int32)  # (window offset, output position)
-        chosen = first[:, :, 0].reshape(*first.shape[:2], table.shape[1])  # explicit: -1 fails on an empty batch
-        indices = table[chosen, jnp.arange(table.shape[1])].reshape(values.shape)
-        return values, indices
+MaybeIndices = Union[jax.Array, tuple[jax.Array, jax.Array]]
 
 
-class MaxPool1d(_Pool):
+def _static(value):
+    """Options as hashable module data (a list would become an nnx pytree node)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+class MaxPool1d(Module):
     """torch.nn.MaxPool1d over ``(N, C, L)`` or ``(C, L)``, padding with -inf.
 
     Args as torch: kernel_size, stride (default kernel_size), padding (at most
-    half the effective kernel), dilation, ceil_mode. ``return_indices=True``
-    returns ``(output, indices)``: each maximum's flat index in its input
-    plane, as torch's (int32 here; torch's are int64). Gradient: each window's
-    first maximum, as torch.
+    half the effective kernel), dilation, return_indices, ceil_mode; see
+    :func:`jaxnn.functional.max_pool1d`. ``return_indices=True`` returns
+    ``(output, indices)``. Gradient: each window's first maximum, as torch.
+
+    >>> MaxPool1d(2)(jnp.asarray([[1., 3., 2., 0.]]))
+    Array([[3., 2.]], dtype=float32)
     """
 
+    _pool = staticmethod(F.max_pool1d)
     _nd = 1
 
     def __init__(
@@ -151,34 +76,43 @@ class MaxPool1d(_Pool):
         *,
         rngs: Optional[nnx.Rngs] = None,
     ) -> None:
-        self.return_indices = return_indices
-        self._setup(kernel_size, stride, padding, dilation, ceil_mode, "effective")
+        self.kernel_size = _static(kernel_size)
+        self.stride = _static(stride) if stride is not None else self.kernel_size
+        self.padding, self.dilation = _static(padding), _static(dilation)
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+        # Bad geometry fails here already (torch waits for the first call).
+        F._window(type(self).__name__, self._nd, self.kernel_size, self.stride, self.padding, self.dilation, True)
 
-    def __call__(self, input: ArrayLike) -> Union[jax.Array, tuple[jax.Array, jax.Array]]:
-        x, unbatched = _batched(self, input, self._nd)
-        if self.return_indices or any(d != 1 for d in self.dilation):
-            y, indices = self._max_over_patches(x)
-        else:
-            y, indices = self._reduce(x, np.asarray(-np.inf, x.dtype), jax.lax.max), None
-        if unbatched:
-            y, indices = y[0], None if indices is None else indices[0]
-        return (y, indices) if self.return_indices else y
+    def __call__(self, input: ArrayLike) -> MaybeIndices:
+        return self._pool(
+            input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices
+        )
 
 
 class MaxPool2d(MaxPool1d):
     """torch.nn.MaxPool2d over ``(N, C, H, W)`` or ``(C, H, W)``; see :class:`MaxPool1d`."""
 
+    _pool = staticmethod(F.max_pool2d)
     _nd = 2
 
 
-class AvgPool1d(_Pool):
+class MaxPool3d(MaxPool1d):
+    """torch.nn.MaxPool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; see :class:`MaxPool1d`."""
+
+    _pool = staticmethod(F.max_pool3d)
+    _nd = 3
+
+
+class AvgPool1d(Module):
     """torch.nn.AvgPool1d over ``(N, C, L)`` or ``(C, L)``.
 
     Args as torch: kernel_size, stride (default kernel_size), padding (at most
-    half the kernel, zeros), ceil_mode, count_include_pad (default True).
-    """
+    half the kernel, zeros), ceil_mode, count_include_pad (default True); see
+    :func:`jaxnn.functional.avg_pool1d` for the divisors.
 
-    _nd = 1
+    >>> AvgPool1d(2)(jnp.asarray([[1., 3., 2., 0.]]))
+    Array([[2., 1.]], dtype=float32)
+    """
 
     def __init__(
         self,
@@ -190,36 +124,22 @@ class AvgPool1d(_Pool):
         *,
         rngs: Optional[nnx.Rngs] = None,
     ) -> None:
-        self._setup(kernel_size, stride, padding, 1, ceil_mode, "")
-        self.count_include_pad = count_include_pad
-        self.divisor_override = None
-
-    def _divisor(self, spatial: Sequence[int], outs: Sequence[int]) -> np.ndarray:
-        """Per-output divisor: torch's window size clipped to the padded (or the real) input."""
-        if self.divisor_override is not None:
-            return np.asarray(float(self.divisor_override))
-        per_dim = []
-        for n, out, k, s, p in zip(spatial, outs, self.kernel_size, self.stride, self.padding):
-            start = np.arange(out) * s - p
-            end = np.minimum(start + k, n + p)
-            if not self.count_include_pad:
-                start, end = np.maximum(start, 0), np.minimum(end, n)
-            per_dim.append(end - start)
-        return math.prod(np.ix_(*per_dim)).astype(np.float64)
+        self.kernel_size = _static(kernel_size)
+        self.stride = _static(stride) if stride is not None else self.kernel_size
+        self.padding, self.ceil_mode, self.count_include_pad = _static(padding), ceil_mode, count_include_pad
+        F._window(type(self).__name__, 1, self.kernel_size, self.stride, self.padding, 1, False)
 
     def __call__(self, input: ArrayLike) -> jax.Array:
-        x, unbatched = _batched(self, input, self._nd)
-        total = self._reduce(x, np.asarray(0, x.dtype), jax.lax.add)
-        y = total / jnp.asarray(self._divisor(x.shape[2:], total.shape[2:]), x.dtype)
-        return y[0] if unbatched else y
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
-class AvgPool2d(AvgPool1d):
+class AvgPool2d(Module):
     """torch.nn.AvgPool2d over ``(N, C, H, W)`` or ``(C, H, W)``; see :class:`AvgPool1d`.
 
     ``divisor_override``: divide every window's sum by this instead.
     """
 
+    _pool = staticmethod(F.avg_pool2d)
     _nd = 2
 
     def __init__(
@@ -233,44 +153,246 @@ class AvgPool2d(AvgPool1d):
         *,
         rngs: Optional[nnx.Rngs] = None,
     ) -> None:
-        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
         if divisor_override is not None and divisor_override == 0:
-            raise ValueError("AvgPool2d: divisor must be not zero")
+            raise ValueError(f"{type(self).__name__}: divisor_override must be non-zero, got {divisor_override}")
+        self.kernel_size = _static(kernel_size)
+        self.stride = _static(stride) if stride is not None else self.kernel_size
+        self.padding, self.ceil_mode, self.count_include_pad = _static(padding), ceil_mode, count_include_pad
         self.divisor_override = divisor_override
+        F._window(type(self).__name__, self._nd, self.kernel_size, self.stride, self.padding, 1, False)
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        return self._pool(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+
+class AvgPool3d(AvgPool2d):
+    """torch.nn.AvgPool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; see :class:`AvgPool2d`."""
+
+    _pool = staticmethod(F.avg_pool3d)
+    _nd = 3
+
+
+OutputSize = Union[Optional[int], Sequence[Optional[int]]]
 
 
 class AdaptiveAvgPool1d(Module):
     """torch.nn.AdaptiveAvgPool1d: output ``output_size`` whatever the input length.
 
     Output i averages input ``[floor(i * L / out), ceil((i + 1) * L / out))``, torch's bins.
+
+    >>> AdaptiveAvgPool1d(2)(jnp.asarray([[1., 3., 2., 0.]]))
+    Array([[2., 1.]], dtype=float32)
     """
 
-    _nd = 1
+    _pool = staticmethod(F.adaptive_avg_pool1d)
 
-    def __init__(
-        self, output_size: Union[Optional[int], Sequence[Optional[int]]], *, rngs: Optional[nnx.Rngs] = None
-    ) -> None:
-        size = (output_size,) * self._nd if output_size is None or isinstance(output_size, int) else tuple(output_size)
-        if len(size) != self._nd:
-            raise ValueError(f"{type(self).__name__}: output_size must have {self._nd} entries, got {output_size}")
-        self.output_size = size
+    def __init__(self, output_size: OutputSize, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.output_size = _static(output_size)
 
     def __call__(self, input: ArrayLike) -> jax.Array:
-        x, unbatched = _batched(self, input, self._nd)
-        y, divisors = x, []
-        for axis, (n, out) in enumerate(zip(x.shape[2:], self.output_size)):
-            out = n if out is None else out
-            bins = np.zeros((out, n))
-            for i in range(out):
-                bins[i, (i * n) // out : -((-(i + 1) * n) // out)] = 1.0
-            y = jnp.moveaxis(jnp.tensordot(y, jnp.asarray(bins, x.dtype), axes=([2 + axis], [1])), -1, 2 + axis)
-            divisors.append(bins.sum(1))
-        y = y / jnp.asarray(math.prod(np.ix_(*divisors)), x.dtype)
-        return y[0] if unbatched else y
+        return self._pool(input, self.output_size)
 
 
 class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
     """torch.nn.AdaptiveAvgPool2d over ``(N, C, H, W)`` or ``(C, H, W)``; ``output_size``
     an int, a pair, or ``None`` entries to keep that input size."""
 
+    _pool = staticmethod(F.adaptive_avg_pool2d)
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
+    """torch.nn.AdaptiveAvgPool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; see :class:`AdaptiveAvgPool2d`."""
+
+    _pool = staticmethod(F.adaptive_avg_pool3d)
+
+
+class AdaptiveMaxPool1d(Module):
+    """torch.nn.AdaptiveMaxPool1d: the maximum of each of torch's adaptive bins (see
+    :class:`AdaptiveAvgPool1d`); ``return_indices=True`` returns ``(output, indices)``.
+
+    >>> AdaptiveMaxPool1d(2)(jnp.asarray([[1., 3., 2., 0.]]))
+    Array([[3., 2.]], dtype=float32)
+    """
+
+    _pool = staticmethod(F.adaptive_max_pool1d)
+
+    def __init__(self, output_size: OutputSize, return_indices: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
+        self.output_size, self.return_indices = _static(output_size), return_indices
+
+    def __call__(self, input: ArrayLike) -> MaybeIndices:
+        return self._pool(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    """torch.nn.AdaptiveMaxPool2d over ``(N, C, H, W)`` or ``(C, H, W)``; see :class:`AdaptiveMaxPool1d`."""
+
+    _pool = staticmethod(F.adaptive_max_pool2d)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
+    """torch.nn.AdaptiveMaxPool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; see :class:`AdaptiveMaxPool1d`."""
+
+    _pool = staticmethod(F.adaptive_max_pool3d)
+
+
+class LPPool1d(Module):
+    """torch.nn.LPPool1d: ``(sum over the window of x ** norm_type) ** (1 / norm_type)``.
+
+    Args as torch: norm_type, kernel_size, stride (default kernel_size), ceil_mode;
+    see :func:`jaxnn.functional.lp_pool1d` for torch's formula at the edges.
+
+    >>> LPPool1d(2, 2)(jnp.asarray([[3., 4.]]))
+    Array([[5.]], dtype=float32)
+    """
+
+    _pool = staticmethod(F.lp_pool1d)
+
+    def __init__(
+        self,
+        norm_type: float,
+        kernel_size: IntOrTuple,
+        stride: Optional[IntOrTuple] = None,
+        ceil_mode: bool = False,
+        *,
+        rngs: Optional[nnx.Rngs] = None,
+    ) -> None:
+        self.norm_type, self.kernel_size = norm_type, _static(kernel_size)
+        self.stride, self.ceil_mode = _static(stride), ceil_mode
+
+    def __call__(self, input: ArrayLike) -> jax.Array:
+        return self._pool(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class LPPool2d(LPPool1d):
+    """torch.nn.LPPool2d over ``(N, C, H, W)`` or ``(C, H, W)``; see :class:`LPPool1d`."""
+
+    _pool = staticmethod(F.lp_pool2d)
+
+
+class LPPool3d(LPPool1d):
+    """torch.nn.LPPool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; see :class:`LPPool1d`."""
+
+    _pool = staticmethod(F.lp_pool3d)
+
+
+class FractionalMaxPool2d(Module):
+    """torch.nn.FractionalMaxPool2d: max over ``kernel_size`` windows at pseudo-random starts.
+
+    Args:
+      kernel_size; output_size or output_ratio (in (0, 1)), exactly one of them.
+      return_indices: also return each maximum's flat position in its input plane.
+      _random_samples: ``(N, C, 2)`` samples in [0, 1) used on every call (torch's
+        buffer of that name, so it is in the state_dict when given); with them the
+        result equals torch's. See :func:`jaxnn.functional.fractional_max_pool2d`.
+      rngs: ``nnx.Rngs`` (its ``dropout`` stream, else ``default``) or an
+        ``nnx.RngStream``, forked and kept as :class:`~jaxnn.Dropout` does; each call
+        without ``_random_samples`` draws fresh samples from it. As in torch the draw
+        happens in eval mode too.
+
+    >>> pool = FractionalMaxPool2d(2, output_ratio=0.5, rngs=nnx.Rngs(0))
+    >>> pool(jnp.ones((1, 3, 8, 8))).shape
+    (1, 3, 4, 4)
+    """
+
+    _pool = staticmethod(F.fractional_max_pool2d)
     _nd = 2
+
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        output_size: Optional[IntOrTuple] = None,
+        output_ratio: Optional[Union[float, Sequence[float]]] = None,
+        return_indices: bool = False,
+        _random_samples: Optional[ArrayLike] = None,
+        *,
+        rngs: Optional[Union[nnx.Rngs, nnx.RngStream]] = None,
+    ) -> None:
+        name, nd = type(self).__name__, self._nd
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError(f"{name}: only one of output_size and output_ratio may be specified")
+        if output_ratio is not None:
+            ratio = (output_ratio,) * nd if isinstance(output_ratio, (int, float)) else tuple(output_ratio)
+            if len(ratio) != nd or not all(0 < r < 1 for r in ratio):
+                raise ValueError(f"{name}: output_ratio must be between 0 and 1 (got {output_ratio})")
+            output_ratio = ratio
+        self.kernel_size, self.output_size, self.output_ratio = _static(kernel_size), _static(output_size), output_ratio
+        self.return_indices = return_indices
+        self._random_samples = None if _random_samples is None else Buffer(_random_samples)
+        if isinstance(rngs, nnx.Rngs):
+            rngs = rngs.dropout
+        self.rngs = rngs.fork() if rngs is not None else None
+
+    def __call__(self, input: ArrayLike) -> MaybeIndices:
+        samples, key = None, None
+        if self._random_samples is not None:
+            samples = self._random_samples[...]
+        elif self.rngs is None:
+            raise ValueError(
+                f"{type(self).__name__} draws random samples: construct it with rngs=nnx.Rngs(seed) "
+                "or pass _random_samples"
+            )
+        else:
+            key = self.rngs()
+        return self._pool(
+            input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices, samples, key=key
+        )
+
+
+class FractionalMaxPool3d(FractionalMaxPool2d):
+    """torch.nn.FractionalMaxPool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; ``_random_samples``
+    ``(N, C, 3)``; see :class:`FractionalMaxPool2d`."""
+
+    _pool = staticmethod(F.fractional_max_pool3d)
+    _nd = 3
+
+
+class MaxUnpool1d(Module):
+    """torch.nn.MaxUnpool1d: writes each input element at its index (from MaxPool1d's
+    ``return_indices``) in a zero output; called as ``unpool(input, indices, output_size=None)``.
+
+    Args as torch: kernel_size, stride (default kernel_size), padding; see
+    :func:`jaxnn.functional.max_unpool1d`.
+
+    >>> y, i = MaxPool1d(2, return_indices=True)(jnp.asarray([[1., 3., 2., 0.]]))
+    >>> MaxUnpool1d(2)(y, i)
+    Array([[0., 3., 2., 0.]], dtype=float32)
+    """
+
+    _unpool = staticmethod(F.max_unpool1d)
+
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: Optional[IntOrTuple] = None,
+        padding: IntOrTuple = 0,
+        *,
+        rngs: Optional[nnx.Rngs] = None,
+    ) -> None:
+        self.kernel_size = _static(kernel_size)
+        self.stride = _static(stride) if stride is not None else self.kernel_size
+        self.padding = _static(padding)
+
+    def __call__(self, input: ArrayLike, indices: ArrayLike, output_size: Optional[Sequence[int]] = None) -> jax.Array:
+        return self._unpool(input, indices, self.kernel_size, self.stride, self.padding, _static(output_size))
+
+
+class MaxUnpool2d(MaxUnpool1d):
+    """torch.nn.MaxUnpool2d over ``(N, C, H, W)`` or ``(C, H, W)``; see :class:`MaxUnpool1d`."""
+
+    _unpool = staticmethod(F.max_unpool2d)
+
+
+class MaxUnpool3d(MaxUnpool1d):
+    """torch.nn.MaxUnpool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; see :class:`MaxUnpool1d`."""
+
+    _unpool = staticmethod(F.max_unpool3d)

@@ -179,3 +179,56 @@ def test_conv_transpose_bad_output_size(output_size, message):
     with pytest.raises(ValueError, match=message):
         j(jnp.zeros((2, 4, 5, 5)), output_size=output_size)
     assert "output" in str(theirs.value)  # torch refuses the same sizes
+
+
+CONV3D = [
+    {"stride": (1, 2, 1), "padding": (1, 0, 2), "dilation": (2, 1, 1), "groups": 2},
+    {"padding": "same", "kernel_size": (2, 3, 2), "bias": False},
+    {"padding": 1, "padding_mode": "reflect"},
+    {"padding": (0, 1, 2), "padding_mode": "circular", "stride": 2},
+    {"padding": 1, "padding_mode": "replicate"},
+]
+
+
+@pytest.mark.parametrize("options", CONV3D, ids=str)
+def test_conv3d(options):
+    options = {"kernel_size": 3, **options}
+    j, t = jaxnn.Conv3d(4, 6, **options, rngs=nnx.Rngs(0)), torch.nn.Conv3d(4, 6, **options)
+    assert_layer_parity(j, t, (randn(1, 4, 4, 5, 4),))
+
+
+def test_conv3d_float64_unbatched(x64):
+    j = jaxnn.Conv3d(4, 2, 3, padding=1, rngs=nnx.Rngs(0), dtype="float64")
+    assert_layer_parity(j, torch.nn.Conv3d(4, 2, 3, padding=1).double(), (randn(4, 4, 5, 3, dtype="float64"),))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv_transpose3d(dtype, request):
+    if dtype == "float64":
+        request.getfixturevalue("x64")
+    options = {"stride": (2, 1, 2), "padding": (1, 0, 1), "output_padding": (1, 0, 0), "groups": 2, "dilation": (1, 2, 1)}
+    j = jaxnn.ConvTranspose3d(4, 6, (3, 2, 3), **options, rngs=nnx.Rngs(0), dtype=dtype)
+    t = as_dtype(torch.nn.ConvTranspose3d(4, 6, (3, 2, 3), **options), dtype)
+    assert_layer_parity(j, t, (randn(2, 4, 3, 4, 3, dtype=dtype),))
+
+
+def test_conv_transpose3d_output_size_and_unbatched():
+    j, t = jaxnn.ConvTranspose3d(2, 3, 3, stride=2, rngs=nnx.Rngs(0)), torch.nn.ConvTranspose3d(2, 3, 3, stride=2)
+    jaxnn.load_state_dict(j, t.state_dict())
+    x = randn(2, 3, 4, 3)
+    expected = t(torch.from_numpy(x), output_size=[8, 10, 8]).detach().numpy()
+    np.testing.assert_allclose(np.asarray(j(x, output_size=[8, 10, 8])), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["Conv3d", "ConvTranspose3d"])
+def test_3d_state_dict_and_default_init_match_torch(transposed):
+    """Keys and shapes are torch's; weight and bias are U(+-1/sqrt(fan_in)), fan_in = weight.shape[1] * kD * kH * kW."""
+    cls_j, cls_t = (jaxnn.ConvTranspose3d, torch.nn.ConvTranspose3d) if transposed else (jaxnn.Conv3d, torch.nn.Conv3d)
+    j, t = cls_j(16, 32, (3, 2, 3), groups=2, rngs=nnx.Rngs(0)), cls_t(16, 32, (3, 2, 3), groups=2)
+    assert {k: v.shape for k, v in jaxnn.state_dict(j).items()} == {k: tuple(v.shape) for k, v in t.state_dict().items()}
+    bound = 1 / np.sqrt(t.weight.shape[1] * 18)
+    jw, tw = np.asarray(j.weight[...]), t.weight.detach().numpy()
+    assert np.abs(jw).max() <= bound and np.abs(np.asarray(j.bias[...])).max() <= bound
+    assert np.abs(jw).max() > 0.99 * bound
+    chex.assert_trees_all_close(jw.std(), tw.std(), rtol=0.05)  # U(-b, b): std b / sqrt(3)
+    chex.assert_trees_all_close(jw.std(), bound / np.sqrt(3), rtol=0.05)

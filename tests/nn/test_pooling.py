@@ -1,10 +1,11 @@
-"""Max, average and adaptive average pooling against torch, padding and ceil_mode included."""
+"""Pooling layers against torch (max, average, adaptive, LP, fractional, unpool), padding and ceil_mode included."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from flax import nnx
 
 import jaxnn
 from tests.nn import assert_layer_parity, randn
@@ -129,3 +130,77 @@ def test_max_pool_return_indices_edges(shape):
     t_out, t_idx = torch.nn.MaxPool2d(2, return_indices=True)(torch.from_numpy(x))
     np.testing.assert_array_equal(np.asarray(out), t_out.numpy())
     np.testing.assert_array_equal(np.asarray(idx), t_idx.numpy())
+
+
+@pytest.mark.parametrize(
+    "jlayer,tlayer,shape",
+    [
+        (jaxnn.MaxPool3d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool3d(3, 2, 1, ceil_mode=True), (2, 2, 5, 6, 5)),
+        (jaxnn.AvgPool3d(2, 1, 1, count_include_pad=False, divisor_override=None), torch.nn.AvgPool3d(2, 1, 1, count_include_pad=False), (2, 5, 4, 3)),
+        (jaxnn.AdaptiveAvgPool3d((2, None, 3)), torch.nn.AdaptiveAvgPool3d((2, None, 3)), (2, 2, 5, 4, 6)),
+        (jaxnn.AdaptiveMaxPool1d(3), torch.nn.AdaptiveMaxPool1d(3), (2, 3, 7)),
+        (jaxnn.AdaptiveMaxPool3d(2), torch.nn.AdaptiveMaxPool3d(2), (2, 3, 5, 4)),
+        (jaxnn.LPPool1d(2, 3, 2), torch.nn.LPPool1d(2, 3, 2), (2, 3, 9)),
+        (jaxnn.LPPool2d(3, (2, 3), ceil_mode=True), torch.nn.LPPool2d(3, (2, 3), ceil_mode=True), (2, 3, 7, 7)),
+        (jaxnn.LPPool3d(2, 2), torch.nn.LPPool3d(2, 2), (1, 2, 4, 4, 4)),
+    ],
+    ids=["max3d", "avg3d-unbatched", "adaptive-avg3d", "adaptive-max1d", "adaptive-max3d-unbatched", "lp1d", "lp2d", "lp3d"],
+)
+def test_new_modules_match_torch(jlayer, tlayer, shape):
+    assert_layer_parity(jlayer, tlayer, (randn(*shape),))
+
+
+@pytest.mark.parametrize(
+    "jlayer,tlayer,shape",
+    [
+        (jaxnn.MaxPool3d(2, return_indices=True), torch.nn.MaxPool3d(2, return_indices=True), (2, 2, 4, 5, 4)),
+        (jaxnn.AdaptiveMaxPool2d((3, 2), return_indices=True), torch.nn.AdaptiveMaxPool2d((3, 2), return_indices=True), (2, 3, 7, 5)),
+    ],
+    ids=["max3d", "adaptive-max2d"],
+)
+def test_module_indices_are_torchs(jlayer, tlayer, shape):
+    x = randn(*shape)
+    (y, i), (ty, ti) = jlayer(x), tlayer(torch.from_numpy(x))
+    np.testing.assert_array_equal(np.asarray(y), ty.numpy())
+    np.testing.assert_array_equal(np.asarray(i), ti.numpy())
+
+
+def test_fractional_max_pool_with_samples_is_torch_and_keeps_them_as_a_buffer():
+    samples = np.random.default_rng(3).random((2, 3, 2)).astype(np.float32)
+    j = jaxnn.FractionalMaxPool2d(2, output_ratio=0.5, _random_samples=samples)
+    t = torch.nn.FractionalMaxPool2d(2, output_ratio=0.5, _random_samples=torch.from_numpy(samples))
+    assert list(jaxnn.state_dict(j)) == list(t.state_dict()) == ["_random_samples"]
+    assert_layer_parity(j, t, (randn(2, 3, 8, 9),))
+
+
+def test_fractional_max_pool_draws_from_its_rngs_in_train_and_eval():
+    """torch draws fresh samples on every call whatever the mode; so does the module's stream."""
+    pool = jaxnn.FractionalMaxPool3d(2, output_size=(3, 3, 3), return_indices=True, rngs=nnx.Rngs(0))
+    x = randn(1, 4, 7, 7, 7)
+    (a, ia), (b, ib) = pool(x), pool.eval()(x)
+    assert a.shape == b.shape == (1, 4, 3, 3, 3)
+    assert not np.array_equal(np.asarray(ia), np.asarray(ib))
+    with pytest.raises(ValueError, match="rngs"):
+        jaxnn.FractionalMaxPool2d(2, output_size=2)(x[0, :, 0])
+    with pytest.raises(ValueError, match="output_ratio must be between 0 and 1"):
+        jaxnn.FractionalMaxPool2d(2, output_ratio=1.5)
+    with pytest.raises(ValueError, match="only one of"):
+        jaxnn.FractionalMaxPool2d(2, output_size=2, output_ratio=0.5)
+
+
+def test_max_unpool_module_round_trip():
+    """MaxPool -> MaxUnpool modules, the indices passed between them, against torch's pair."""
+    x = randn(2, 3, 5, 5)
+
+    @jax.jit
+    def round_trip(a):
+        y, i = jaxnn.MaxPool2d(2, return_indices=True)(a)
+        y3, i3 = jaxnn.MaxPool3d(2, return_indices=True)(a[None])
+        return jaxnn.MaxUnpool2d(2)(y, i, output_size=(5, 5)), jaxnn.MaxUnpool3d(2)(y3, i3, (3, 5, 5))
+
+    got2, got3 = round_trip(x)
+    tx = torch.from_numpy(x)
+    t2 = torch.nn.MaxUnpool2d(2)(*torch.nn.MaxPool2d(2, return_indices=True)(tx), output_size=(5, 5))
+    t3 = torch.nn.MaxUnpool3d(2)(*torch.nn.MaxPool3d(2, return_indices=True)(tx[None]), output_size=(3, 5, 5))
+    np.testing.assert_array_equal(np.asarray(got2), t2.numpy())
+    np.testing.assert_array_equal(np.asarray(got3), t3.numpy())
