@@ -60,7 +60,6 @@ ABSENT: dict[str, str] = {
         "CUDA fp8/MX grouped matmul driven by torch's scaling-recipe and swizzle enums; in JAX "
         "use jax.lax.ragged_dot on dequantised operands"
     ),
-    "torch.nn.Container": "deprecated in torch since 0.x (a Module with add_module); use jaxnn.Module",
     "torch.nn.utils.convert_conv2d_weight_memory_format": (
         "memory formats (channels_last) are an ATen storage detail; XLA picks layouts itself"
     ),
@@ -74,9 +73,6 @@ ABSENT: dict[str, str] = {
     "torch.nn.utils.stateless": (
         "functional_call over a module's tensors; a jaxnn model is already functional: "
         "nnx.split / nnx.merge"
-    ),
-    "torch.nn.utils.parametrize.ParametrizationList": (
-        "a torch-internal container class; jaxnn keeps the same state_dict keys"
     ),
     "torch.optim.swap_in_optimizer_params_and_state": (
         "swaps a stateful optimizer's tensors in place; jaxnn's optimizer state is an explicit "

@@ -124,6 +124,7 @@ from .pooling import fractional_max_pool3d_with_indices as fractional_max_pool3d
 from .pooling import max_unpool1d as max_unpool1d
 from .pooling import max_unpool2d as max_unpool2d
 from .pooling import max_unpool3d as max_unpool3d
+from .grouped_mm import grouped_mm as grouped_mm
 
 __all__ = [
     "l1_loss",
@@ -247,4 +248,5 @@ __all__ = [
     "max_unpool1d",
     "max_unpool2d",
     "max_unpool3d",
+    "grouped_mm",
 ]

@@ -124,3 +124,10 @@ def test_packed_sequence_is_a_pytree_with_traced_lengths():
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_invert_permutation_equals_torch():
+    p = torch.randperm(9, generator=torch.Generator().manual_seed(0))
+    got = jrnn.invert_permutation(jnp.asarray(p.numpy()))
+    np.testing.assert_array_equal(np.asarray(got), torch.nn.utils.rnn.invert_permutation(p).numpy())
+    assert jrnn.invert_permutation(None) is None

@@ -39,6 +39,7 @@ __all__ = [
     "is_parametrized",
     "remove_parametrizations",
     "type_before_parametrizations",
+    "transfer_parametrizations_and_params",
 ]
 
 _cache_enabled = 0
@@ -321,3 +322,34 @@ def remove_parametrizations(module: nnx.Module, tensor_name: str, leave_parametr
 def type_before_parametrizations(module: Any) -> type:
     """The module's class before parametrizations replaced it (its own class otherwise)."""
     return type(module).__bases__[0] if is_parametrized(module) else type(module)
+
+
+def transfer_parametrizations_and_params(
+    from_module: nnx.Module, to_module: nnx.Module, tensor_name: Optional[str] = None
+) -> nnx.Module:
+    """Gives ``to_module`` the parametrizations of ``from_module`` (on ``tensor_name``, or on
+    every parametrized name), creating the parameter where ``to_module`` lacks it, and
+    copies the originals' values; torch's ``transfer_parametrizations_and_params``.
+    The parametrization modules are shared, as torch shares them. Returns ``to_module``.
+
+    >>> import jaxnn
+    >>> from flax import nnx
+    >>> from jaxnn.nn.utils.parametrizations import weight_norm
+    >>> a = weight_norm(jaxnn.Linear(3, 2, rngs=nnx.Rngs(0)))
+    >>> b = transfer_parametrizations_and_params(a, jaxnn.Linear(3, 2, rngs=nnx.Rngs(1)))
+    >>> bool((a.weight == b.weight).all())
+    True
+    """
+    if not is_parametrized(from_module):
+        return to_module
+    names = list(from_module.parametrizations) if tensor_name is None else [tensor_name]
+    for name in names:
+        if not hasattr(to_module, name):
+            setattr(to_module, name, Parameter(getattr(from_module, name)))
+        source = from_module.parametrizations[name]
+        for parametrization in source:
+            register_parametrization(to_module, name, parametrization)
+        target = to_module.parametrizations[name]
+        for mine, theirs in zip(target.originals(), source.originals()):
+            mine.set_value(theirs.get_value())
+    return to_module

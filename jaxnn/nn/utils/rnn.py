@@ -30,6 +30,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 __all__ = [
+    "invert_permutation",
     "PackedSequence",
     "pack_padded_sequence",
     "pad_packed_sequence",
@@ -38,6 +39,19 @@ __all__ = [
     "pack_sequence",
     "unpack_sequence",
 ]
+
+
+def invert_permutation(permutation: Optional[ArrayLike]) -> Optional[jax.Array]:
+    """The inverse of a permutation of ``0..n-1`` (None stays None), torch's helper
+    for ``PackedSequence.unsorted_indices``: ``out[permutation[i]] = i``.
+
+    >>> invert_permutation(jnp.array([2, 0, 1])).tolist()
+    [1, 2, 0]
+    """
+    if permutation is None:
+        return None
+    permutation = jnp.asarray(permutation)
+    return jnp.zeros_like(permutation).at[permutation].set(jnp.arange(permutation.shape[0], dtype=permutation.dtype))
 
 
 def _concrete(x: Any) -> Optional[np.ndarray]:

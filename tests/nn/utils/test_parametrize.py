@@ -139,3 +139,20 @@ def test_parametrized_model_trains_in_a_jitted_step():
     grads = jax.grad(loss)(params)
     g = grads["parametrizations"]["weight"]["original"][...]
     assert g.shape == (3, 3) and float(jnp.abs(jnp.tril(g, -1)).max()) == 0.0
+
+
+@pytest.mark.parametrize("two_originals", [False, True])
+def test_transfer_parametrizations_and_params_equals_torch(two_originals):
+    j_from, t_from = _layers()
+    make = (JScale, TScale) if two_originals else (JSymmetric, TSymmetric)
+    parametrize.register_parametrization(j_from, "weight", make[0]())
+    torch.nn.utils.parametrize.register_parametrization(t_from, "weight", make[1]())
+    j_to, t_to = jaxnn.Linear(3, 3, rngs=nnx.Rngs(5)), torch.nn.Linear(3, 3)
+    parametrize.transfer_parametrizations_and_params(j_from, j_to)
+    torch.nn.utils.parametrize.transfer_parametrizations_and_params(t_from, t_to)
+    expected = {k: v for k, v in t_to.state_dict().items() if "bias" not in k}
+    got = jaxnn.state_dict(j_to)
+    assert list(got) == list(t_to.state_dict())
+    for key, value in expected.items():
+        np.testing.assert_allclose(got[key], value.detach().numpy(), rtol=1e-6, err_msg=key)
+    np.testing.assert_allclose(j_to.weight, t_to.weight.detach().numpy(), rtol=1e-6)
