@@ -492,9 +492,11 @@ def _fractional(name, nd, input, kernel_size, output_size, output_ratio, with_in
     samples_shape = x.shape[:2] + (nd,)
     if _random_samples is not None:
         samples = as_array(_random_samples, "_random_samples")
-        if samples.shape != samples_shape:
+        # torch reads samples[n, c] for the batch it has: extra leading rows are unused
+        # (its module_db passes a batch-2 sample with unbatched input)
+        if samples.ndim != 3 or samples.shape[0] < samples_shape[0] or samples.shape[1:] != samples_shape[1:]:
             raise ValueError(f"{name}: _random_samples must have shape {samples_shape} (N, C, {nd}), got {samples.shape}")
-        samples = samples.astype(acc)
+        samples = samples[: samples_shape[0]].astype(acc)
     elif key is None:
         raise ValueError(f"{name}: pass _random_samples or a PRNG key (key=jax.random.key(seed))")
     else:
