@@ -9,14 +9,19 @@ has torch's schedulers as such schedules.
 from . import lr_scheduler
 from ._core import OptimizerState, TorchOptimizer, param_groups
 from ._state_dict import load_state_dict, state_dict
+from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
 from .adamw import AdamW
+from .asgd import ASGD
 from .clip import clip_grad_norm, clip_grad_norm_, clip_grad_value, clip_grad_value_
+from .muon import Muon
 from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = [
@@ -28,6 +33,11 @@ __all__ = [
     "NAdam",
     "RAdam",
     "Adamax",
+    "Adadelta",
+    "ASGD",
+    "Rprop",
+    "Adafactor",
+    "Muon",
     "OptimizerState",
     "TorchOptimizer",
     "param_groups",

@@ -62,6 +62,12 @@ class Rule:
       init_from_defaults: initial values read the constructor's arguments, not
         the parameter's group (torch's Adagrad fills ``sum`` with the
         constructor's ``initial_accumulator_value`` for every group).
+      leaf_slots: ``(group, param) -> names`` where the state a parameter keeps
+        depends on the parameter itself (Adafactor: factored moments for
+        >= 2-d parameters only); a leaf holds a size-0 placeholder for the
+        group's other slots. ``None``: every leaf keeps ``slots(group)``.
+      check_param: ``param -> None``, raising for a parameter torch refuses
+        (Muon: not 2-d); run by ``init`` and ``update``.
     """
 
     name: str
@@ -72,6 +78,13 @@ class Rule:
         default_factory=dict
     )
     init_from_defaults: bool = False
+    leaf_slots: Callable[[Mapping[str, Any], jax.Array], tuple[str, ...]] | None = None
+    check_param: Callable[[jax.Array], None] | None = None
+
+
+def slots_of(rule: Rule, group: Mapping[str, Any], param: Any) -> tuple[str, ...]:
+    """The names of the state ``param`` keeps under ``rule`` in ``group``, in torch's key order."""
+    return rule.slots(group) if rule.leaf_slots is None else rule.leaf_slots(group, param)
 
 
 class TorchOptimizer(optax.GradientTransformationExtraArgs):
@@ -218,12 +231,18 @@ def build(
     def init_fn(params):
         flat, treedef = jax.tree.flatten(params)
         groups_of = leaf_labels(labels, params, len(groups))
+        if rule.check_param is not None:
+            for p in flat:
+                rule.check_param(p)
         slots = {}
         for name in slot_names:
             make = rule.init.get(name, lambda g, p: jnp.zeros_like(p))
-            slots[name] = treedef.unflatten(
-                [make(init_groups[k], jnp.asarray(p)) for k, p in zip(groups_of, flat)]
-            )
+            leaves = []
+            for k, p in zip(groups_of, flat):
+                p = jnp.asarray(p)
+                kept = name in slots_of(rule, groups[k], p)
+                leaves.append(make(init_groups[k], p) if kept else jnp.zeros((0,), p.dtype))
+            slots[name] = treedef.unflatten(leaves)
         return OptimizerState(count=jnp.zeros([], jnp.int32), slots=slots)
 
     def update_fn(grads, state, params=None, **extra_args):
@@ -233,6 +252,9 @@ def build(
         flat_g, treedef = jax.tree.flatten(grads)
         flat_p = treedef.flatten_up_to(params)
         _check_grad_shapes(rule.name, treedef, flat_g, flat_p)
+        if rule.check_param is not None:
+            for p in flat_p:
+                rule.check_param(p)
         flat_s = {name: treedef.flatten_up_to(tree) for name, tree in state.slots.items()}
         groups_of = leaf_labels(labels, params, len(groups))
         lrs = [_lr_at(g["lr"], state.count) for g in groups]
@@ -252,7 +274,7 @@ def build(
             decoupled = wd != 0 and rule.decoupled(group)
             if wd != 0 and not decoupled:
                 g = g + wd * p
-            slots = {name: flat_s[name][i] for name in rule.slots(group)}
+            slots = {name: flat_s[name][i] for name in slots_of(rule, group, p)}
             u, slots = rule.step(at_count[k], t, lr, g, p, slots)
             if decoupled:
                 u = (p * (1 - lr * wd) - p) + u

@@ -16,12 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._core import OptimizerState, TorchOptimizer, leaf_labels
+from ._core import OptimizerState, TorchOptimizer, leaf_labels, slots_of
 
 __all__ = ["state_dict", "load_state_dict"]
 
-# torch.optim.SGD keeps no step count; Adagrad creates its state in __init__, the others at step 1.
-_NO_STEP = {"SGD"}
+# torch.optim.SGD and Muon keep no step count; Adagrad creates its state in __init__, the others at step 1.
+_NO_STEP = {"SGD", "Muon"}
 _EAGER_STATE = {"Adagrad"}
 # Group keys that pick torch kernels, not numbers: a saved value never conflicts.
 _SCHEDULER_KEYS = {"max_lr", "min_lr", "max_momentum", "base_momentum"}
@@ -78,12 +78,13 @@ def state_dict(
     order, groups_of = _torch_order(optimizer, params, order)
     count = int(state.count)
     slots = {name: jax.tree.leaves(tree) for name, tree in state.slots.items()}
+    flat_params = jax.tree.leaves(params)
     torch_state: dict[int, dict[str, Any]] = {}
     if count > 0 or rule.name in _EAGER_STATE:
         for i, leaf in enumerate(order):
             group = optimizer.param_groups[groups_of[leaf]]
             entry = {} if rule.name in _NO_STEP else {"step": torch.tensor(float(count))}
-            for name in rule.slots(group):
+            for name in slots_of(rule, group, flat_params[leaf]):
                 value = np.asarray(slots[name][leaf])
                 entry[name] = torch.tensor(value, dtype=torch.get_default_dtype()) if value.ndim == 0 else torch.from_numpy(value.copy())
             if entry:
@@ -168,12 +169,13 @@ def load_state_dict(
     state = optimizer.init(params)
     treedef = jax.tree.structure(params)
     slots = {name: jax.tree.leaves(tree) for name, tree in state.slots.items()}
+    flat_params = jax.tree.leaves(params)
     steps = set()
     for position, leaf in enumerate(order):
         entry = torch_state_dict["state"].get(saved_index[position])
         if entry is None:
             continue
-        for name in rule.slots(optimizer.param_groups[groups_of[leaf]]):
+        for name in slots_of(rule, optimizer.param_groups[groups_of[leaf]], flat_params[leaf]):
             if name not in entry:
                 raise ValueError(f"torch state of parameter {saved_index[position]} has no {name!r}")
             value = _to_numpy(entry[name])

@@ -34,6 +34,18 @@ GRID = [
     ("RAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, betas=(0.8, 0.99))),
     ("Adamax", dict(lr=0.05, weight_decay=0.1, maximize=True)),
     ("Adamax", dict(lr=0.05, betas=(0.5, 0.9), eps=1e-3)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-3, weight_decay=0.1, maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1), maximize=True)),
+    ("ASGD", dict(lr=0.05)),
+    # t0 inside the run: ax copies the iterate, then averages.
+    ("ASGD", dict(lr=0.05, t0=5, lambd=0.01, alpha=0.5, weight_decay=0.1, maximize=True)),
+    ("Adafactor", dict(lr=0.05)),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-3, 1e-2), d=1.5, weight_decay=0.1, maximize=True)),
+    ("Muon", dict(lr=0.05)),
+    ("Muon", dict(lr=0.05, nesterov=False, adjust_lr_fn="match_rms_adamw", weight_decay=0.0, momentum=0.5, ns_steps=3)),
+    ("Muon", dict(lr=0.05, adjust_lr_fn="original", ns_coefficients=(2.0, -1.5, 0.5), eps=1e-3)),
 ]
 
 
