@@ -144,6 +144,50 @@ def one_minus_pow(beta: float | jax.Array, t: jax.Array) -> jax.Array:
     return -jnp.expm1(t * math.log(beta))
 
 
+def addcdiv_term(value: float | jax.Array, num: jax.Array, den: jax.Array) -> jax.Array:
+    """The term ``value * num / den`` of torch's ``p.addcdiv_(num, den, value=value)``, in its order.
+
+    torch multiplies first. Where ``value * num`` falls below the smallest
+    normal number torch keeps it as a subnormal, XLA flushes it to zero; a
+    zero ``den`` then turns torch's +-inf into nan, and a small ``den`` torch's
+    finite quotient into 0. There (and only there) the quotient is formed
+    first, which gives torch's number.
+    """
+    product = value * num
+    flushed = (product == 0) & (num != 0) & (value != 0)
+    return jnp.where(flushed, value * (num / den), product / den)
+
+
+def sub_square(v: jax.Array, a: jax.Array) -> jax.Array:
+    """torch's ``v.addcmul(a, a, value=-1)``: ``v - a * a`` rounded once, as its CPU kernel's fused multiply-add.
+
+    The difference of a variance estimate and a squared mean cancels (RMSprop's
+    centered ``square_avg - grad_avg**2`` of a constant gradient): rounded
+    twice it is exactly 0, torch's fused form leaves the rounding error of
+    ``a * a``, and a zero there makes ``sqrt(0) + eps == 0`` a division by 0.
+    The exact error of ``a * a`` comes from Dekker's product (Veltkamp split);
+    where the split overflows (``|a|`` near the dtype's maximum) the plain
+    difference is kept.
+    """
+    split = 2.0 ** ((jnp.finfo(a.dtype).nmant + 2) // 2) + 1
+    c = split * a
+    hi = c - (c - a)
+    lo = a - hi
+    p = a * a
+    err = ((hi * hi - p) + 2 * hi * lo) + lo * lo
+    diff = v - p
+    return jnp.where(jnp.isfinite(err), diff - err, diff)
+
+
+def update_to(new: jax.Array, p: jax.Array) -> jax.Array:
+    """The update ``optax.apply_updates`` adds to ``p`` to land on torch's in-place result ``new``.
+
+    0 where the two are equal, so an infinite parameter torch keeps infinite
+    (``p * (1 - lr * wd) + step``) does not become ``inf - inf = nan``.
+    """
+    return jnp.where(new == p, jnp.zeros_like(p), new - p)
+
+
 def lerp(start: jax.Array, end: jax.Array, weight: float | jax.Array) -> jax.Array:
     """``torch.lerp`` with a scalar weight, in its two-branch form so float32 rounds alike."""
     if not isinstance(weight, (int, float)):
@@ -277,7 +321,7 @@ def build(
             slots = {name: flat_s[name][i] for name in slots_of(rule, group, p)}
             u, slots = rule.step(at_count[k], t, lr, g, p, slots)
             if decoupled:
-                u = (p * (1 - lr * wd) - p) + u
+                u = update_to(p * (1 - lr * wd) + u, p)
             updates.append(u.astype(p.dtype))
             for name, value in slots.items():
                 new_s[name][i] = value.astype(flat_s[name][i].dtype)

@@ -30,13 +30,18 @@ def _rms(x):
     return jnp.sqrt(jnp.sum(acc * acc)) / (x.size**0.5)
 
 
+def _py_max(a, b):
+    """Python's ``max(a, b)`` (torch computes these scalars on the host): ``a`` unless ``b > a``, so a nan ``b`` loses."""
+    return jnp.where(b > a, b, a)
+
+
 def _step(group, t, lr, g, p, slots):
     eps1, eps2 = group["eps"]
     if eps1 is None:
         eps1 = float(jnp.finfo(p.dtype).eps)
     one_minus_beta2 = t ** group["beta2_decay"]
     rho = jnp.minimum(lr, 1 / jnp.sqrt(t))
-    alpha = jnp.maximum(eps2, _rms(p)) * rho
+    alpha = _py_max(eps2, _rms(p)) * rho
     if "variance" in slots:
         variance = lerp(slots["variance"], g * g, one_minus_beta2)
         new = {"variance": variance}
@@ -50,7 +55,7 @@ def _step(group, t, lr, g, p, slots):
         new = {"row_var": row_var, "col_var": col_var}
         var_estimate = (row_var @ col_var) / jnp.maximum(jnp.mean(row_var, axis=-2, keepdims=True), eps1)
     update = g * (1 / jnp.sqrt(jnp.maximum(var_estimate, eps1 * eps1)))
-    denom = jnp.maximum(1.0, _rms(update) / group["d"])
+    denom = _py_max(1.0, _rms(update) / group["d"])
     return update * (-alpha / denom).astype(p.dtype), new
 
 

@@ -6,7 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
-from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative, update_to
 
 __all__ = ["ASGD"]
 
@@ -29,7 +29,7 @@ def _step(group, t, lr, g, p, slots):
     ax = jnp.where(mu != 1, ax + (new_p - ax) * mu.astype(p.dtype), new_p)
     new_eta = (lr / (1 + lambd * lr * t) ** alpha).astype(eta.dtype)
     new_mu = (1 / jnp.maximum(1.0, t - t0)).astype(mu.dtype)
-    return new_p - p, {"eta": new_eta, "mu": new_mu, "ax": ax}
+    return update_to(new_p, p), {"eta": new_eta, "mu": new_mu, "ax": ax}
 
 
 RULE = Rule(
