@@ -17,6 +17,7 @@ from .adamax import Adamax
 from .adamw import AdamW
 from .asgd import ASGD
 from .clip import clip_grad_norm, clip_grad_norm_, clip_grad_value, clip_grad_value_
+from .lbfgs import LBFGS, LBFGSState
 from .muon import Muon
 from .nadam import NAdam
 from .radam import RAdam
@@ -38,6 +39,8 @@ __all__ = [
     "Rprop",
     "Adafactor",
     "Muon",
+    "LBFGS",
+    "LBFGSState",
     "OptimizerState",
     "TorchOptimizer",
     "param_groups",

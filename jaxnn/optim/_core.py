@@ -363,5 +363,9 @@ def param_groups(
     if not groups:
         raise ValueError("optimizer got an empty parameter list")
     built = [optimizer(**{**defaults, **g}) for g in groups]
+    if built[0].rule is None:  # LBFGS: one flat problem, no per-parameter rule
+        if len(built) > 1:
+            raise ValueError(f"{optimizer.__name__} doesn't support per-parameter options (parameter groups)")
+        return built[0]
     constructor = optimizer(**defaults).param_groups[0]
     return build(built[0].rule, [b.param_groups[0] for b in built], labels, constructor)
