@@ -24,6 +24,7 @@ from .radam import RAdam
 from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
+from .sparse_adam import SparseAdam
 
 __all__ = [
     "SGD",
@@ -41,6 +42,7 @@ __all__ = [
     "Muon",
     "LBFGS",
     "LBFGSState",
+    "SparseAdam",
     "OptimizerState",
     "TorchOptimizer",
     "param_groups",

@@ -23,6 +23,8 @@ __all__ = ["state_dict", "load_state_dict"]
 # torch.optim.SGD and Muon keep no step count; Adagrad creates its state in __init__, the others at step 1.
 _NO_STEP = {"SGD", "Muon"}
 _EAGER_STATE = {"Adagrad"}
+# SparseAdam counts steps in a Python int.
+_INT_STEP = {"SparseAdam"}
 # Group keys that pick torch kernels, not numbers: a saved value never conflicts.
 _SCHEDULER_KEYS = {"max_lr", "min_lr", "max_momentum", "base_momentum"}
 _IMPLEMENTATION_KEYS = {"params", "foreach", "fused", "capturable", "differentiable", "initial_lr", "param_names"}
@@ -83,7 +85,7 @@ def state_dict(
     if count > 0 or rule.name in _EAGER_STATE:
         for i, leaf in enumerate(order):
             group = optimizer.param_groups[groups_of[leaf]]
-            entry = {} if rule.name in _NO_STEP else {"step": torch.tensor(float(count))}
+            entry = {} if rule.name in _NO_STEP else {"step": count if rule.name in _INT_STEP else torch.tensor(float(count))}
             for name in slots_of(rule, group, flat_params[leaf]):
                 value = np.asarray(slots[name][leaf])
                 entry[name] = torch.tensor(value, dtype=torch.get_default_dtype()) if value.ndim == 0 else torch.from_numpy(value.copy())
