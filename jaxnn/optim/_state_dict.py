@@ -75,6 +75,8 @@ def state_dict(
     """
     import torch
 
+    if optimizer.rule is None:  # LBFGS: one flat state, its own layout
+        return optimizer.torch_state_dict(opt_state, params)
     state = _find_state(opt_state)
     rule = optimizer.rule
     order, groups_of = _torch_order(optimizer, params, order)
@@ -160,9 +162,11 @@ def load_state_dict(
         (pass it when a schedule must resume at the right step).
 
     Returns:
-      The state to pass to ``optimizer.update``.
+      The state to pass to ``optimizer.update`` (for LBFGS an :class:`LBFGSState`).
     """
     rule = optimizer.rule
+    if rule is None:  # LBFGS
+        return optimizer.from_torch_state_dict(params, torch_state_dict)
     order, groups_of = _torch_order(optimizer, params, order)
     sizes = [groups_of.count(k) for k in range(len(optimizer.param_groups))]
     _check_groups(optimizer, torch_state_dict["param_groups"], sizes)

@@ -6,7 +6,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
-import optax
+import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
@@ -397,4 +397,61 @@ def LBFGS(
     opt.rule = None
     opt.param_groups = [group]
     opt.labels = None
+    opt.torch_state_dict = lambda state, params: _state_dict(group, state, params)
+    opt.from_torch_state_dict = lambda params, saved: _load_state_dict(group, init_fn(params), saved)
     return opt
+
+
+def _state_dict(group: dict, state: LBFGSState, params: Any) -> dict[str, Any]:
+    """torch's LBFGS ``state_dict()``: everything under parameter 0, the history as lists."""
+    import torch
+
+    n_leaves = len(jax.tree.leaves(params))
+    entry: dict[str, Any] = {"func_evals": int(state.func_evals), "n_iter": int(state.n_iter)}
+    if int(state.n_iter) > 0:
+        tensor = lambda a: torch.from_numpy(np.array(a))  # noqa: E731
+        n = int(state.num_old)
+        entry.update(
+            d=tensor(state.d), t=float(state.t),
+            old_dirs=[tensor(row) for row in state.old_dirs[:n]],
+            old_stps=[tensor(row) for row in state.old_stps[:n]],
+            ro=[tensor(r) for r in state.ro[:n]],
+            H_diag=tensor(state.H_diag), prev_flat_grad=tensor(state.prev_flat_grad),
+            prev_loss=float(state.prev_loss),
+        )
+    return {"state": {0: entry}, "param_groups": [{**group, "params": list(range(n_leaves))}]}
+
+
+def _load_state_dict(group: dict, state: LBFGSState, saved: dict[str, Any]) -> LBFGSState:
+    """The jaxnn state of torch's LBFGS ``state_dict()`` (its ``al`` scratch list is not state)."""
+    (saved_group,) = saved["param_groups"]
+    for key, mine in group.items():
+        if key in saved_group and saved_group[key] != mine:
+            raise ValueError(
+                f"the saved {key}={saved_group[key]!r} differs from this optimizer's {key}={mine!r}; "
+                "build the optimizer with the saved values"
+            )
+    entry = saved["state"].get(0, {})
+    if not entry:
+        return state
+    dtype = state.d.dtype
+    as_array = lambda v: jnp.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype)  # noqa: E731
+    state = state._replace(func_evals=jnp.asarray(entry["func_evals"], jnp.int32),
+                           n_iter=jnp.asarray(entry["n_iter"], jnp.int32))
+    if entry.get("d") is None:
+        return state
+    if as_array(entry["d"]).shape != state.d.shape:
+        raise ValueError(f"saved LBFGS direction has shape {tuple(entry['d'].shape)}, the parameters {state.d.shape}")
+    n = len(entry["old_dirs"])
+    if n > state.old_dirs.shape[0]:
+        raise ValueError(f"saved LBFGS history holds {n} pairs, history_size is {state.old_dirs.shape[0]}")
+
+    def rows(values, buf):
+        return buf.at[:n].set(jnp.stack([as_array(v) for v in values])) if n else buf
+
+    return state._replace(
+        d=as_array(entry["d"]), t=as_array(entry["t"]), old_dirs=rows(entry["old_dirs"], state.old_dirs),
+        old_stps=rows(entry["old_stps"], state.old_stps), ro=rows(entry["ro"], state.ro),
+        num_old=jnp.asarray(n, jnp.int32), H_diag=as_array(entry["H_diag"]),
+        prev_flat_grad=as_array(entry["prev_flat_grad"]), prev_loss=as_array(entry["prev_loss"]),
+    )

@@ -152,3 +152,47 @@ def test_bad_arguments():
         opt.update(params, opt.init(params), params)
     with pytest.raises(ValueError, match="doesn't support per-parameter options"):
         jo.param_groups(jo.LBFGS, None, [{}, {"lr": 0.1}])
+
+
+def test_state_dict_round_trip_torch_jaxnn_torch(x64):
+    """torch 3 steps -> jaxnn loads, 3 steps -> torch loads jaxnn's export, 3 steps == torch 9 steps."""
+    params, features, targets = _least_squares_data("float64")
+
+    def loss(p, xp=jnp, asarray=jnp.asarray):
+        return xp.mean((asarray(features) @ p["weight"].T + p["bias"] - asarray(targets)) ** 2)
+
+    torch_loss = lambda ts: loss(ts, torch, torch.from_numpy)  # noqa: E731
+    kwargs = dict(lr=0.5, max_iter=4, history_size=3, line_search_fn="strong_wolfe")
+    full, _, _ = _torch_trajectory(params, torch_loss, kwargs, 9, "float64")
+    first, _, topt = _torch_trajectory(params, torch_loss, kwargs, 3, "float64")
+    opt = jo.LBFGS(**kwargs)
+    p = {k: jnp.asarray(v) for k, v in first[-1].items()}
+    state = jo.load_state_dict(opt, p, topt.state_dict())
+    assert int(state.n_iter) == topt.state_dict()["state"][0]["n_iter"]
+
+    @jax.jit
+    def step(p, state):
+        updates, state = opt.update(jax.grad(loss)(p), state, p, value_fn=loss)
+        return jax.tree.map(jnp.add, p, updates), state
+
+    second = []
+    for _ in range(3):
+        p, state = step(p, state)
+        second.append(jax.tree.map(np.asarray, p))
+    exported = jo.state_dict(opt, state, p)
+    assert list(exported["state"][0]) == [k for k in topt.state_dict()["state"][0] if k != "al"]
+    ts = {k: torch.tensor(np.asarray(v), requires_grad=True) for k, v in p.items()}
+    topt2 = torch.optim.LBFGS([ts[k] for k in sorted(ts)], **kwargs)
+    topt2.load_state_dict(exported)
+
+    def closure():
+        topt2.zero_grad()
+        value = torch_loss(ts)
+        value.backward()
+        return value
+
+    third = []
+    for _ in range(3):
+        topt2.step(closure)
+        third.append({k: v.detach().numpy().copy() for k, v in ts.items()})
+    _assert_same(first + second + third, full, rtol=1e-9, atol=1e-12)
