@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import jax
 import jax.numpy as jnp
 
-from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative, lerp
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, lerp
 
 __all__ = ["Muon"]
 
