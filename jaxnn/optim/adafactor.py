@@ -32,7 +32,7 @@ def _rms(x):
 
 def _py_max(a, b):
     """Python's ``max(a, b)`` (torch computes these scalars on the host): ``a`` unless ``b > a``, so a nan ``b`` loses."""
-    return jnp.where(b > a, b, a)
+    return jnp.where(b > a, b, jnp.asarray(a, b.dtype))
 
 
 def _step(group, t, lr, g, p, slots):
