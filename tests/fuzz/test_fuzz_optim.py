@@ -126,8 +126,9 @@ NONEMPTY = {"Adafactor", "Muon"}
 # XLA flushes subnormal results to zero (docs/reliability.md). A gradient in this band has a square
 # (times a coefficient down to 1e-3, e.g. 1 - beta2) that torch keeps as a subnormal and XLA makes 0,
 # so a denominator sqrt(v) + eps with eps 0 is 0 here and torch's number (a finite step, often 0 with
-# lr 0) is unreachable: such gradients are drawn as 0. Below the band the square is 0 in torch too.
-SUBNORMAL_SQUARE_BAND = (1e-164, 1e-150)
+# lr 0) is unreachable: such gradients, and parameters that weight decay (>= 1e-2) scales into the
+# band, are drawn as 0. Below the band the square is 0 in torch too.
+SUBNORMAL_SQUARE_BAND = (1e-166, 1e-148)
 
 
 @st.composite
@@ -136,8 +137,8 @@ def problem(draw, min_dims=0, max_dims=3, nonempty=False):
     params = draw(S.values(shape, lo=-10.0, hi=10.0))
     grads = draw(S.values((STEPS, *shape), lo=-1e3, hi=1e3))
     lo, hi = SUBNORMAL_SQUARE_BAND
-    grads = np.where((np.abs(grads) >= lo) & (np.abs(grads) < hi), 0.0, grads)
-    return params, grads
+    outside = lambda x: np.where((np.abs(x) >= lo) & (np.abs(x) < hi), 0.0, x)  # noqa: E731
+    return outside(params), outside(grads)
 
 
 def _jax_trajectory(opt, params, grads):
