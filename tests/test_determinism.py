@@ -59,6 +59,12 @@ OPTIMIZERS = {
     "NAdam": lambda: optim.NAdam(lr=1e-2),
     "RAdam": lambda: optim.RAdam(lr=1e-2),
     "Adamax": lambda: optim.Adamax(lr=1e-2),
+    "Adadelta": lambda: optim.Adadelta(weight_decay=1e-2),
+    "ASGD": lambda: optim.ASGD(lr=1e-2, t0=2),
+    "Rprop": lambda: optim.Rprop(lr=1e-2),
+    "Adafactor": lambda: optim.Adafactor(lr=1e-2, weight_decay=1e-2),
+    "Muon": lambda: optim.Muon(lr=1e-2),
+    "SparseAdam": lambda: optim.SparseAdam(lr=1e-2),
 }
 
 

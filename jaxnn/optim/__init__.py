@@ -10,15 +10,22 @@ from . import lr_scheduler
 from . import swa_utils as swa_utils
 from ._core import OptimizerState, TorchOptimizer, param_groups
 from ._state_dict import load_state_dict, state_dict
+from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
 from .adamw import AdamW
+from .asgd import ASGD
 from .clip import clip_grad_norm, clip_grad_norm_, clip_grad_value, clip_grad_value_
+from .lbfgs import LBFGS, LBFGSState
+from .muon import Muon
 from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
+from .sparse_adam import SparseAdam
 
 __all__ = [
     "SGD",
@@ -29,6 +36,14 @@ __all__ = [
     "NAdam",
     "RAdam",
     "Adamax",
+    "Adadelta",
+    "ASGD",
+    "Rprop",
+    "Adafactor",
+    "Muon",
+    "LBFGS",
+    "LBFGSState",
+    "SparseAdam",
     "OptimizerState",
     "TorchOptimizer",
     "param_groups",

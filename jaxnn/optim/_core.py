@@ -62,6 +62,12 @@ class Rule:
       init_from_defaults: initial values read the constructor's arguments, not
         the parameter's group (torch's Adagrad fills ``sum`` with the
         constructor's ``initial_accumulator_value`` for every group).
+      leaf_slots: ``(group, param) -> names`` where the state a parameter keeps
+        depends on the parameter itself (Adafactor: factored moments for
+        >= 2-d parameters only); a leaf holds a size-0 placeholder for the
+        group's other slots. ``None``: every leaf keeps ``slots(group)``.
+      check_param: ``param -> None``, raising for a parameter torch refuses
+        (Muon: not 2-d); run by ``init`` and ``update``.
     """
 
     name: str
@@ -72,6 +78,13 @@ class Rule:
         default_factory=dict
     )
     init_from_defaults: bool = False
+    leaf_slots: Callable[[Mapping[str, Any], jax.Array], tuple[str, ...]] | None = None
+    check_param: Callable[[jax.Array], None] | None = None
+
+
+def slots_of(rule: Rule, group: Mapping[str, Any], param: Any) -> tuple[str, ...]:
+    """The names of the state ``param`` keeps under ``rule`` in ``group``, in torch's key order."""
+    return rule.slots(group) if rule.leaf_slots is None else rule.leaf_slots(group, param)
 
 
 class TorchOptimizer(optax.GradientTransformationExtraArgs):
@@ -129,6 +142,50 @@ def one_minus_pow(beta: float | jax.Array, t: jax.Array) -> jax.Array:
     if beta == 0.0:
         return jnp.ones_like(t)
     return -jnp.expm1(t * math.log(beta))
+
+
+def addcdiv_term(value: float | jax.Array, num: jax.Array, den: jax.Array) -> jax.Array:
+    """The term ``value * num / den`` of torch's ``p.addcdiv_(num, den, value=value)``, in its order.
+
+    torch multiplies first. Where ``value * num`` falls below the smallest
+    normal number torch keeps it as a subnormal, XLA flushes it to zero; a
+    zero ``den`` then turns torch's +-inf into nan, and a small ``den`` torch's
+    finite quotient into 0. There (and only there) the quotient is formed
+    first, which gives torch's number.
+    """
+    product = value * num
+    flushed = (product == 0) & (num != 0) & (value != 0)
+    return jnp.where(flushed, value * (num / den), product / den)
+
+
+def sub_square(v: jax.Array, a: jax.Array) -> jax.Array:
+    """torch's ``v.addcmul(a, a, value=-1)``: ``v - a * a`` rounded once, as its CPU kernel's fused multiply-add.
+
+    The difference of a variance estimate and a squared mean cancels (RMSprop's
+    centered ``square_avg - grad_avg**2`` of a constant gradient): rounded
+    twice it is exactly 0, torch's fused form leaves the rounding error of
+    ``a * a``, and a zero there makes ``sqrt(0) + eps == 0`` a division by 0.
+    The exact error of ``a * a`` comes from Dekker's product (Veltkamp split);
+    where the split overflows (``|a|`` near the dtype's maximum) the plain
+    difference is kept.
+    """
+    split = 2.0 ** ((jnp.finfo(a.dtype).nmant + 2) // 2) + 1
+    c = split * a
+    hi = c - (c - a)
+    lo = a - hi
+    p = a * a
+    err = ((hi * hi - p) + 2 * hi * lo) + lo * lo
+    diff = v - p
+    return jnp.where(jnp.isfinite(err), diff - err, diff)
+
+
+def update_to(new: jax.Array, p: jax.Array) -> jax.Array:
+    """The update ``optax.apply_updates`` adds to ``p`` to land on torch's in-place result ``new``.
+
+    0 where the two are equal, so an infinite parameter torch keeps infinite
+    (``p * (1 - lr * wd) + step``) does not become ``inf - inf = nan``.
+    """
+    return jnp.where(new == p, jnp.zeros_like(p), new - p)
 
 
 def lerp(start: jax.Array, end: jax.Array, weight: float | jax.Array) -> jax.Array:
@@ -218,12 +275,18 @@ def build(
     def init_fn(params):
         flat, treedef = jax.tree.flatten(params)
         groups_of = leaf_labels(labels, params, len(groups))
+        if rule.check_param is not None:
+            for p in flat:
+                rule.check_param(p)
         slots = {}
         for name in slot_names:
             make = rule.init.get(name, lambda g, p: jnp.zeros_like(p))
-            slots[name] = treedef.unflatten(
-                [make(init_groups[k], jnp.asarray(p)) for k, p in zip(groups_of, flat)]
-            )
+            leaves = []
+            for k, p in zip(groups_of, flat):
+                p = jnp.asarray(p)
+                kept = name in slots_of(rule, groups[k], p)
+                leaves.append(make(init_groups[k], p) if kept else jnp.zeros((0,), p.dtype))
+            slots[name] = treedef.unflatten(leaves)
         return OptimizerState(count=jnp.zeros([], jnp.int32), slots=slots)
 
     def update_fn(grads, state, params=None, **extra_args):
@@ -233,6 +296,9 @@ def build(
         flat_g, treedef = jax.tree.flatten(grads)
         flat_p = treedef.flatten_up_to(params)
         _check_grad_shapes(rule.name, treedef, flat_g, flat_p)
+        if rule.check_param is not None:
+            for p in flat_p:
+                rule.check_param(p)
         flat_s = {name: treedef.flatten_up_to(tree) for name, tree in state.slots.items()}
         groups_of = leaf_labels(labels, params, len(groups))
         lrs = [_lr_at(g["lr"], state.count) for g in groups]
@@ -252,10 +318,10 @@ def build(
             decoupled = wd != 0 and rule.decoupled(group)
             if wd != 0 and not decoupled:
                 g = g + wd * p
-            slots = {name: flat_s[name][i] for name in rule.slots(group)}
+            slots = {name: flat_s[name][i] for name in slots_of(rule, group, p)}
             u, slots = rule.step(at_count[k], t, lr, g, p, slots)
             if decoupled:
-                u = (p * (1 - lr * wd) - p) + u
+                u = update_to(p * (1 - lr * wd) + u, p)
             updates.append(u.astype(p.dtype))
             for name, value in slots.items():
                 new_s[name][i] = value.astype(flat_s[name][i].dtype)
@@ -297,5 +363,9 @@ def param_groups(
     if not groups:
         raise ValueError("optimizer got an empty parameter list")
     built = [optimizer(**{**defaults, **g}) for g in groups]
+    if built[0].rule is None:  # LBFGS: one flat problem, no per-parameter rule
+        if len(built) > 1:
+            raise ValueError(f"{optimizer.__name__} doesn't support per-parameter options (parameter groups)")
+        return built[0]
     constructor = optimizer(**defaults).param_groups[0]
     return build(built[0].rule, [b.param_groups[0] for b in built], labels, constructor)

@@ -16,13 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._core import OptimizerState, TorchOptimizer, leaf_labels
+from ._core import OptimizerState, TorchOptimizer, leaf_labels, slots_of
 
 __all__ = ["state_dict", "load_state_dict"]
 
-# torch.optim.SGD keeps no step count; Adagrad creates its state in __init__, the others at step 1.
-_NO_STEP = {"SGD"}
+# torch.optim.SGD and Muon keep no step count; Adagrad creates its state in __init__, the others at step 1.
+_NO_STEP = {"SGD", "Muon"}
 _EAGER_STATE = {"Adagrad"}
+# SparseAdam counts steps in a Python int.
+_INT_STEP = {"SparseAdam"}
 # Group keys that pick torch kernels, not numbers: a saved value never conflicts.
 _SCHEDULER_KEYS = {"max_lr", "min_lr", "max_momentum", "base_momentum"}
 _IMPLEMENTATION_KEYS = {"params", "foreach", "fused", "capturable", "differentiable", "initial_lr", "param_names"}
@@ -73,17 +75,20 @@ def state_dict(
     """
     import torch
 
+    if optimizer.rule is None:  # LBFGS: one flat state, its own layout
+        return optimizer.torch_state_dict(opt_state, params)
     state = _find_state(opt_state)
     rule = optimizer.rule
     order, groups_of = _torch_order(optimizer, params, order)
     count = int(state.count)
     slots = {name: jax.tree.leaves(tree) for name, tree in state.slots.items()}
+    flat_params = jax.tree.leaves(params)
     torch_state: dict[int, dict[str, Any]] = {}
     if count > 0 or rule.name in _EAGER_STATE:
         for i, leaf in enumerate(order):
             group = optimizer.param_groups[groups_of[leaf]]
-            entry = {} if rule.name in _NO_STEP else {"step": torch.tensor(float(count))}
-            for name in rule.slots(group):
+            entry = {} if rule.name in _NO_STEP else {"step": count if rule.name in _INT_STEP else torch.tensor(float(count))}
+            for name in slots_of(rule, group, flat_params[leaf]):
                 value = np.asarray(slots[name][leaf])
                 entry[name] = torch.tensor(value, dtype=torch.get_default_dtype()) if value.ndim == 0 else torch.from_numpy(value.copy())
             if entry:
@@ -157,9 +162,11 @@ def load_state_dict(
         (pass it when a schedule must resume at the right step).
 
     Returns:
-      The state to pass to ``optimizer.update``.
+      The state to pass to ``optimizer.update`` (for LBFGS an :class:`LBFGSState`).
     """
     rule = optimizer.rule
+    if rule is None:  # LBFGS
+        return optimizer.from_torch_state_dict(params, torch_state_dict)
     order, groups_of = _torch_order(optimizer, params, order)
     sizes = [groups_of.count(k) for k in range(len(optimizer.param_groups))]
     _check_groups(optimizer, torch_state_dict["param_groups"], sizes)
@@ -168,12 +175,13 @@ def load_state_dict(
     state = optimizer.init(params)
     treedef = jax.tree.structure(params)
     slots = {name: jax.tree.leaves(tree) for name, tree in state.slots.items()}
+    flat_params = jax.tree.leaves(params)
     steps = set()
     for position, leaf in enumerate(order):
         entry = torch_state_dict["state"].get(saved_index[position])
         if entry is None:
             continue
-        for name in rule.slots(optimizer.param_groups[groups_of[leaf]]):
+        for name in slots_of(rule, optimizer.param_groups[groups_of[leaf]], flat_params[leaf]):
             if name not in entry:
                 raise ValueError(f"torch state of parameter {saved_index[position]} has no {name!r}")
             value = _to_numpy(entry[name])

@@ -6,7 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
-from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, addcdiv_term, build, check_nonnegative
 
 __all__ = ["Adagrad"]
 
@@ -15,7 +15,7 @@ def _step(group, t, lr, g, p, slots):
     clr = lr / (1 + (t - 1) * group["lr_decay"])
     state_sum = slots["sum"] + g * g
     std = jnp.sqrt(state_sum) + group["eps"]
-    return -clr * g / std, {"sum": state_sum}
+    return addcdiv_term(-clr, g, std), {"sum": state_sum}
 
 
 RULE = Rule(

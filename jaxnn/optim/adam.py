@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from ._core import (
     Rule,
+    addcdiv_term,
     ScalarOrSchedule,
     TorchOptimizer,
     build,
@@ -32,7 +33,7 @@ def _step(group, t, lr, g, p, slots):
     if group["amsgrad"]:
         v = new["max_exp_avg_sq"] = jnp.maximum(slots["max_exp_avg_sq"], v)
     denom = jnp.sqrt(v) / bias_correction2_sqrt + group["eps"]
-    return -step_size * m / denom, new
+    return addcdiv_term(-step_size, m, denom), new
 
 
 RULE = Rule("Adam", _slots, _step, decoupled=lambda group: group["decoupled_weight_decay"])

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from ._core import (
     Rule,
+    addcdiv_term,
     ScalarOrSchedule,
     TorchOptimizer,
     build,
@@ -24,7 +25,7 @@ def _step(group, t, lr, g, p, slots):
     exp_avg = lerp(slots["exp_avg"], g, 1 - beta1)
     exp_inf = jnp.maximum(slots["exp_inf"] * beta2, jnp.abs(g) + group["eps"])
     clr = lr / one_minus_pow(beta1, t)
-    return -clr * exp_avg / exp_inf, {"exp_avg": exp_avg, "exp_inf": exp_inf}
+    return addcdiv_term(-clr, exp_avg, exp_inf), {"exp_avg": exp_avg, "exp_inf": exp_inf}
 
 
 RULE = Rule("Adamax", lambda group: ("exp_avg", "exp_inf"), _step)

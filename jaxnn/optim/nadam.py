@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from ._core import (
     Rule,
+    addcdiv_term,
     ScalarOrSchedule,
     TorchOptimizer,
     build,
@@ -33,7 +34,7 @@ def _step(group, t, lr, g, p, slots):
     denom = jnp.sqrt(v / one_minus_pow(beta2, t)) + group["eps"]
     grad_coef = -lr * (1.0 - mu) / (1.0 - mu_product)
     avg_coef = (-lr * mu_next) / (1.0 - mu_product * mu_next)
-    update = grad_coef * g / denom + avg_coef * m / denom
+    update = addcdiv_term(grad_coef, g, denom) + addcdiv_term(avg_coef, m, denom)
     return update, {"mu_product": mu_product, "exp_avg": m, "exp_avg_sq": v}
 
 

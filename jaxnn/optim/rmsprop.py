@@ -6,7 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
-from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative, lerp
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, addcdiv_term, build, check_nonnegative, lerp, sub_square
 
 __all__ = ["RMSprop"]
 
@@ -26,14 +26,14 @@ def _step(group, t, lr, g, p, slots):
     new = {"square_avg": square_avg}
     if group["centered"]:
         grad_avg = new["grad_avg"] = lerp(slots["grad_avg"], g, 1 - alpha)
-        avg = jnp.sqrt(square_avg - grad_avg * grad_avg)
+        avg = jnp.sqrt(sub_square(square_avg, grad_avg))
     else:
         avg = jnp.sqrt(square_avg)
     avg = avg + group["eps"]
     if "momentum_buffer" in slots:  # momentum > 0, or scheduled (a traced value here)
         buf = new["momentum_buffer"] = slots["momentum_buffer"] * group["momentum"] + g / avg
         return -lr * buf, new
-    return -lr * g / avg, new
+    return addcdiv_term(-lr, g, avg), new
 
 
 RULE = Rule("RMSprop", _slots, _step)

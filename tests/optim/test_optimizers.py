@@ -34,6 +34,18 @@ GRID = [
     ("RAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, betas=(0.8, 0.99))),
     ("Adamax", dict(lr=0.05, weight_decay=0.1, maximize=True)),
     ("Adamax", dict(lr=0.05, betas=(0.5, 0.9), eps=1e-3)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-3, weight_decay=0.1, maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1), maximize=True)),
+    ("ASGD", dict(lr=0.05)),
+    # t0 inside the run: ax copies the iterate, then averages.
+    ("ASGD", dict(lr=0.05, t0=5, lambd=0.01, alpha=0.5, weight_decay=0.1, maximize=True)),
+    ("Adafactor", dict(lr=0.05)),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-3, 1e-2), d=1.5, weight_decay=0.1, maximize=True)),
+    ("Muon", dict(lr=0.05)),
+    ("Muon", dict(lr=0.05, nesterov=False, adjust_lr_fn="match_rms_adamw", weight_decay=0.0, momentum=0.5, ns_steps=3)),
+    ("Muon", dict(lr=0.05, adjust_lr_fn="original", ns_coefficients=(2.0, -1.5, 0.5), eps=1e-3)),
 ]
 
 
@@ -67,7 +79,7 @@ def test_matches_torch_every_step(name, kwargs):
     )
 
 
-@pytest.mark.parametrize("name", sorted({n for n, _ in GRID}))
+@pytest.mark.parametrize("name", sorted({n for n, _ in GRID} | {"SparseAdam"}))
 def test_signature_is_torchs(name):
     ours = inspect.signature(getattr(jo, name))
     theirs = inspect.signature(getattr(torch.optim, name).__init__)
@@ -202,10 +214,32 @@ BAD = [
     ("NAdam", dict(betas=(0.9, 1.0))),
     ("RAdam", dict(betas=(-0.1, 0.999))),
     ("Adamax", dict(eps=-1.0)),
+    ("Adadelta", dict(lr=-1.0)),
+    ("Adadelta", dict(rho=1.5)),
+    ("Adadelta", dict(eps=-1e-6)),
+    ("Adadelta", dict(weight_decay=-0.1)),
+    ("ASGD", dict(lr=-0.1)),
+    ("ASGD", dict(weight_decay=-0.1)),
+    ("Rprop", dict(lr=-0.1)),
+    ("Rprop", dict(etas=(1.2, 0.5))),
+    ("Adafactor", dict(lr=-0.1)),
+    ("Adafactor", dict(beta2_decay=0.5)),
+    ("Adafactor", dict(eps=(-1.0, 1e-3))),
+    ("Adafactor", dict(eps=(None, -1e-3))),
+    ("Adafactor", dict(d=0.5)),
+    ("Adafactor", dict(weight_decay=-0.1)),
+    ("Muon", dict(lr=-0.1)),
+    ("Muon", dict(momentum=-0.1)),
+    ("Muon", dict(weight_decay=-0.1)),
+    ("Muon", dict(adjust_lr_fn="rms")),
+    ("SparseAdam", dict(lr=0.0)),
+    ("SparseAdam", dict(eps=0.0)),
+    ("SparseAdam", dict(betas=(0.9, 1.0))),
+    ("LBFGS", dict(lr=-1.0)),
 ]
 
 
-@pytest.mark.parametrize("name,kwargs", BAD, ids=[f"{n}-{list(k)[0]}" for n, k in BAD])
+@pytest.mark.parametrize("name,kwargs", BAD, ids=[f"{n}-{list(k)[0]}-{i}" for i, (n, k) in enumerate(BAD)])
 def test_bad_hyperparameters_raise_torchs_error(name, kwargs):
     p = [torch.nn.Parameter(torch.zeros(1))]
     with pytest.raises(ValueError) as theirs:
