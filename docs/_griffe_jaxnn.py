@@ -6,6 +6,8 @@
 - Examples are doctest blocks (``>>>`` lines and their output) without a
   section header; markdown would read ``>>>`` as nested quotes, so each block
   is fenced as ``pycon`` and highlighted.
+- Cross-references are written as Sphinx roles (``:func:`jaxnn.functional.l1_loss```);
+  markdown would print the role, so each becomes inline code.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import griffe
 
+_ROLE = re.compile(r":(?:func|class|meth|mod|data|attr|obj|exc):`~?([^`]+)`")
 _SECTION = re.compile(r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Keyword Arguments|Other Parameters):\s*$")
 _GROUPED = re.compile(r"^(\s*)(\w+(?:\s*,\s*\w+)+)(\s*(?:\([^)]*\))?\s*:.*)$")
 
@@ -78,4 +81,5 @@ class JaxnnDocstrings(griffe.Extension):
         if docstring is None or obj.is_alias:
             return
         lines = docstring.value.split("\n")
-        docstring.value = "\n".join(_fence_doctests(_split_grouped(lines)))
+        text = "\n".join(_fence_doctests(_split_grouped(lines)))
+        docstring.value = _ROLE.sub(r"`\1`", text)

@@ -55,6 +55,7 @@ GUIDE = [
     "interop.md",
     "benchmarks.md",
     "reliability.md",
+    "site.md",
 ]
 
 # (namespace, title). An object re-exported by several namespaces is rendered
