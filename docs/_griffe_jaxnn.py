@@ -6,6 +6,8 @@
 - Examples are doctest blocks (``>>>`` lines and their output) without a
   section header; markdown would read ``>>>`` as nested quotes, so each block
   is fenced as ``pycon`` and highlighted.
+- A paragraph ending in ``::`` introduces an indented literal block (reST);
+  markdown shows the block as code already, so the colon is kept single.
 - Cross-references are written as Sphinx roles (``:func:`jaxnn.functional.l1_loss```);
   markdown would print the role, so each becomes inline code.
 """
@@ -18,6 +20,7 @@ from typing import Any
 import griffe
 
 _ROLE = re.compile(r":(?:func|class|meth|mod|data|attr|obj|exc):`~?([^`]+)`")
+_LITERAL = re.compile(r"(?<=\S)::$", re.MULTILINE)
 _SECTION = re.compile(r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Keyword Arguments|Other Parameters):\s*$")
 _GROUPED = re.compile(r"^(\s*)(\w+(?:\s*,\s*\w+)+)(\s*(?:\([^)]*\))?\s*:.*)$")
 
@@ -82,4 +85,4 @@ class JaxnnDocstrings(griffe.Extension):
             return
         lines = docstring.value.split("\n")
         text = "\n".join(_fence_doctests(_split_grouped(lines)))
-        docstring.value = _ROLE.sub(r"`\1`", text)
+        docstring.value = _LITERAL.sub(":", _ROLE.sub(r"`\1`", text))

@@ -129,8 +129,11 @@ class _Reference:
             stem = "reference/" + namespace.replace(".", "/")
             for key, group in sorted(groups.items(), key=lambda kv: _group_order(kv[0])):
                 uri = f"{stem}/{key}.md" if key else f"{stem}.md"
-                heading = f"{title}: {key}" if key else title
-                self.pages[uri] = (key or title, self._page(namespace, heading, module, group))
+                label = key.replace("layers-", "layers: ")
+                heading = f"{title}: {label}" if key else title
+                # A split page opens with its defining file's docstring (jaxnn/nn/conv.py's).
+                source = importlib.import_module(group[0][1].__module__) if key not in ("", "core") else module
+                self.pages[uri] = (label or title, self._page(heading, source, group))
                 for _, _, identifier, first in group:
                     if first:
                         self.page_of[identifier] = uri
@@ -138,7 +141,7 @@ class _Reference:
             self.sections.append((title, uris))
             self.module_pages[namespace] = uris[0]
 
-    def _page(self, namespace: str, heading: str, module, group) -> str:
+    def _page(self, heading: str, module, group) -> str:
         summary = (inspect.getdoc(module) or "").split("\n\n")[0]
         out = [f"# {heading}", "", summary, "", "| name | summary |", "|---|---|"]
         for name, obj, identifier, _ in group:
@@ -190,9 +193,10 @@ def _torch_page(reference: _Reference) -> str:
         "a `key`. torch's global generator has no counterpart, so torch's and jaxnn's random "
         "numbers differ while their distributions agree.",
         "- **Arrays are immutable.** A torch function that mutates its argument returns the "
-        "new value in jaxnn. The trailing-underscore names (`jaxnn.init.normal_`, "
-        "`jaxnn.nn.utils.clip_grad_norm_`) keep torch's names and return the result; "
-        "`inplace=` is accepted and ignored; `F.relu_` and the other in-place-only "
+        "new value in jaxnn. The trailing-underscore names keep torch's names and return "
+        "the result: `jaxnn.init.normal_(key, shape)` returns a new array, "
+        "`jaxnn.nn.utils.clip_grad_norm_(grads, max_norm)` the clipped gradients and their "
+        "norm. Layers accept `inplace=` and ignore it; `F.relu_` and the other in-place-only "
         "functions are absent (listed below).",
         "- **Optimizers and schedulers are optax objects.** `jaxnn.optim.Adam(...)` is an "
         "`optax.GradientTransformation` with torch's numbers; its state is a pytree you pass "
