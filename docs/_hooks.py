@@ -106,8 +106,18 @@ class _Reference:
         self._build()
 
     def _build(self) -> None:
-        for namespace, title in NAMESPACES:
-            module = importlib.import_module(namespace)
+        from jaxnn import _torch_map
+
+        # A namespace the torch map gains later is documented too, after the listed ones.
+        listed = {namespace for namespace, _ in NAMESPACES}
+        extra = [(ns, ns) for ns in _torch_map.NAMESPACES.values() if ns not in listed]
+        for namespace, title in NAMESPACES + extra:
+            try:
+                module = importlib.import_module(namespace)
+            except ImportError:
+                if namespace in listed:
+                    raise
+                continue  # the torch map's counterpart() reports it absent as well
             names = list(getattr(module, "__all__", ()))
             items = []
             for name in names:
