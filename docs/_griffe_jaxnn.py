@@ -22,7 +22,7 @@ import griffe
 _ROLE = re.compile(r":(?:func|class|meth|mod|data|attr|obj|exc):`~?([^`]+)`")
 _LITERAL = re.compile(r"(?<=\S)::$", re.MULTILINE)
 _SECTION = re.compile(r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Keyword Arguments|Other Parameters):\s*$")
-_GROUPED = re.compile(r"^(\s*)(\w+(?:\s*,\s*\w+)+)(\s*(?:\([^)]*\))?\s*:.*)$")
+_GROUPED = re.compile(r"^(\s*)(\*{0,2}\w+(?:\s*,\s*\*{0,2}\w+)+)(\s*(?:\([^)]*\))?\s*:.*)$")
 
 
 def _split_grouped(lines: list[str]) -> list[str]:
