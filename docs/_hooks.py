@@ -35,28 +35,30 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 # The checkout being documented, not whichever jaxnn pip installed (mkdocstrings
 # reads the sources from here too: mkdocs.yml `paths: [.]`).
-# Imported now: by on_config time the plugins have set sys.path their own way.
+# Imported here, while the checkout is first on sys.path: imported later (in
+# on_config) it came from the pip-installed copy, so the assert guards that.
 sys.path.insert(0, str(ROOT))
 import jaxnn  # noqa: E402
 
 assert Path(jaxnn.__file__).resolve().parent == ROOT / "jaxnn", jaxnn.__file__
 
-# The guide's order; docs/*.md pages not named here follow by file name.
-GUIDE = [
-    "layers.md",
-    "modules.md",
-    "recurrent.md",
-    "losses-regression-probabilistic.md",
-    "losses-classification.md",
-    "losses-embedding-sequence.md",
-    "semantics.md",
-    "optim.md",
-    "training.md",
-    "interop.md",
-    "benchmarks.md",
-    "reliability.md",
-    "site.md",
-]
+# The guide's order and short navigation titles; docs/*.md pages not named
+# here follow by file name, titled by their first heading.
+GUIDE = {
+    "layers.md": "Layers, init, state dicts",
+    "modules.md": "Modules and nn.utils",
+    "recurrent.md": "Recurrent layers",
+    "losses-regression-probabilistic.md": "Losses: regression, probabilistic",
+    "losses-classification.md": "Losses: classification",
+    "losses-embedding-sequence.md": "Losses: embedding, sequence",
+    "semantics.md": "Where jaxnn follows torch",
+    "optim.md": "Optimizers and schedulers",
+    "training.md": "Training cycle",
+    "interop.md": "Interop",
+    "benchmarks.md": "Benchmarks",
+    "reliability.md": "Reliability",
+    "site.md": "How this site is made",
+}
 
 # (namespace, title). An object re-exported by several namespaces is rendered
 # under the first one listed: functions under jaxnn.functional, layers and
@@ -262,10 +264,10 @@ def _readme() -> str:
     return text
 
 
-def _guide_pages() -> list[str]:
+def _guide_pages() -> list:
     present = sorted(p.name for p in DOCS.glob("*.md") if p.name != "index.md")
-    known = [p for p in GUIDE if p in present]
-    return known + [p for p in present if p not in known]
+    known = [{GUIDE[p]: p} for p in GUIDE if p in present]
+    return known + [p for p in present if p not in GUIDE]
 
 
 _reference: _Reference | None = None
