@@ -192,9 +192,12 @@ def huber_loss(
     delta: float = 1.0,
     weight: Optional[ArrayLike] = None,
 ) -> jax.Array:
-    """Huber loss: ``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``.
+    r"""Huber loss: ``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``.
 
-    ``d = input - target``.
+    With $d = \text{input} - \text{target}$, elementwise:
+
+    $$\ell(d) = \begin{cases} \tfrac12 d^2 & |d| < \delta \\
+    \delta \left(|d| - \tfrac12 \delta\right) & \text{otherwise.} \end{cases}$$
 
     Args:
       input: predictions, any shape.

@@ -151,9 +151,9 @@ class Conv1d(_Conv):
     """torch.nn.Conv1d: input ``(N, C_in, L)`` or ``(C_in, L)``.
 
     Args:
-      in_channels, out_channels, kernel_size, stride, padding (int, tuple,
-      'valid' or 'same'), dilation, groups, bias, padding_mode ('zeros',
-      'reflect', 'replicate', 'circular'): as torch.
+      in_channels, out_channels, kernel_size, stride, dilation, groups, bias: as torch.
+      padding: an int, a tuple, ``'valid'`` or ``'same'``, as torch.
+      padding_mode: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``, as torch.
       rngs: ``nnx.Rngs`` for the initial draw; dtype: parameter dtype.
 
     Weight ``(out_channels, in_channels // groups, kL)`` and bias, both

@@ -47,8 +47,8 @@ class RNNBase(Module):
 
     Args:
       mode: ``'RNN_TANH'``, ``'RNN_RELU'``, ``'LSTM'`` or ``'GRU'``.
-      input_size, hidden_size, num_layers, bias, batch_first, dropout,
-      bidirectional, proj_size: as torch (``proj_size`` LSTM only).
+      input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: as torch.
+      proj_size: as torch (LSTM only).
       rngs: ``nnx.Rngs`` for the initial draw; its ``dropout`` stream (else
         ``default``) is forked and kept for inter-layer dropout when
         ``dropout > 0`` and ``num_layers > 1``.
