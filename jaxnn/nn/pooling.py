@@ -287,7 +287,9 @@ class FractionalMaxPool2d(Module):
     """torch.nn.FractionalMaxPool2d: max over ``kernel_size`` windows at pseudo-random starts.
 
     Args:
-      kernel_size; output_size or output_ratio (in (0, 1)), exactly one of them.
+      kernel_size: the window (an int or a pair).
+      output_size: the output's spatial size; give this or ``output_ratio``, not both.
+      output_ratio: the output's size as a fraction in (0, 1) of the input's.
       return_indices: also return each maximum's flat position in its input plane.
       _random_samples: ``(N, C, 2)`` samples in [0, 1) used on every call (torch's
         buffer of that name, so it is in the state_dict when given); with them the
