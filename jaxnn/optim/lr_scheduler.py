@@ -22,7 +22,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .plateau import ReduceLROnPlateau, ReduceLROnPlateauState, plateau_step
+from .plateau import (
+    ReduceLROnPlateau,
+    ReduceLROnPlateauState,
+    load_plateau_state_dict,
+    plateau_state_dict,
+    plateau_step,
+)
 
 __all__ = [
     "MultiplicativeLR",
@@ -33,6 +39,8 @@ __all__ = [
     "ReduceLROnPlateau",
     "ReduceLROnPlateauState",
     "plateau_step",
+    "plateau_state_dict",
+    "load_plateau_state_dict",
     "StepLR",
     "MultiStepLR",
     "ExponentialLR",

@@ -32,7 +32,13 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-__all__ = ["ReduceLROnPlateau", "ReduceLROnPlateauState", "plateau_step"]
+__all__ = [
+    "ReduceLROnPlateau",
+    "ReduceLROnPlateauState",
+    "plateau_step",
+    "plateau_state_dict",
+    "load_plateau_state_dict",
+]
 
 
 @struct.dataclass
@@ -150,3 +156,48 @@ def plateau_step(opt_state: Any, metric: Any) -> Any:
     (torch's ``scheduler.step(metric)``, e.g. once per epoch with the validation loss)."""
     is_plateau = lambda node: isinstance(node, ReduceLROnPlateauState)  # noqa: E731
     return jax.tree.map(lambda n: _step(n, metric) if is_plateau(n) else n, opt_state, is_leaf=is_plateau)
+
+
+def plateau_state_dict(state: ReduceLROnPlateauState) -> dict[str, Any]:
+    """torch's ``ReduceLROnPlateau.state_dict()`` for ``state`` (one param group), so a
+    jaxnn run's scheduler resumes in torch; :func:`load_plateau_state_dict` reads it back.
+
+    >>> tx = ReduceLROnPlateau(0.1, patience=1)
+    >>> sorted(plateau_state_dict(tx.init(None)))[:4]
+    ['_last_lr', 'best', 'cooldown', 'cooldown_counter']
+    """
+    mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, eps = state.config
+    return {
+        "factor": factor,
+        "default_min_lr": min_lr,
+        "min_lrs": [min_lr],
+        "patience": patience,
+        "cooldown": cooldown,
+        "eps": eps,
+        "last_epoch": int(state.last_epoch),
+        "_last_lr": [float(state.lr)],
+        "mode_worse": float("inf") if mode == "min" else float("-inf"),
+        "mode": mode,
+        "threshold": threshold,
+        "threshold_mode": threshold_mode,
+        "best": float(state.best),
+        "cooldown_counter": int(state.cooldown_counter),
+        "num_bad_epochs": int(state.num_bad_epochs),
+    }
+
+
+def load_plateau_state_dict(state: ReduceLROnPlateauState, state_dict: dict[str, Any]) -> ReduceLROnPlateauState:
+    """``state`` with the counters, best metric and lr of a torch ``ReduceLROnPlateau.state_dict()``
+    (its options must be the ones ``state`` was built with; a mismatch raises)."""
+    options = (state_dict["mode"], float(state_dict["factor"]), int(state_dict["patience"]),
+               float(state_dict["threshold"]), state_dict["threshold_mode"], int(state_dict["cooldown"]),
+               float(state_dict["min_lrs"][0]), float(state_dict["eps"]))
+    if options != state.config:
+        raise ValueError(f"load_plateau_state_dict: the saved options {options} differ from this scheduler's {state.config}")
+    return state.replace(
+        lr=jnp.asarray(state_dict["_last_lr"][0], state.lr.dtype),
+        best=jnp.asarray(state_dict["best"], state.best.dtype),
+        num_bad_epochs=jnp.asarray(state_dict["num_bad_epochs"], jnp.int32),
+        cooldown_counter=jnp.asarray(state_dict["cooldown_counter"], jnp.int32),
+        last_epoch=jnp.asarray(state_dict["last_epoch"], jnp.int32),
+    )

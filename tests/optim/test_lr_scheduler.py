@@ -280,3 +280,30 @@ def test_reduce_on_plateau_scales_a_chained_optimizers_updates_like_torch():
             params = optax.apply_updates(params, u)
             got.append(np.asarray(params))
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_reduce_on_plateau_state_dict_round_trips_with_torch():
+    options = {"patience": 1, "cooldown": 1, "factor": 0.5, "mode": "max", "threshold_mode": "abs"}
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=LR)
+    sched = T.ReduceLROnPlateau(opt, **options)
+    tx = L.ReduceLROnPlateau(LR, **options)
+    state = tx.init(None)
+    for metric in [1.0, 0.5, 0.4, 0.3, 0.2]:
+        sched.step(metric)
+        state = L.plateau_step(state, metric)
+    ours = L.plateau_state_dict(state)
+    assert set(ours) == set(sched.state_dict())
+    for key, value in sched.state_dict().items():
+        if isinstance(value, str):
+            assert ours[key] == value, key
+        else:
+            np.testing.assert_allclose(np.asarray(ours[key], float), np.asarray(value, float), rtol=1e-6, err_msg=key)
+    # torch's state into a fresh jaxnn scheduler, then both go on alike
+    resumed = L.load_plateau_state_dict(tx.init(None), sched.state_dict())
+    for metric in [0.1, 0.9, 0.95]:
+        sched.step(metric)
+        resumed = L.plateau_step(resumed, metric)
+        np.testing.assert_allclose(float(resumed.lr), opt.param_groups[0]["lr"], rtol=1e-6)
+    with pytest.raises(ValueError, match="differ"):
+        L.load_plateau_state_dict(L.ReduceLROnPlateau(LR).init(None), sched.state_dict())
