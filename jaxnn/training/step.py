@@ -349,9 +349,10 @@ def _compiled(fn: Callable, jit: bool, donate: bool) -> Callable:
         return fn
     compiled = jax.jit(fn, donate_argnums=(0, 1, 2) if donate else ())
 
-    def call(*args, **kwargs):
+    # A fixed signature: forwarding *args/**kwargs costs a few microseconds a call on a small model.
+    def call(params, other_state, opt_state, batch, rng=None):
         try:
-            return compiled(*args, **kwargs)
+            return compiled(params, other_state, opt_state, batch, rng)
         except (RuntimeError, ValueError) as e:
             if _DONATED not in str(e):
                 raise

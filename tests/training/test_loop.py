@@ -189,3 +189,31 @@ def test_bad_fit_arguments():
         jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.1), (data[0][:7], data[1]), **QUIET)
     with pytest.raises(ValueError, match="resume=True needs a checkpoint_dir"):
         jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.1), data, resume=True, **QUIET)
+
+
+def test_epochs_count_from_one_everywhere_and_logs_follow(tmp_path, capsys):
+    """Before: printed from 1, stored and plotted from 0. Now the console, history and logger agree."""
+    from jaxnn.training import CSVLogger
+
+    csv_path, jsonl_path = tmp_path / "log.csv", tmp_path / "log.jsonl"
+    h = jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.05), regression_data(16), epochs=2, batch_size=8,
+                  shuffle=False, progress=False, verbose=True, callbacks=[CSVLogger(csv_path), CSVLogger(jsonl_path)])
+    printed = [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert printed == ["1/2", "2/2"]
+    assert [e["epoch"] for e in h.epochs] == [1, 2]
+    assert [r["epoch"] for r in h.steps] == [1, 1, 2, 2]
+    rows = csv_path.read_text().splitlines()
+    assert rows[0] == "epoch,step,loss" and [r.split(",")[:2] for r in rows[1:]] == [["1", "2"], ["2", "4"]]
+    assert float(rows[2].split(",")[2]) == h.epochs[1]["loss"]
+    import json
+
+    lines = [json.loads(s) for s in jsonl_path.read_text().splitlines()]
+    assert lines == h.epochs
+
+
+def test_metrics_without_eval_data_warn():
+    """Before: silently computed nothing (the README tour did this)."""
+    with pytest.warns(UserWarning, match=r"\['accuracy'\].*no eval_data"):
+        h = jaxnn.fit(MLP(sizes=(4, 8, 3)), jaxnn.CrossEntropyLoss(), optax.sgd(0.1), classification_data(8),
+                      epochs=1, batch_size=8, metrics=["accuracy"], **QUIET)
+    assert "val_accuracy" not in h.epochs[0]
