@@ -26,6 +26,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from ..optim.plateau import ReduceLROnPlateauState, plateau_step
 from .callbacks import Callback
 from .checkpoint import Checkpointer
 from .data import Data, blocks, prefetch, samples
@@ -269,6 +270,23 @@ def _evaluate(eval_step: Callable, state: _State, data: Data, place: _Placement)
     return {f"val_{k}": v / total for k, v in sums.items()}
 
 
+def _is_plateau(x: Any) -> bool:
+    return isinstance(x, ReduceLROnPlateauState)
+
+
+def _feed_plateau(state: _State, logs: dict[str, Any]) -> None:
+    """torch's ``scheduler.step(val_loss)`` once per epoch, for each ``ReduceLROnPlateau`` in the optimizer.
+
+    The metric is ``val_loss``, or the epoch's training loss without
+    ``eval_data``; the new lr is logged as ``lr``.
+    """
+    if not any(_is_plateau(x) for x in jax.tree.leaves(state.opt_state, is_leaf=_is_plateau)):
+        return
+    state.opt_state = plateau_step(state.opt_state, logs.get("val_loss", logs["loss"]))
+    found = [x for x in jax.tree.leaves(state.opt_state, is_leaf=_is_plateau) if _is_plateau(x)]
+    logs["lr"] = float(found[0].lr)
+
+
 def _build_steps(model, criterion, optimizer, options: StepOptions, metric_fns, evaluation, per_call) -> _Steps:
     single = make_train_step(model, criterion, optimizer, options=options)
     multi = make_multi_step(model, criterion, optimizer, options=options) if per_call > 1 else None
@@ -342,6 +360,10 @@ def fit(
         per-sample values``; see :mod:`jaxnn.training.metrics`. They are
         computed on ``eval_data``: without it they would compute nothing, and
         ``fit`` warns.
+        An optimizer chained with ``jaxnn.optim.lr_scheduler.ReduceLROnPlateau``
+        is stepped after each epoch with ``val_loss`` (the epoch's training
+        loss without ``eval_data``), torch's ``scheduler.step(val_loss)``;
+        the epoch's logs then hold the new ``lr``.
       callbacks: :class:`~jaxnn.training.Callback` objects, e.g.
         :class:`~jaxnn.training.EarlyStopping` or
         :class:`~jaxnn.training.CSVLogger`.
@@ -406,6 +428,7 @@ def fit(
             logs = _epoch_logs(state)
             if steps.evaluate is not None and evaluation is not None:
                 logs.update(_evaluate(steps.evaluate, state, evaluation, place))
+            _feed_plateau(state, logs)
             state.history.epochs.append(logs)
             if verbose:
                 shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k not in ("epoch", "step"))

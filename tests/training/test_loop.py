@@ -7,6 +7,7 @@ import numpy as np
 import optax
 import pytest
 import torch
+from flax import nnx
 
 import jaxnn
 from jaxnn.training import EarlyStopping, NonFiniteLossError, make_train_step, split_model
@@ -217,3 +218,31 @@ def test_metrics_without_eval_data_warn():
         h = jaxnn.fit(MLP(sizes=(4, 8, 3)), jaxnn.CrossEntropyLoss(), optax.sgd(0.1), classification_data(8),
                       epochs=1, batch_size=8, metrics=["accuracy"], **QUIET)
     assert "val_accuracy" not in h.epochs[0]
+
+
+def test_fit_steps_reduce_lr_on_plateau_like_torchs_loop():
+    """torch: one step per epoch, then scheduler.step(val_loss); the val set pulls the other way, so lr drops."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 2)).astype(np.float32)
+    y, xv = x @ np.float32([[1.0], [-2.0]]), rng.standard_normal((8, 2)).astype(np.float32)
+    yv = xv @ np.float32([[-1.0], [2.0]])
+    model = jaxnn.nn.Linear(2, 1, rngs=nnx.Rngs(0))
+    twin = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(np.asarray(model.weight[...])))
+        twin.bias.copy_(torch.tensor(np.asarray(model.bias[...])))
+    opt = optax.chain(jaxnn.optim.SGD(lr=0.1), jaxnn.optim.lr_scheduler.ReduceLROnPlateau(0.1, factor=0.5, patience=0))
+    h = jaxnn.fit(model, jaxnn.MSELoss(), opt, (x, y), epochs=5, batch_size=16, shuffle=False, eval_data=(xv, yv), **QUIET)
+    topt = torch.optim.SGD(twin.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, factor=0.5, patience=0)
+    lrs = []
+    for _ in range(5):
+        topt.zero_grad()
+        torch.nn.functional.mse_loss(twin(torch.tensor(x)), torch.tensor(y)).backward()
+        topt.step()
+        with torch.no_grad():
+            sched.step(torch.nn.functional.mse_loss(twin(torch.tensor(xv)), torch.tensor(yv)).item())
+        lrs.append(topt.param_groups[0]["lr"])
+    assert min(lrs) < 0.1, "the test must see a reduction"
+    np.testing.assert_allclose(h["lr"], lrs, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(model.weight[...]), twin.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
