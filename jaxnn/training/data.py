@@ -75,7 +75,7 @@ class Data:
         order = np.random.default_rng([seed, epoch]).permutation(self.size) if self.shuffle else np.arange(self.size)
         for start in range(0, self.size, self.batch_size):
             idx = order[start : start + self.batch_size]
-            yield jax.tree.map(lambda a: a[idx], self.arrays)
+            yield jax.tree.map(lambda a, idx=idx: a[idx], self.arrays)
 
 
 def samples(batch: Any) -> int:

@@ -237,6 +237,7 @@ def _run_epoch(state: _State, steps: _Steps, train: Data, place: _Placement, pol
             policy.check(first + i, epoch, loss, norm, state.history)
             record = {"step": first + i, "epoch": epoch, "loss": loss, "grad_norm": norm, "samples": samples(batch)}
             state.history.steps.append(record)
+            # A list, not a generator: every callback runs even after one asks to stop.
             stop = any([bool(cb.on_step_end(state.history, record)) for cb in callbacks]) or stop
         state.step, state.batch = first + len(group) - 1, state.batch + len(group)
         seen += sum(samples(b) for b in group)

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from .precision import DynamicLossScaleState, find_loss_scale
+from .precision import find_loss_scale
 
 __all__ = [
     "StepOptions",
