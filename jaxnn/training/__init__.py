@@ -10,6 +10,7 @@ from . import parallel as parallel
 from .callbacks import Callback as Callback
 from .callbacks import CSVLogger as CSVLogger
 from .callbacks import EarlyStopping as EarlyStopping
+from .callbacks import TensorBoardLogger as TensorBoardLogger
 from .checkpoint import Checkpointer as Checkpointer
 from .history import History as History
 from .loop import NonFiniteLossError as NonFiniteLossError
@@ -32,6 +33,7 @@ __all__ = [
     "Callback",
     "EarlyStopping",
     "CSVLogger",
+    "TensorBoardLogger",
     "NonFiniteLossError",
     "Checkpointer",
     "dynamic_loss_scale",

@@ -10,7 +10,7 @@ from typing import Any
 
 from .history import History
 
-__all__ = ["Callback", "EarlyStopping", "CSVLogger"]
+__all__ = ["Callback", "EarlyStopping", "CSVLogger", "TensorBoardLogger"]
 
 
 class Callback:
@@ -105,3 +105,40 @@ class CSVLogger(Callback):
 
 def _plain(v: Any) -> Any:
     return repr(v) if isinstance(v, float) and not math.isfinite(v) else v
+
+
+class TensorBoardLogger(Callback):
+    """Writes the training curves as TensorBoard scalars (``tensorboard --logdir DIR`` shows them).
+
+    Each step's ``loss`` and ``grad_norm`` under ``train/``, each epoch's logs
+    under ``epoch/`` (``epoch/loss``, ``epoch/val_loss``, ``epoch/val_accuracy``,
+    ``epoch/lr``...), all at the global step, flushed at each epoch's end.
+    Needs ``tensorboardX`` (``pip install 'jaxnn[tensorboard]'``: numpy and
+    protobuf, neither torch nor tensorflow).
+    """
+
+    def __init__(self, log_dir: str | os.PathLike, every: int = 1):
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError as err:
+            raise ImportError("TensorBoardLogger needs tensorboardX: pip install 'jaxnn[tensorboard]'") from err
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.every = every
+        self.writer = SummaryWriter(os.fspath(log_dir))
+
+    def on_step_end(self, history: History | None, logs: dict[str, Any]) -> None:
+        if logs["step"] % self.every == 0:
+            for key in ("loss", "grad_norm"):
+                self.writer.add_scalar(f"train/{key}", logs[key], logs["step"])
+        return None
+
+    def on_epoch_end(self, history: History | None, logs: dict[str, Any]) -> None:
+        for key, value in logs.items():
+            if key not in ("epoch", "step"):
+                self.writer.add_scalar(f"epoch/{key}", value, logs["step"])
+        self.writer.flush()
+        return None
+
+    def close(self) -> None:
+        self.writer.close()

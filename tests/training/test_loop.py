@@ -246,3 +246,35 @@ def test_fit_steps_reduce_lr_on_plateau_like_torchs_loop():
     assert min(lrs) < 0.1, "the test must see a reduction"
     np.testing.assert_allclose(h["lr"], lrs, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(model.weight[...]), twin.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _tensorboard_scalars(log_dir):
+    """(tag, step, value) from tensorboardX's event files, read as TFRecords by hand."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    out = []
+    for path in sorted(log_dir.iterdir()):
+        data = path.read_bytes()
+        pos = 0
+        while pos < len(data):
+            (length,) = struct.unpack("<Q", data[pos : pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + length])
+            pos += 12 + length + 4
+            out += [(v.tag, event.step, v.simple_value) for v in event.summary.value]
+    return out
+
+
+def test_tensorboard_logger_writes_step_and_epoch_scalars(tmp_path):
+    from jaxnn.training import TensorBoardLogger
+
+    logger = TensorBoardLogger(tmp_path)
+    h = jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.05), regression_data(16), epochs=2, batch_size=8,
+                  eval_data=regression_data(8, seed=1), callbacks=[logger], **QUIET)
+    logger.close()
+    scalars = _tensorboard_scalars(tmp_path)
+    steps = [(s, v) for tag, s, v in scalars if tag == "train/loss"]
+    assert steps == [(r["step"], pytest.approx(r["loss"], rel=1e-6)) for r in h.steps]
+    val = [(s, v) for tag, s, v in scalars if tag == "epoch/val_loss"]
+    assert val == [(e["step"], pytest.approx(e["val_loss"], rel=1e-6)) for e in h.epochs]
