@@ -32,7 +32,7 @@ from .checkpoint import Checkpointer
 from .data import Data, blocks, prefetch, samples
 from .history import History
 from .metrics import MetricFn, resolve_metrics
-from .parallel import fsdp_shard, replicate, shard_batch
+from .parallel import fsdp_shard, process_batch, replicate, shard_batch
 from .precision import find_loss_scale
 from .step import StepOptions, _check_optimizer, make_eval_step, make_multi_step, make_train_step, split_model
 
@@ -94,6 +94,11 @@ class _CheckpointPolicy:
         if resume and directory is None:
             raise ValueError("resume=True needs a checkpoint_dir")
         self.every, self.resume, self.saved_at = every, resume, -1
+        if directory is not None and jax.process_count() > 1:
+            raise NotImplementedError(
+                "checkpoint_dir with several processes (jax.distributed) is not supported yet: the checkpointer "
+                "gathers every array to one host; checkpoint from a single-process run"
+            )
         self.ckpt = None if directory is None else Checkpointer(directory, max_to_keep=keep)
         if self.ckpt is not None and self.ckpt.steps() and not resume:
             raise ValueError(
@@ -144,7 +149,12 @@ class _Placement:
         return (fsdp_shard if self.fsdp else replicate)(tree, self.mesh)
 
     def batch(self, batch: Any, axis: int = 0) -> Any:
-        return batch if self.mesh is None else shard_batch(batch, self.mesh, axis)
+        if self.mesh is None:
+            return batch
+        if jax.process_count() > 1:
+            # Multi-process: each process feeds its own rows of the global batch.
+            return process_batch(batch, self.mesh, axis)
+        return shard_batch(batch, self.mesh, axis)
 
     def block(self, group: list[Any]) -> Any:
         """One batch, or a block of same-shaped batches stacked on a new leading axis."""
