@@ -9,26 +9,21 @@ import json
 import sys
 
 import jax
+import numpy as np
+import optax
 
-jax.config.update("jax_cpu_collectives_implementation", "gloo")
-jax.distributed.initialize(f"localhost:{sys.argv[2]}", num_processes=2, process_id=int(sys.argv[1]))
+import jaxnn
+from jaxnn.training import make_train_step, split_model
+from jaxnn.training.parallel import data_mesh, process_batch, replicate
+from tests.training.models import MLP, plain, regression_data
 
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-
-import jaxnn  # noqa: E402
-from jaxnn.training import make_train_step, split_model  # noqa: E402
-from jaxnn.training.parallel import data_mesh, process_batch, replicate  # noqa: E402
-from tests.training.models import MLP, plain, regression_data  # noqa: E402
-
-jax.config.update("jax_default_matmul_precision", "highest")
-PID, HALF = jax.process_index(), 8
+HALF = 8
 
 
 def local_rows(a, batch=16):
     """This process's half of every global batch of ``batch`` rows."""
-    blocks = a.reshape(-1, batch, *a.shape[1:])
-    return blocks[:, PID * HALF : (PID + 1) * HALF].reshape(-1, *a.shape[1:])
+    blocks, pid = a.reshape(-1, batch, *a.shape[1:]), jax.process_index()
+    return blocks[:, pid * HALF : (pid + 1) * HALF].reshape(-1, *a.shape[1:])
 
 
 def steps(mesh=None):
@@ -67,14 +62,23 @@ def max_diff(a, b):
                for p, q in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-mesh = data_mesh()
-with jax.default_device(jax.local_devices()[0]):
-    single = steps()
-    fit_single, loss_single = fitted()
-multi = steps(mesh)
-fit_multi, loss_multi = fitted(mesh)
-print(json.dumps({
-    "process": PID, "devices": jax.device_count(),
-    "steps": max_diff(single, multi), "fit": max_diff(fit_single, fit_multi),
-    "fit_loss": float(np.max(np.abs(np.array(loss_single) - np.array(loss_multi)))),
-}))
+def main() -> None:
+    # Before any computation: the distributed runtime and the CPU collectives are set up once per process.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(f"localhost:{sys.argv[2]}", num_processes=2, process_id=int(sys.argv[1]))
+    jax.config.update("jax_default_matmul_precision", "highest")
+    mesh = data_mesh()
+    with jax.default_device(jax.local_devices()[0]):
+        single = steps()
+        fit_single, loss_single = fitted()
+    multi = steps(mesh)
+    fit_multi, loss_multi = fitted(mesh)
+    print(json.dumps({
+        "process": jax.process_index(), "devices": jax.device_count(),
+        "steps": max_diff(single, multi), "fit": max_diff(fit_single, fit_multi),
+        "fit_loss": float(np.max(np.abs(np.array(loss_single) - np.array(loss_multi)))),
+    }))
+
+
+if __name__ == "__main__":
+    main()
