@@ -213,6 +213,16 @@ def _forwarded(fn: Callable, params: Any) -> list[bool]:
     return [any(o is i for i in invars) for o in jaxpr.outvars]
 
 
+def _merge_written(after: jax.Array, copy: jax.Array, master: jax.Array) -> jax.Array:
+    """A written leaf: the written elements in the master's dtype, the master wherever the forward left the copy.
+
+    Embedding's renorm writes only the rows it looked up; the others keep
+    their master values instead of coming back rounded through the compute dtype.
+    """
+    after = jax.lax.stop_gradient(after)
+    return jnp.where(after == copy, master, after.astype(master.dtype))
+
+
 def _forward(graphdef, params, rest, inputs, rng, compute_dtype):
     """Runs the model; returns its output, the new other-state, and the parameters to step from.
 
@@ -233,9 +243,9 @@ def _forward(graphdef, params, rest, inputs, rng, compute_dtype):
     output, after, new_rest = _run_model(graphdef, used, rest, inputs, rng)
     untouched = _forwarded(lambda u: _run_model(graphdef, u, rest, inputs, rng)[1], used)
     leaves, treedef = jax.tree.flatten(after)
-    masters = treedef.flatten_up_to(params)
+    masters, copies = treedef.flatten_up_to(params), treedef.flatten_up_to(used)
     written = treedef.unflatten(
-        [p if same else jax.lax.stop_gradient(a).astype(p.dtype) for a, p, same in zip(leaves, masters, untouched)]
+        [p if same else _merge_written(a, u, p) for a, u, p, same in zip(leaves, copies, masters, untouched)]
     )
     # torch's autocast runs losses in float32; so do we.
     return _cast_floats(output, jnp.float32), new_rest, written

@@ -462,3 +462,19 @@ def test_dynamic_loss_scale_inside_a_chain_is_found():
     chex.assert_trees_all_equal(results[0][1], results[1][1])
     with pytest.raises(ValueError, match="2 dynamic_loss_scale states"):
         find_loss_scale((results, opt_state, opt_state))
+
+
+def test_forward_written_parameter_keeps_unwritten_elements_as_masters_under_compute_dtype():
+    """Embedding max_norm under bfloat16 compute: looked-up rows renormed, the other rows exactly their masters."""
+    model = jaxnn.nn.Sequential(jaxnn.nn.Embedding(10, 4, max_norm=1.0, rngs=nnx.Rngs(0)),
+                                jaxnn.nn.Linear(4, 1, rngs=nnx.Rngs(0)))
+    graphdef, params, rest = split_model(model)
+    params = jax.tree.map(lambda a: a * 3 + 1e-4, params)  # rows longer than max_norm, not bfloat16-representable
+    before = jax.tree.map(np.asarray, params)
+    opt = optax.sgd(0.0)
+    step = make_train_step(graphdef, jaxnn.MSELoss(), opt, compute_dtype=jnp.bfloat16)
+    new, _, _, _ = step(params, rest, opt.init(params), (jnp.array([[0, 1]]), jnp.zeros((1, 2, 1))))
+    w = np.asarray(new["0"]["weight"])
+    np.testing.assert_allclose(np.linalg.norm(w[:2], axis=1), 1.0, rtol=1e-2)  # renormed in bfloat16
+    np.testing.assert_array_equal(w[2:], before["0"]["weight"][2:])
+    np.testing.assert_array_equal(np.asarray(new["1"]["weight"]), before["1"]["weight"])
