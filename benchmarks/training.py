@@ -8,7 +8,11 @@ same batch with SGD(lr=0.01, momentum=0.9):
   (time reported per step);
 * ``torch eager`` and ``torch.compile`` (the model and criterion compiled,
   backward and ``optimizer.step()`` as usual);
-* ``flax nnx.jit``: Flax's idiomatic ``nnx.jit`` step with ``nnx.Optimizer``.
+* ``flax nnx.jit``: Flax's idiomatic ``nnx.jit`` step with ``nnx.Optimizer``;
+* ``hand-written jax.jit`` (tiny model and MLP): the same model, loss and
+  optimizer written directly over a dict of arrays with ``optax.sgd``, one
+  donated ``jax.jit`` call a step -- JAX's own floor for a step, which
+  ``jaxnn step`` is measured against (not a peer library).
 
 The floor of a step is the larger of its FLOPs (3x the forward) at the
 measured GEMM rate and its memory traffic (the batch, plus reading and
@@ -18,6 +22,7 @@ writing parameters, gradients and momentum) at the measured bandwidth.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any, Callable, Optional
 
 import jax
@@ -34,7 +39,7 @@ from .models import CONFIGS, MODELS, ModelSpec, State, torch_state
 from .peers import CompileBudget, require_device, torch_contenders
 
 LR, MOMENTUM = 0.01, 0.9
-CONTENDERS = ("jaxnn step", "jaxnn scan", "torch eager", "torch.compile", "flax nnx.jit")
+CONTENDERS = ("jaxnn step", "jaxnn scan", "hand-written jax.jit", "torch eager", "torch.compile", "flax nnx.jit")
 
 
 def make_criterion(kind: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
@@ -63,6 +68,41 @@ def jaxnn_scan(model: jaxnn.Module, criterion, optimizer, unroll: int | bool = 1
         return tuple(state), metrics
 
     return (params, rest, optimizer.init(params)), run
+
+
+def _hand_forward(params: dict[str, jax.Array], x: jax.Array) -> jax.Array:
+    """The Linear/ReLU stacks of the tiny model and the MLP, written by hand over torch's state_dict keys."""
+    prefixes = sorted({k.rsplit(".", 1)[0] for k in params if "." in k}) or [""]
+    for i, prefix in enumerate(prefixes):
+        dot = f"{prefix}." if prefix else ""
+        x = x @ params[f"{dot}weight"].T + params[f"{dot}bias"]
+        if i < len(prefixes) - 1:
+            x = jax.nn.relu(x)
+    return x
+
+
+def hand_written_step(state: State, criterion_kind: str):
+    """One SGD-with-momentum step over a plain dict, the way a JAX user writes it without any library."""
+    import jax.numpy as jnp
+    import optax
+
+    def loss_fn(params, x, y):
+        out = _hand_forward(params, x)
+        if criterion_kind == "mse":
+            return jnp.mean((out - y) ** 2)
+        return optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
+
+    tx = optax.sgd(LR, momentum=MOMENTUM)
+
+    @functools.partial(jax.jit, donate_argnums=(0,))
+    def step(carry, batch):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    params = {k: jax.numpy.asarray(v) for k, v in state.items()}
+    return (params, tx.init(params)), step
 
 
 def _stateful(state, fn, data) -> Callable[[], Any]:
@@ -141,6 +181,8 @@ def train_contenders(
                 model = spec.jaxnn_model(state)
                 if kind == "step":
                     return _stateful(*jaxnn_step(model, criterion, optimizer), to_jax((x, y), env.jax_device))
+                if kind == "hand":
+                    return _stateful(*hand_written_step(state, spec.criterion), to_jax((x, y), env.jax_device))
                 if kind == "scan":
                     return _stateful(*jaxnn_scan(model, criterion, optimizer, cfg.scan_unroll), to_jax((xs, ys), env.jax_device))
                 return _flax_step(model, criterion, optimizer, to_jax((x, y), env.jax_device))
@@ -150,6 +192,7 @@ def train_contenders(
     contenders = [
         Contender("jaxnn step", jax_build("step"), peer=False),
         Contender("jaxnn scan", jax_build("scan"), peer=False, units=scan_steps),
+        *([Contender("hand-written jax.jit", jax_build("hand"), peer=False)] if model_name in ("tiny", "mlp") else []),
         *torch_contenders(lambda transform: _torch_step(spec, reference, x, y, transform, env), env, budget, cfg),
         Contender("flax nnx.jit", jax_build("flax"), peer=True),
     ]
@@ -207,7 +250,7 @@ def run_dispatch(env: Env, cfg: Config) -> list[dict[str, Any]]:
     noop["results"] = measure(_noop_contenders(env), cfg.timing)
     env.log(noop)
     contenders, step = train_contenders("tiny", env, cfg, CompileBudget(0.0), batch=1)
-    keep = ("jaxnn step", "jaxnn scan", "torch eager", "flax nnx.jit")
+    keep = ("jaxnn step", "jaxnn scan", "hand-written jax.jit", "torch eager", "flax nnx.jit")
     step.update(suite="dispatch", name="tiny step, batch 1", floor_s=None, status="ok")
     step["results"] = measure([c for c in contenders if c.name in keep], cfg.timing)
     env.log(step)

@@ -10,7 +10,7 @@ __all__ = ["History"]
 
 
 class History:
-    """Per-step records (``step``, ``epoch``, ``loss``, ``grad_norm``) and per-epoch ones
+    """Per-step records (``step``, ``epoch``, ``loss``, ``grad_norm``; both counted from 1) and per-epoch ones
     (``epoch``, ``loss`` = mean training loss over the epoch's samples, then
     ``val_loss`` and ``val_<metric>`` when evaluating).
 
@@ -57,6 +57,7 @@ class History:
 
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
+            from matplotlib.ticker import MaxNLocator
         except ImportError as err:
             raise ImportError("History.plot needs matplotlib: pip install 'jaxnn[train]'") from err
         metric_keys = sorted({k for e in self.epochs for k in e if k.startswith("val_") and k != "val_loss"})
@@ -83,6 +84,8 @@ class History:
             for k in metric_keys:
                 mx.plot([e["epoch"] for e in self.epochs], self[k], "o-", label=k)
             mx.set_xlabel("epoch")
+            # Epochs are whole numbers counted from 1, as fit prints them.
+            mx.xaxis.set_major_locator(MaxNLocator(integer=True))
             mx.legend()
         if title:
             fig.suptitle(title)

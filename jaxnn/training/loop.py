@@ -1,13 +1,24 @@
-"""``jaxnn.fit``: the training loop around the jitted step -- data, progress, evaluation, history, checkpoints."""
+"""``jaxnn.fit``: the training loop around the jitted step -- data, progress, evaluation, history, checkpoints.
+
+``fit`` reads as the plot of a run; the parts it calls are small and named:
+:mod:`.data` (batching, shuffling, prefetching), :class:`_Placement`
+(sharding), :class:`_CheckpointPolicy` (save/resume), :class:`_NonFinitePolicy`,
+:func:`_run_epoch` and :func:`_evaluate`.
+
+Epochs are counted from 1 everywhere a user sees them: the console, the
+``epoch`` of ``history.steps``/``history.epochs``, the plots, callbacks'
+logs and :class:`NonFiniteLossError`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sys
 import time
 import warnings
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -15,13 +26,15 @@ import numpy as np
 import optax
 from flax import nnx
 
+from ..optim.plateau import ReduceLROnPlateauState, plateau_step
 from .callbacks import Callback
 from .checkpoint import Checkpointer
+from .data import Data, blocks, prefetch, samples
 from .history import History
 from .metrics import MetricFn, resolve_metrics
-from .parallel import fsdp_shard, replicate, shard_batch
-from .precision import DynamicLossScale
-from .step import make_eval_step, make_multi_step, make_train_step, split_model
+from .parallel import fsdp_shard, process_batch, replicate, shard_batch
+from .precision import find_loss_scale
+from .step import StepOptions, _check_optimizer, make_eval_step, make_multi_step, make_train_step, split_model
 
 __all__ = ["fit", "NonFiniteLossError"]
 
@@ -29,100 +42,125 @@ __all__ = ["fit", "NonFiniteLossError"]
 class NonFiniteLossError(FloatingPointError):
     """The training loss (or its gradient) became nan or inf.
 
-    ``step`` names the step (1-based, as ``history.steps`` counts); the model
-    holds the state from before it, and ``history`` the records up to it.
+    ``step`` names the step (1-based, as ``history.steps`` counts), ``epoch``
+    the epoch (1-based); the model holds the state from before it, and
+    ``history`` the records up to it.
     """
 
     def __init__(self, step: int, epoch: int, loss: float, grad_norm: float, history: History):
         self.step, self.epoch, self.loss, self.grad_norm, self.history = step, epoch, loss, grad_norm, history
         what = f"training loss is {loss}" if not math.isfinite(loss) else f"gradient norm is {grad_norm} (loss {loss})"
         super().__init__(
-            f"{what} at step {step} (epoch {epoch + 1}); stopped, and the model holds "
+            f"{what} at step {step} (epoch {epoch}); stopped, and the model holds "
             f"the last good state, from after step {step - 1}"
         )
 
 
-def _to_host(a: Any) -> Any:
-    if hasattr(a, "detach") and hasattr(a, "numpy"):
-        return a.detach().cpu().numpy()
-    return a
+@dataclasses.dataclass
+class _State:
+    """Everything a run carries from step to step, and what a checkpoint holds."""
+
+    params: Any
+    other: Any
+    opt_state: Any
+    key: jax.Array
+    history: History
+    step: int = 0  # steps done
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # batches done in the epoch under way
+    seed: int = 0
+
+    def arrays(self) -> dict[str, Any]:
+        return {"params": self.params, "other_state": self.other, "opt_state": self.opt_state, "rng": self.key}
 
 
-def _as_batch(item: Any) -> tuple[Any, Any]:
-    if not isinstance(item, (tuple, list)) or len(item) != 2:
-        raise TypeError(f"each batch must be a pair (inputs, target), got {type(item).__name__}")
-    return jax.tree.map(_to_host, (item[0], item[1]))
+class _NonFinitePolicy:
+    """A dynamic loss scaler skips overflowing steps itself; anything else non-finite stops training."""
+
+    def __init__(self, opt_state: Any):
+        self.dynamic = find_loss_scale(opt_state) is not None
+
+    def check(self, step: int, epoch: int, loss: float, grad_norm: float, history: History) -> None:
+        if not (math.isfinite(loss) and (math.isfinite(grad_norm) or self.dynamic)):
+            raise NonFiniteLossError(step, epoch, loss, grad_norm, history)
 
 
-def _is_array_dataset(data: Any) -> bool:
-    if not isinstance(data, tuple) or len(data) != 2:
-        return False
-    leaves = jax.tree.leaves(jax.tree.map(_to_host, data))
-    return bool(leaves) and all(getattr(a, "ndim", 0) >= 1 for a in leaves)
+class _CheckpointPolicy:
+    """Where and when a run is saved: each epoch's end, every ``every`` steps, and from where it resumes."""
 
+    def __init__(self, directory: Any, every: int | None, keep: int, resume: bool):
+        if every is not None and every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1 or None, got {every}")
+        if resume and directory is None:
+            raise ValueError("resume=True needs a checkpoint_dir")
+        self.every, self.resume, self.saved_at = every, resume, -1
+        if directory is not None and jax.process_count() > 1:
+            raise NotImplementedError(
+                "checkpoint_dir with several processes (jax.distributed) is not supported yet: the checkpointer "
+                "gathers every array to one host; checkpoint from a single-process run"
+            )
+        self.ckpt = None if directory is None else Checkpointer(directory, max_to_keep=keep)
+        if self.ckpt is not None and self.ckpt.steps() and not resume:
+            raise ValueError(
+                f"checkpoint_dir {self.ckpt.directory} already holds checkpoints (steps {self.ckpt.steps()}); "
+                "pass resume=True to continue from them, or use an empty directory"
+            )
 
-class _Data:
-    """A dataset as ``(inputs, target)`` arrays (batched here, reshuffled each epoch) or an iterable of batches."""
+    def restore(self, state: _State) -> _State:
+        """``state`` continued from the newest good checkpoint, if resuming and there is one."""
+        if not self.resume or self.ckpt is None:
+            return state
+        restored = self.ckpt.restore_latest(state.arrays())
+        if restored is None:
+            return state
+        arrays, meta = restored
+        params, other, opt_state = jax.device_put((arrays["params"], arrays["other_state"], arrays["opt_state"]))
+        history = History.from_dict(meta["history"])
+        step = history.steps[-1]["step"] if history.steps else 0
+        self.saved_at = step
+        return _State(params, other, opt_state, arrays["rng"], history, step, meta["epoch"], meta["batch"], meta["seed"])
 
-    def __init__(self, data: Any, batch_size: int, shuffle: bool, name: str):
-        self.name, self.batch_size, self.shuffle = name, batch_size, shuffle
-        if _is_array_dataset(data):
-            self.arrays = jax.tree.map(_to_host, data)
-            sizes = {a.shape[0] for a in jax.tree.leaves(self.arrays)}
-            if len(sizes) != 1:
-                raise ValueError(f"{name}: inputs and target must have the same length on axis 0, got sizes {sorted(sizes)}")
-            self.size = sizes.pop()
-            if self.size == 0:
-                raise ValueError(f"{name} is empty")
-        elif isinstance(data, Iterable):
-            self.arrays, self.iterable = None, data
-        else:
-            raise TypeError(f"{name} must be a tuple (inputs, target) of arrays or an iterable of batches, got {type(data).__name__}")
+    def due(self, first: int, last: int) -> bool:
+        """Whether steps ``first..last`` crossed a multiple of ``every``."""
+        return bool(self.every) and last // self.every > (first - 1) // self.every
 
-    def __len__(self) -> int:
-        if self.arrays is not None:
-            return -(-self.size // self.batch_size)
-        return len(self.iterable)  # type: ignore[arg-type]
-
-    def has_len(self) -> bool:
-        return self.arrays is not None or hasattr(self.iterable, "__len__")
-
-    def epoch(self, epoch: int, seed: int) -> Iterator[tuple[Any, Any]]:
-        if self.arrays is None:
-            if epoch > 0 and iter(self.iterable) is self.iterable:
-                raise ValueError(
-                    f"{self.name} is a one-shot iterator (a generator?), exhausted after one epoch; "
-                    "pass a re-iterable (a list, a DataLoader) or arrays for epochs > 1"
-                )
-            yield from (_as_batch(b) for b in self.iterable)
+    def save(self, state: _State) -> None:
+        if self.ckpt is None or self.saved_at == state.step:
             return
-        # The order depends only on (seed, epoch), so a resumed run sees the same batches.
-        order = np.random.default_rng([seed, epoch]).permutation(self.size) if self.shuffle else np.arange(self.size)
-        for start in range(0, self.size, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            yield jax.tree.map(lambda a: a[idx], self.arrays)
+        meta = {"step": state.step, "epoch": state.epoch, "batch": state.batch, "seed": state.seed,
+                "history": state.history.to_dict()}
+        self.ckpt.save(state.step, state.arrays(), meta)
+        self.saved_at = state.step
+
+    def close(self) -> None:
+        if self.ckpt is not None:
+            self.ckpt.close()
 
 
-def _samples(batch: Any) -> int:
-    return int(jax.tree.leaves(batch[1])[0].shape[0])
+class _Placement:
+    """Where batches and state go: as they are, or split/replicated over a device mesh."""
 
+    def __init__(self, mesh: jax.sharding.Mesh | None, fsdp: bool):
+        self.mesh, self.fsdp = mesh, fsdp
 
-def _signature(batch: Any) -> Any:
-    return jax.tree.map(lambda a: (np.shape(a), np.result_type(a).str), batch)
+    def state(self, tree: Any) -> Any:
+        if self.mesh is None:
+            return tree
+        return (fsdp_shard if self.fsdp else replicate)(tree, self.mesh)
 
+    def batch(self, batch: Any, axis: int = 0) -> Any:
+        if self.mesh is None:
+            return batch
+        if jax.process_count() > 1:
+            # Multi-process: each process feeds its own rows of the global batch.
+            return process_batch(batch, self.mesh, axis)
+        return shard_batch(batch, self.mesh, axis)
 
-def _groups(batches: Iterator[Any], n: int) -> Iterator[list[Any]]:
-    """Consecutive same-shaped batches in blocks of ``n``; the others one by one (lists of length 1)."""
-    buf: list[Any] = []
-    for b in batches:
-        if buf and _signature(b) != _signature(buf[0]):
-            yield from ([x] for x in buf)
-            buf = []
-        buf.append(b)
-        if len(buf) == n:
-            yield buf
-            buf = []
-    yield from ([x] for x in buf)
+    def block(self, group: list[Any]) -> Any:
+        """One batch, or a block of same-shaped batches stacked on a new leading axis."""
+        if len(group) == 1:
+            return self.batch(group[0])
+        return self.batch(jax.tree.map(lambda *xs: np.stack(xs), *group), axis=1)
 
 
 def _progress_enabled(progress: bool | None) -> bool:
@@ -132,7 +170,9 @@ def _progress_enabled(progress: bool | None) -> bool:
         import tqdm  # noqa: F401
     except ImportError:
         if progress:
-            warnings.warn("progress=True needs tqdm (pip install 'jaxnn[train]'); training without a progress bar", stacklevel=3)
+            warnings.warn(
+                "progress=True needs tqdm (pip install 'jaxnn[train]'); training without a progress bar", stacklevel=3
+            )
         return False
     if progress is None:
         return sys.stderr.isatty() and not os.environ.get("CI")
@@ -165,17 +205,117 @@ class _Bar:
             self.bar.close()
 
 
-def _evaluate(eval_step, params, other, data: _Data, place) -> dict[str, float]:
+@dataclasses.dataclass
+class _Steps:
+    """The compiled functions of a run."""
+
+    single: Callable
+    multi: Callable | None
+    evaluate: Callable | None
+    per_call: int
+
+    def run(self, state: _State, placed: Any, n: int) -> dict[str, np.ndarray]:
+        """Runs the block of ``n`` batches at step ``state.step + 1`` and advances ``state``; per-step metrics."""
+        first = state.step + 1
+        if n > 1:
+            rngs = jax.vmap(lambda s: jax.random.fold_in(state.key, s))(jnp.arange(first, first + n))
+            state.params, state.other, state.opt_state, out = self.multi(
+                state.params, state.other, state.opt_state, placed, rngs
+            )
+        else:
+            rng = jax.random.fold_in(state.key, first)
+            state.params, state.other, state.opt_state, out = self.single(
+                state.params, state.other, state.opt_state, placed, rng
+            )
+            out = jax.tree.map(lambda v: v[None], out)
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _run_epoch(state: _State, steps: _Steps, train: Data, place: _Placement, policy: _NonFinitePolicy,
+               checkpoints: _CheckpointPolicy, callbacks: Sequence[Callback], bar: _Bar) -> bool:
+    """One pass over ``train`` from ``state.batch`` on; returns whether a callback asked to stop."""
+    epoch = state.epoch + 1
+    batches = train.epoch(state.epoch, state.seed)
+    for _ in range(state.batch):
+        next(batches)
+    t0, seen, stop = time.perf_counter(), 0, False
+    for group, placed in prefetch(blocks(batches, steps.per_call), place.block):
+        first = state.step + 1
+        out = steps.run(state, placed, len(group))
+        for i, batch in enumerate(group):
+            loss, norm = float(out["loss"][i]), float(out["grad_norm"][i])
+            policy.check(first + i, epoch, loss, norm, state.history)
+            record = {"step": first + i, "epoch": epoch, "loss": loss, "grad_norm": norm, "samples": samples(batch)}
+            state.history.steps.append(record)
+            # A list, not a generator: every callback runs even after one asks to stop.
+            stop = any([bool(cb.on_step_end(state.history, record)) for cb in callbacks]) or stop
+        state.step, state.batch = first + len(group) - 1, state.batch + len(group)
+        seen += sum(samples(b) for b in group)
+        bar.update(len(group), loss=f"{out['loss'][-1]:.4g}", samples_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        if checkpoints.due(first, state.step):
+            checkpoints.save(state)
+        if stop:
+            break
+    return stop
+
+
+def _epoch_logs(state: _State) -> dict[str, Any]:
+    epoch = state.epoch + 1
+    records = [r for r in state.history.steps if r["epoch"] == epoch]
+    if not records:
+        raise ValueError(f"train_data yielded no batches in epoch {epoch}")
+    loss = sum(r["loss"] * r["samples"] for r in records) / sum(r["samples"] for r in records)
+    return {"epoch": epoch, "step": state.step, "loss": loss}
+
+
+def _evaluate(eval_step: Callable, state: _State, data: Data, place: _Placement) -> dict[str, float]:
     sums: dict[str, float] = {}
     total = 0
     for batch in data.epoch(0, 0):
-        n = _samples(batch)
-        for k, v in eval_step(params, other, place(batch)).items():
+        n = samples(batch)
+        for k, v in eval_step(state.params, state.other, place.batch(batch)).items():
             sums[k] = sums.get(k, 0.0) + float(v) * n
         total += n
     if total == 0:
         raise ValueError("eval_data yielded no batches")
     return {f"val_{k}": v / total for k, v in sums.items()}
+
+
+def _is_plateau(x: Any) -> bool:
+    return isinstance(x, ReduceLROnPlateauState)
+
+
+def _feed_plateau(state: _State, logs: dict[str, Any]) -> None:
+    """torch's ``scheduler.step(val_loss)`` once per epoch, for each ``ReduceLROnPlateau`` in the optimizer.
+
+    The metric is ``val_loss``, or the epoch's training loss without
+    ``eval_data``; the new lr is logged as ``lr``.
+    """
+    if not any(_is_plateau(x) for x in jax.tree.leaves(state.opt_state, is_leaf=_is_plateau)):
+        return
+    state.opt_state = plateau_step(state.opt_state, logs.get("val_loss", logs["loss"]))
+    found = [x for x in jax.tree.leaves(state.opt_state, is_leaf=_is_plateau) if _is_plateau(x)]
+    logs["lr"] = float(found[0].lr)
+
+
+def _build_steps(model, criterion, optimizer, options: StepOptions, metric_fns, evaluation, per_call) -> _Steps:
+    single = make_train_step(model, criterion, optimizer, options=options)
+    multi = make_multi_step(model, criterion, optimizer, options=options) if per_call > 1 else None
+    evaluate = None
+    if evaluation is not None:
+        evaluate = make_eval_step(model, criterion, metrics=metric_fns, compute_dtype=options.compute_dtype)
+    return _Steps(single, multi, evaluate, per_call)
+
+
+def _check_arguments(model: Any, optimizer: Any, epochs: int, batch_size: int, steps_per_call: int) -> None:
+    if epochs < 1 or batch_size < 1 or steps_per_call < 1:
+        raise ValueError(
+            f"epochs, batch_size and steps_per_call must be >= 1, got {epochs}, {batch_size}, {steps_per_call}"
+        )
+    _check_optimizer(optimizer)
+    if not isinstance(model, nnx.Module):
+        hint = " (a torch module: build its jaxnn twin and load its weights)" if "torch" in type(model).__module__ else ""
+        raise TypeError(f"model must be an nnx.Module such as a jaxnn layer, got {type(model).__name__}{hint}")
 
 
 def fit(
@@ -213,19 +353,31 @@ def fit(
         when training stops on an error).
       criterion: ``criterion(output, target) -> scalar`` (mean over the batch for
         the epoch averages to be exact sample means).
-      optimizer: any optax transformation (chain clipping in front of it).
+      optimizer: an optax transformation built without parameters, e.g.
+        ``jaxnn.optim.Adam(lr=1e-3)`` or ``optax.adam(1e-3)`` (chain clipping
+        in front of it); a torch optimizer is refused with that advice.
       train_data: ``(inputs, target)`` arrays (numpy, jax or torch; batched here
         by ``batch_size``, reshuffled each epoch from ``seed`` when ``shuffle``,
         last batch short as torch's ``drop_last=False``), or an iterable of
         ``(inputs, target)`` batches, e.g. a list, a generator (one epoch
-        only) or a torch ``DataLoader`` (tensors are converted).
-      epochs: passes over ``train_data``.
+        only) or a torch ``DataLoader`` (tensors are converted). The next
+        batches are sliced and copied to the device on a background thread
+        while the current step runs.
+      epochs: passes over ``train_data``; counted from 1 in the console, the
+        history, the plots and the callbacks' logs.
       eval_data: same forms; evaluated after each epoch (``val_loss`` and
         ``val_<metric>``, exact means over its samples).
       metrics: ``'accuracy'``, ``'top5'`` or functions ``(output, target) ->
-        per-sample values``; see :mod:`jaxnn.training.metrics`.
+        per-sample values``; see :mod:`jaxnn.training.metrics`. They are
+        computed on ``eval_data``: without it they would compute nothing, and
+        ``fit`` warns.
+        An optimizer chained with ``jaxnn.optim.lr_scheduler.ReduceLROnPlateau``
+        is stepped after each epoch with ``val_loss`` (the epoch's training
+        loss without ``eval_data``), torch's ``scheduler.step(val_loss)``;
+        the epoch's logs then hold the new ``lr``.
       callbacks: :class:`~jaxnn.training.Callback` objects, e.g.
-        :class:`~jaxnn.training.EarlyStopping`.
+        :class:`~jaxnn.training.EarlyStopping` or
+        :class:`~jaxnn.training.CSVLogger`.
       checkpoint_dir: save params, other state, optimizer state, rng, position
         and history there with orbax, at the end of each epoch, every
         ``checkpoint_every`` steps if given, and at the end.
@@ -240,124 +392,64 @@ def fit(
       steps_per_call: run this many steps per compiled call (a ``lax.scan``
         over stacked batches; the same numbers as single steps). Checkpoints,
         callbacks' step hooks and the nan check then happen per block.
-      accumulate_steps, compute_dtype, loss_scale: as in
-        :func:`~jaxnn.training.make_train_step`.
-      mesh: a device mesh (:func:`~jaxnn.training.data_mesh`): batches are split
-        across its first axis, state replicated -- or, with ``fsdp``, sharded.
+      accumulate_steps, compute_dtype, loss_scale: the
+        :class:`~jaxnn.training.StepOptions` of the steps.
+      mesh: a device mesh (:func:`jaxnn.training.parallel.data_mesh`): batches
+        are split across its first axis, state replicated -- or, with
+        ``fsdp``, sharded.
 
     Raises:
       NonFiniteLossError: the loss or the gradient norm became nan/inf (the
         loss only with a ``dynamic_loss_scale`` optimizer, which skips
         overflowing steps itself); it names the step, the model keeps the
         state from before that step.
-    """
-    if epochs < 1 or batch_size < 1 or steps_per_call < 1:
-        raise ValueError(f"epochs, batch_size and steps_per_call must be >= 1, got {epochs}, {batch_size}, {steps_per_call}")
-    if checkpoint_every is not None and checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be >= 1 or None, got {checkpoint_every}")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs a checkpoint_dir")
-    train = _Data(train_data, batch_size, shuffle, "train_data")
-    evaluation = None if eval_data is None else _Data(eval_data, batch_size, False, "eval_data")
-    metric_fns = resolve_metrics(metrics)
 
+    >>> import jax.numpy as jnp, jaxnn
+    >>> from flax import nnx
+    >>> model = jaxnn.Linear(2, 1, rngs=nnx.Rngs(0))
+    >>> x, y = jnp.ones((8, 2)), jnp.zeros((8, 1))
+    >>> history = fit(model, jaxnn.MSELoss(), jaxnn.optim.SGD(lr=0.1), (x, y), epochs=2, batch_size=4, verbose=False)
+    >>> [e["epoch"] for e in history.epochs], len(history.steps)
+    ([1, 2], 4)
+    """
+    _check_arguments(model, optimizer, epochs, batch_size, steps_per_call)
+    train = Data(train_data, batch_size, shuffle, "train_data")
+    evaluation = None if eval_data is None else Data(eval_data, batch_size, False, "eval_data")
+    metric_fns = resolve_metrics(metrics)
+    if metric_fns and evaluation is None:
+        warnings.warn(
+            f"metrics {sorted(metric_fns)} are computed on eval_data, and no eval_data was given: "
+            "pass eval_data=(inputs, target) to get val_<metric> per epoch",
+            stacklevel=2,
+        )
+    checkpoints = _CheckpointPolicy(checkpoint_dir, checkpoint_every, keep_checkpoints, resume)
     _, params, other = split_model(model)
     opt_state = optimizer.init(params)
-    key = jax.random.key(seed)
-    history = History()
-    epoch0, batch0 = 0, 0
-
-    ckpt = None
-    if checkpoint_dir is not None:
-        ckpt = Checkpointer(checkpoint_dir, max_to_keep=keep_checkpoints)
-        if ckpt.steps() and not resume:
-            raise ValueError(
-                f"checkpoint_dir {ckpt.directory} already holds checkpoints (steps {ckpt.steps()}); "
-                "pass resume=True to continue from them, or use an empty directory"
-            )
-        if resume:
-            template = {"params": params, "other_state": other, "opt_state": opt_state, "rng": key}
-            restored = ckpt.restore_latest(template)
-            if restored is not None:
-                state, meta = restored
-                params, other, opt_state, key = (state[k] for k in ("params", "other_state", "opt_state", "rng"))
-                params, other, opt_state = jax.device_put((params, other, opt_state))
-                epoch0, batch0, seed = meta["epoch"], meta["batch"], meta["seed"]
-                history = History.from_dict(meta["history"])
-
-    if mesh is not None:
-        params, other, opt_state = (fsdp_shard if fsdp else replicate)((params, other, opt_state), mesh)
-        place = lambda b, axis=0: shard_batch(b, mesh, axis)  # noqa: E731
-    else:
-        place = lambda b, axis=0: b  # noqa: E731
-
-    options = dict(accumulate_steps=accumulate_steps, compute_dtype=compute_dtype, loss_scale=loss_scale, skip_nonfinite=True)
-    step_fn = make_train_step(model, criterion, optimizer, **options)
-    multi_fn = make_multi_step(model, criterion, optimizer, **options) if steps_per_call > 1 else None
-    eval_fn = make_eval_step(model, criterion, metrics=metric_fns, compute_dtype=compute_dtype) if evaluation else None
-    show = _progress_enabled(progress)
-    # A dynamic loss scaler skips overflowing steps itself; anything else non-finite stops training.
-    dynamic = isinstance(optimizer, DynamicLossScale)
-    step = history.steps[-1]["step"] if history.steps else 0
-    saved_at = step if resume else -1
-
-    def save(epoch: int, batch: int) -> None:
-        nonlocal saved_at
-        if ckpt is not None and saved_at != step:
-            meta = {"step": step, "epoch": epoch, "batch": batch, "seed": seed, "history": history.to_dict()}
-            ckpt.save(step, {"params": params, "other_state": other, "opt_state": opt_state, "rng": key}, meta)
-            saved_at = step
-
+    state = checkpoints.restore(_State(params, other, opt_state, jax.random.key(seed), History(), seed=seed))
+    place = _Placement(mesh, fsdp)
+    state.params, state.other, state.opt_state = place.state((state.params, state.other, state.opt_state))
+    options = StepOptions(accumulate_steps, compute_dtype, loss_scale, skip_nonfinite=True)
+    steps = _build_steps(model, criterion, optimizer, options, metric_fns, evaluation, steps_per_call)
+    policy, show = _NonFinitePolicy(opt_state), _progress_enabled(progress)
     try:
-        for epoch in range(epoch0, epochs):
-            skip = batch0 if epoch == epoch0 else 0
-            bar = _Bar(show, len(train) if train.has_len() else None, f"epoch {epoch + 1}/{epochs}", skip)
-            batches = train.epoch(epoch, seed)
-            for _ in range(skip):
-                next(batches)
-            done, t0, seen, stop = skip, time.perf_counter(), 0, False
-            for group in _groups(batches, steps_per_call):
-                first = step + 1
-                if len(group) > 1:
-                    placed = place(jax.tree.map(lambda *xs: np.stack(xs), *group), axis=1)
-                    rngs = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(first, first + len(group)))
-                    params, other, opt_state, out = multi_fn(params, other, opt_state, placed, rngs)
-                else:
-                    out = step_fn(params, other, opt_state, place(group[0]), jax.random.fold_in(key, first))
-                    params, other, opt_state, out = out[0], out[1], out[2], jax.tree.map(lambda v: v[None], out[3])
-                losses, norms = np.asarray(out["loss"]), np.asarray(out["grad_norm"])
-                for i, batch in enumerate(group):
-                    if not (math.isfinite(losses[i]) and (math.isfinite(norms[i]) or dynamic)):
-                        raise NonFiniteLossError(first + i, epoch, float(losses[i]), float(norms[i]), history)
-                    record = {"step": first + i, "epoch": epoch, "loss": float(losses[i]),
-                              "grad_norm": float(norms[i]), "samples": _samples(batch)}
-                    history.steps.append(record)
-                    stop = any([bool(cb.on_step_end(history, record)) for cb in callbacks]) or stop
-                step = first + len(group) - 1
-                done += len(group)
-                seen += sum(_samples(b) for b in group)
-                bar.update(len(group), loss=f"{losses[-1]:.4g}", samples_s=f"{seen / (time.perf_counter() - t0):.0f}")
-                if checkpoint_every and (step // checkpoint_every) > ((first - 1) // checkpoint_every):
-                    save(epoch, done)
-                if stop:
-                    break
+        while state.epoch < epochs:
+            bar = _Bar(show, len(train) if train.has_len() else None, f"epoch {state.epoch + 1}/{epochs}", state.batch)
+            stop = _run_epoch(state, steps, train, place, policy, checkpoints, callbacks, bar)
             bar.close()
-            records = [r for r in history.steps if r["epoch"] == epoch]
-            if not records:
-                raise ValueError(f"train_data yielded no batches in epoch {epoch + 1}")
-            logs = {"epoch": epoch, "step": step,
-                    "loss": sum(r["loss"] * r["samples"] for r in records) / sum(r["samples"] for r in records)}
-            if evaluation is not None:
-                logs.update(_evaluate(eval_fn, params, other, evaluation, place))
-            history.epochs.append(logs)
+            logs = _epoch_logs(state)
+            if steps.evaluate is not None and evaluation is not None:
+                logs.update(_evaluate(steps.evaluate, state, evaluation, place))
+            _feed_plateau(state, logs)
+            state.history.epochs.append(logs)
             if verbose:
-                bar.write(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k not in ("epoch", "step")))
-            stop = any([bool(cb.on_epoch_end(history, logs)) for cb in callbacks]) or stop
-            save(epoch + 1, 0)
+                shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k not in ("epoch", "step"))
+                bar.write(f"epoch {logs['epoch']}/{epochs}  {shown}")
+            stop = any([bool(cb.on_epoch_end(state.history, logs)) for cb in callbacks]) or stop
+            state.epoch, state.batch = state.epoch + 1, 0
+            checkpoints.save(state)
             if stop:
                 break
     finally:
-        nnx.update(model, params, other)
-        if ckpt is not None:
-            ckpt.close()
-    return history
+        nnx.update(model, state.params, state.other)
+        checkpoints.close()
+    return state.history

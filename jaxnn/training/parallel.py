@@ -22,7 +22,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["data_mesh", "batch_sharding", "shard_batch", "replicate", "fsdp_shard"]
+__all__ = ["data_mesh", "batch_sharding", "shard_batch", "process_batch", "replicate", "fsdp_shard"]
 
 
 def data_mesh(devices: Sequence[jax.Device] | None = None, axis_name: str = "data") -> Mesh:
@@ -36,9 +36,21 @@ def batch_sharding(mesh: Mesh, axis: int = 0) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(*([None] * axis), mesh.axis_names[0]))
 
 
+def _put(a: Any, sharding: NamedSharding) -> Any:
+    """``jax.device_put``, or -- for a mesh spanning processes, where it cannot reach the other hosts'
+    devices -- each process building its devices' pieces from its own (equal) copy of the value."""
+    if sharding.is_fully_addressable:
+        return jax.device_put(a, sharding)
+    if jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(_put(jax.random.key_data(a), sharding), impl=jax.random.key_impl(a))
+    host = np.asarray(a)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Every leaf copied whole to every device of ``mesh``."""
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+    """Every leaf copied whole to every device of ``mesh`` (of every process, after ``jax.distributed``)."""
+    whole = NamedSharding(mesh, PartitionSpec())
+    return jax.tree.map(lambda a: _put(a, whole), tree)
 
 
 def shard_batch(batch: Any, mesh: Mesh, axis: int = 0) -> Any:
@@ -58,6 +70,17 @@ def shard_batch(batch: Any, mesh: Mesh, axis: int = 0) -> Any:
     return jax.tree.map(put, batch)
 
 
+def process_batch(batch: Any, mesh: Mesh, axis: int = 0) -> Any:
+    """One global batch from every process's local rows (multi-process, after ``jax.distributed.initialize``).
+
+    Each process passes its own slice of the global batch (the same size in
+    every process); the global batch is the slices in process order, split
+    over the mesh's data axis. ``jax.make_array_from_process_local_data``.
+    """
+    sharding = batch_sharding(mesh, axis)
+    return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, np.asarray(a)), batch)
+
+
 def fsdp_shard(tree: Any, mesh: Mesh, min_size: int = 1024) -> Any:
     """Shards each leaf of at least ``min_size`` elements along its largest axis the device count divides.
 
@@ -75,6 +98,6 @@ def fsdp_shard(tree: Any, mesh: Mesh, min_size: int = 1024) -> Any:
             candidates = [d for d in np.argsort(shape)[::-1] if shape[d] % n == 0]
             if candidates:
                 spec = PartitionSpec(*[axis if d == candidates[0] else None for d in range(len(shape))])
-        return jax.device_put(a, NamedSharding(mesh, spec))
+        return _put(a, NamedSharding(mesh, spec))
 
     return jax.tree.map(put, tree)

@@ -1,8 +1,9 @@
 """Dynamic loss scaling for float16 training, torch's ``GradScaler`` as an optax wrapper.
 
 The scale lives in the optimizer state, so it is threaded, checkpointed and
-restored with it. :func:`~jaxnn.training.make_train_step` sees the wrapper,
-multiplies the loss by the current scale before differentiating and divides
+restored with it. :func:`~jaxnn.training.make_train_step` finds the scaler's
+state in the optimizer state (:func:`find_loss_scale`, at any depth of an
+``optax.chain``), multiplies the loss by the current scale before differentiating and divides
 the gradient by it; the wrapper then skips the update when that gradient holds
 inf/nan and shrinks the scale, or applies it and grows the scale after
 ``growth_interval`` clean steps in a row -- ``torch.amp.GradScaler``'s rule.
@@ -16,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["DynamicLossScale", "DynamicLossScaleState", "dynamic_loss_scale"]
+__all__ = ["DynamicLossScale", "DynamicLossScaleState", "dynamic_loss_scale", "find_loss_scale"]
 
 
 class DynamicLossScaleState(NamedTuple):
@@ -45,7 +46,9 @@ def dynamic_loss_scale(
     the scale). A step whose gradient is not finite leaves parameters and the
     inner optimizer state unchanged (torch skips ``optimizer.step()``) and
     multiplies the scale by ``backoff_factor``; ``growth_interval`` finite steps
-    in a row multiply it by ``growth_factor``.
+    in a row multiply it by ``growth_factor``. It may sit anywhere in an
+    ``optax.chain``; transformations chained before it see the unscaled,
+    possibly non-finite gradient of a skipped step.
     """
     if not (init_scale > 0 and growth_factor > 1 and 0 < backoff_factor < 1 and growth_interval >= 1):
         raise ValueError(
@@ -68,3 +71,25 @@ def dynamic_loss_scale(
         return updates, DynamicLossScaleState(inner, scale, jnp.where(grow, 0, good))
 
     return DynamicLossScale(init, update)
+
+
+def _is_scaler(x: Any) -> bool:
+    return isinstance(x, DynamicLossScaleState)
+
+
+def find_loss_scale(opt_state: Any) -> DynamicLossScaleState | None:
+    """The one :class:`DynamicLossScaleState` inside ``opt_state`` (e.g. within an ``optax.chain``), or ``None``.
+
+    Looked up by type through the whole state tree, so the scaler is found
+    wherever the optimizer puts it; two scalers in one optimizer are an error
+    (the loss can be scaled by one factor only).
+
+    >>> import optax
+    >>> opt = optax.chain(optax.clip_by_global_norm(1.0), dynamic_loss_scale(optax.sgd(0.1), init_scale=8.0))
+    >>> float(find_loss_scale(opt.init({"w": jnp.zeros(2)})).scale)
+    8.0
+    """
+    found = [x for x in jax.tree.leaves(opt_state, is_leaf=_is_scaler) if _is_scaler(x)]
+    if len(found) > 1:
+        raise ValueError(f"the optimizer state holds {len(found)} dynamic_loss_scale states; use one")
+    return found[0] if found else None

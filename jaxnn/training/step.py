@@ -17,6 +17,7 @@ the caller's model.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from typing import Any, Callable, Mapping, NamedTuple
 
@@ -25,9 +26,10 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from .precision import DynamicLossScale
+from .precision import find_loss_scale
 
 __all__ = [
+    "StepOptions",
     "make_train_step",
     "make_eval_step",
     "make_multi_step",
@@ -38,24 +40,105 @@ __all__ = [
 Batch = Any
 Metrics = dict[str, jax.Array]
 MetricFn = Callable[[jax.Array, jax.Array], jax.Array]
+PureState = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepOptions:
+    """What a train step does besides forward, backward and update; one value from ``fit`` to the builders.
+
+    Attributes:
+      accumulate_steps: split each batch into this many equal micro-batches
+        along axis 0, run forward/backward on each in turn (a ``lax.scan``, so
+        peak activation memory is one micro-batch's) and average the gradients
+        before one optimizer update: torch's ``(loss / k).backward()`` loop.
+        Buffers (BatchNorm statistics) are updated once per micro-batch, as in
+        that loop.
+      compute_dtype: e.g. ``jnp.bfloat16``: parameters and floating inputs are
+        cast to it for the forward and backward pass; the parameters as given
+        stay the master copy the optimizer updates (never rounded through the
+        compute dtype), and the model output is cast to float32 before the
+        criterion (torch autocast's choice for losses).
+      loss_scale: multiply the loss by this before differentiating and divide
+        the gradient by it after (static loss scaling, for float16 compute).
+        For torch's ``GradScaler`` wrap the optimizer with
+        :func:`~jaxnn.training.dynamic_loss_scale` instead (anywhere in an
+        ``optax.chain``: the step finds its state); ``loss_scale`` then stays
+        ``None``.
+      skip_nonfinite: if the loss or the gradient norm is nan/inf (the loss
+        only, under dynamic loss scaling), return the input state unchanged --
+        the buffers are donated, so this is how the last good state survives.
+
+    >>> StepOptions(accumulate_steps=2).replace(skip_nonfinite=True)
+    StepOptions(accumulate_steps=2, compute_dtype=None, loss_scale=None, skip_nonfinite=True)
+    """
+
+    accumulate_steps: int = 1
+    compute_dtype: Any = None
+    loss_scale: float | None = None
+    skip_nonfinite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.accumulate_steps < 1:
+            raise ValueError(f"accumulate_steps must be >= 1, got {self.accumulate_steps}")
+        if self.loss_scale is not None and not self.loss_scale > 0:
+            raise ValueError(f"loss_scale must be a positive number, got {self.loss_scale}")
+
+    def replace(self, **changes: Any) -> StepOptions:
+        """A copy with ``changes`` (field names only; unknown names raise ``TypeError``)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _options(options: StepOptions | None, changes: dict[str, Any]) -> StepOptions:
+    options = StepOptions() if options is None else options
+    if not isinstance(options, StepOptions):
+        raise TypeError(f"options must be a StepOptions, got {type(options).__name__}")
+    fields = {f.name for f in dataclasses.fields(StepOptions)}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise TypeError(f"unknown step option(s) {unknown}; StepOptions has {sorted(fields)}")
+    return options.replace(**changes) if changes else options
+
+
+def _is_state(x: Any) -> bool:
+    return isinstance(x, nnx.State)
+
+
+def to_pure(tree: Any) -> Any:
+    """``tree`` with every ``nnx.State`` in it (at any depth, e.g. optimizer moments) as a plain nested dict.
+
+    Plain dicts of arrays cross ``jax.jit``'s boundary in its C++ fast path;
+    ``nnx.State`` and ``nnx.Variable`` flatten through Python callbacks on every
+    call, which is most of a small model's per-step time.
+    """
+    return jax.tree.map(lambda s: nnx.to_pure_dict(s) if _is_state(s) else s, tree, is_leaf=_is_state)
 
 
 class SplitModel(NamedTuple):
     graphdef: nnx.GraphDef
-    params: nnx.State
-    rest: nnx.State
+    params: PureState
+    rest: PureState
 
 
 def split_model(model: nnx.Module) -> SplitModel:
-    """``nnx.split(model, nnx.Param, ...)`` as a named triple (graphdef, params, rest).
+    """``nnx.split(model, nnx.Param, ...)`` as a named triple (graphdef, params, rest) of plain dicts.
 
-    The two states are copies: the steps donate their inputs, and ``nnx.split``
-    alone would hand them the model's own arrays, leaving the model holding
-    deleted buffers after the first step. Write results back with
-    ``nnx.update(model, params, rest)``.
+    ``params`` and ``rest`` are nested dicts of arrays (``nnx.to_pure_dict``),
+    the form the steps take and return, and copies: the steps donate their
+    inputs, and ``nnx.split`` alone would hand them the model's own arrays,
+    leaving the model holding deleted buffers after the first step. The model
+    does not see the steps' results until they are written back with
+    ``nnx.update(model, params, rest)``; ``nnx.merge(graphdef, params, rest)``
+    builds a new model from them.
+
+    >>> import jaxnn
+    >>> from flax import nnx
+    >>> graphdef, params, rest = split_model(jaxnn.Linear(3, 2, rngs=nnx.Rngs(0)))
+    >>> sorted(params), params["weight"].shape
+    (['bias', 'weight'], (2, 3))
     """
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    return SplitModel(graphdef, *jax.tree.map(jnp.copy, (params, rest)))
+    return SplitModel(graphdef, *jax.tree.map(jnp.copy, to_pure((params, rest))))
 
 
 def mode_graphdef(model_or_graphdef: nnx.Module | nnx.GraphDef, training: bool) -> nnx.GraphDef:
@@ -69,11 +152,18 @@ def mode_graphdef(model_or_graphdef: nnx.Module | nnx.GraphDef, training: bool) 
         return model_or_graphdef
     if not isinstance(model_or_graphdef, nnx.Module):
         raise TypeError(
-            f"model_or_graphdef must be an nnx.Module or an nnx.GraphDef, got {type(model_or_graphdef).__name__}"
+            "model_or_graphdef must be an nnx.Module or an nnx.GraphDef, got "
+            f"{type(model_or_graphdef).__name__}" + _torch_hint(model_or_graphdef)
         )
     twin = nnx.merge(*nnx.split(model_or_graphdef))
     twin.train() if training else twin.eval()
     return nnx.graphdef(twin)
+
+
+def _torch_hint(obj: Any) -> str:
+    if type(obj).__module__.startswith("torch"):
+        return "; this is a torch object: build the jaxnn twin (jaxnn.nn has the same classes) and load its weights"
+    return ""
 
 
 def _reseed(model: nnx.Module, rng: jax.Array) -> None:
@@ -101,27 +191,64 @@ def _cast_floats(tree: Any, dtype: Any) -> Any:
     )
 
 
+def _run_model(graphdef, params, rest, inputs, rng):
+    """The model merged from ``params`` and ``rest`` applied to ``inputs``: (output, params after, rest after)."""
+    model = nnx.merge(graphdef, params, rest, copy=True)
+    if rng is not None:
+        _reseed(model, rng)
+    output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+    _, after, new_rest = nnx.split(model, nnx.Param, ...)
+    return output, nnx.to_pure_dict(after), nnx.to_pure_dict(new_rest)
+
+
+def _forwarded(fn: Callable, params: Any) -> list[bool]:
+    """For each leaf of ``params``: does ``fn(params)`` hand it back untouched (a jaxpr pass-through)?
+
+    Read off the traced program's structure -- an output variable that is an
+    input variable -- so it does not rely on flax keeping Python array identity
+    through ``merge``/``split``.
+    """
+    jaxpr = jax.make_jaxpr(fn)(params).jaxpr
+    invars = jaxpr.invars[: len(jax.tree.leaves(params))]
+    return [any(o is i for i in invars) for o in jaxpr.outvars]
+
+
+def _merge_written(after: jax.Array, copy: jax.Array, master: jax.Array) -> jax.Array:
+    """A written leaf: the written elements in the master's dtype, the master wherever the forward left the copy.
+
+    Embedding's renorm writes only the rows it looked up; the others keep
+    their master values instead of coming back rounded through the compute dtype.
+    """
+    after = jax.lax.stop_gradient(after)
+    return jnp.where(after == copy, master, after.astype(master.dtype))
+
+
 def _forward(graphdef, params, rest, inputs, rng, compute_dtype):
     """Runs the model; returns its output, the new other-state, and the parameters to step from.
 
     A forward pass that writes a parameter -- Embedding's ``max_norm``
     renormalisation, which torch does in place under ``no_grad`` -- changes the
     value torch's optimizer then steps from. Such leaves come back written
-    (gradient-free, in the parameter's dtype); every other leaf comes back as
-    the very array that went in, which is how the two are told apart.
+    (gradient-free, in the parameter's dtype); the others are the parameters as
+    given. Under a ``compute_dtype`` the model sees cast copies, and an
+    unwritten leaf must come back as its master, never as the rounded copy:
+    which leaves the forward wrote is read from the program's structure.
     """
-    used = _cast_floats(params, compute_dtype)
-    model = nnx.merge(graphdef, used, rest, copy=True)
-    if rng is not None:
-        _reseed(model, rng)
     inputs = _cast_floats(inputs, compute_dtype)
-    output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
-    _, after, new_rest = nnx.split(model, nnx.Param, ...)
-    written = jax.tree.map(
-        lambda a, u, p: p if a is u else jax.lax.stop_gradient(a).astype(p.dtype), after, used, params
+    if compute_dtype is None:
+        output, after, new_rest = _run_model(graphdef, params, rest, inputs, rng)
+        written = jax.tree.map(jax.lax.stop_gradient, after)
+        return output, new_rest, written
+    used = _cast_floats(params, compute_dtype)
+    output, after, new_rest = _run_model(graphdef, used, rest, inputs, rng)
+    untouched = _forwarded(lambda u: _run_model(graphdef, u, rest, inputs, rng)[1], used)
+    leaves, treedef = jax.tree.flatten(after)
+    masters, copies = treedef.flatten_up_to(params), treedef.flatten_up_to(used)
+    written = treedef.unflatten(
+        [p if same else _merge_written(a, u, p) for a, u, p, same in zip(leaves, copies, masters, untouched)]
     )
     # torch's autocast runs losses in float32; so do we.
-    return _cast_floats(output, jnp.float32 if compute_dtype is not None else None), new_rest, written
+    return _cast_floats(output, jnp.float32), new_rest, written
 
 
 def _micro_batches(batch: Batch, k: int) -> Batch:
@@ -140,35 +267,20 @@ def _select(ok: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
 
 
-def _core_train_step(
-    graphdef: nnx.GraphDef,
-    criterion: Callable[[Any, Any], jax.Array],
-    optimizer: optax.GradientTransformation,
-    *,
-    accumulate_steps: int = 1,
-    compute_dtype: Any = None,
-    loss_scale: float | None = None,
-    skip_nonfinite: bool = False,
-):
-    if accumulate_steps < 1:
-        raise ValueError(f"accumulate_steps must be >= 1, got {accumulate_steps}")
-    if loss_scale is not None and not loss_scale > 0:
-        raise ValueError(f"loss_scale must be a positive number, got {loss_scale}")
-    dynamic = isinstance(optimizer, DynamicLossScale)
-    if dynamic and loss_scale is not None:
-        raise ValueError("loss_scale must be None when the optimizer is a dynamic_loss_scale wrapper, which holds the scale")
+def _gradient_fn(graphdef, criterion, options: StepOptions):
+    """``gradients(params, rest, batch, rng, scale) -> (loss, rest, grads, written)``, accumulated if asked."""
+    k = options.accumulate_steps
 
     def loss_fn(params, rest, batch, rng, scale):
         inputs, target = _unpack(batch)
-        output, new_rest, written = _forward(graphdef, params, rest, inputs, rng, compute_dtype)
+        output, new_rest, written = _forward(graphdef, params, rest, inputs, rng, options.compute_dtype)
         loss = jnp.asarray(criterion(output, target), jnp.float32)
         return loss * scale, (loss, new_rest, written)
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def gradients(params, rest, batch, rng, scale):
-        """Loss, new other-state, gradient, and the parameters the update applies to (see ``_forward``)."""
-        if accumulate_steps == 1:
+        if k == 1:
             (_, (loss, rest, written)), grads = grad_fn(params, rest, batch, rng, scale)
             return loss, rest, grads, written
 
@@ -182,24 +294,40 @@ def _core_train_step(
             return (grad_sum, rest, loss_sum + loss, base), None
 
         zeros = jax.tree.map(jnp.zeros_like, params)
-        xs = (jnp.arange(accumulate_steps), _micro_batches(batch, accumulate_steps))
+        xs = (jnp.arange(k), _micro_batches(batch, k))
         (grad_sum, rest, loss_sum, written), _ = jax.lax.scan(micro, (zeros, rest, jnp.float32(0), params), xs)
         # Mean of equal-sized micro-batch means == the mean over the whole batch,
         # as torch's ``(loss / k).backward()`` accumulation computes it.
-        return loss_sum / accumulate_steps, rest, jax.tree.map(lambda g: g / accumulate_steps, grad_sum), written
+        return loss_sum / k, rest, jax.tree.map(lambda g: g / k, grad_sum), written
+
+    return gradients
+
+
+def _core_train_step(graphdef: nnx.GraphDef, criterion: Callable[[Any, Any], jax.Array],
+                     optimizer: optax.GradientTransformation, options: StepOptions):
+    """``step(params, rest, opt_state, batch, rng) -> (params, rest, opt_state, metrics, ok)`` over plain dicts."""
+    _check_optimizer(optimizer)
+    gradients = _gradient_fn(graphdef, criterion, options)
 
     def step(params, rest, opt_state, batch, rng=None):
-        scale = opt_state.scale if dynamic else jnp.float32(1.0 if loss_scale is None else loss_scale)
+        params, rest, opt_state = to_pure((params, rest, opt_state))
+        dynamic = find_loss_scale(opt_state)
+        if dynamic is not None and options.loss_scale is not None:
+            raise ValueError(
+                "loss_scale must be None when the optimizer holds a dynamic_loss_scale, which keeps the scale"
+            )
+        static = 1.0 if options.loss_scale is None else options.loss_scale
+        scale = dynamic.scale if dynamic is not None else jnp.float32(static)
         loss, new_rest, grads, written = gradients(params, rest, batch, rng, scale)
-        if dynamic or loss_scale is not None:
+        if dynamic is not None or options.loss_scale is not None:
             grads = jax.tree.map(lambda g: g / scale, grads)
         grad_norm = optax.tree.norm(grads)
         updates, new_opt_state = optimizer.update(grads, opt_state, written)
         new_params = optax.apply_updates(written, updates)
         # Under dynamic scaling an overflowing gradient is the scaler's business:
         # its state (the shrunken scale) must be kept, not rolled back.
-        ok = jnp.isfinite(loss) & (dynamic | jnp.isfinite(grad_norm))
-        if skip_nonfinite:
+        ok = jnp.isfinite(loss) & ((dynamic is not None) | jnp.isfinite(grad_norm))
+        if options.skip_nonfinite:
             new_params, new_rest, new_opt_state = _select(
                 ok, (new_params, new_rest, new_opt_state), (params, rest, opt_state)
             )
@@ -208,52 +336,78 @@ def _core_train_step(
     return step
 
 
+def _check_optimizer(optimizer: Any) -> None:
+    if callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None)):
+        return
+    if type(optimizer).__module__.startswith("torch"):
+        name = type(optimizer).__name__
+        raise TypeError(
+            f"optimizer is a torch optimizer ({type(optimizer).__module__}.{name}); jaxnn steps take an optax "
+            f"transformation built without parameters, e.g. jaxnn.optim.{name}(lr=...) or optax.adam(1e-3)"
+        )
+    raise TypeError(
+        "optimizer must be an optax.GradientTransformation (init and update), e.g. jaxnn.optim.SGD(lr=0.1) or "
+        f"optax.adam(1e-3); got {type(optimizer).__name__}"
+    )
+
+
+_DONATED = "has been deleted or donated"
+
+
+def _compiled(fn: Callable, jit: bool, donate: bool) -> Callable:
+    if not jit:
+        return fn
+    compiled = jax.jit(fn, donate_argnums=(0, 1, 2) if donate else ())
+
+    # A fixed signature: forwarding *args/**kwargs costs a few microseconds a call on a small model.
+    def call(params, other_state, opt_state, batch, rng=None):
+        try:
+            return compiled(params, other_state, opt_state, batch, rng)
+        except (RuntimeError, ValueError) as e:
+            if _DONATED not in str(e):
+                raise
+            raise ValueError(
+                "the step was given state whose buffers an earlier step already donated (consumed): pass the "
+                "params/other_state/opt_state that step returned, not the ones it was given; after a hand-written "
+                "loop write the last ones back with nnx.update(model, params, other_state)"
+            ) from e
+
+    call.lower = compiled.lower  # type: ignore[attr-defined]
+    return call
+
+
 def make_train_step(
     model_or_graphdef: nnx.Module | nnx.GraphDef,
     criterion: Callable[[Any, Any], jax.Array],
     optimizer: optax.GradientTransformation,
     *,
-    accumulate_steps: int = 1,
-    compute_dtype: Any = None,
-    loss_scale: float | None = None,
-    skip_nonfinite: bool = False,
+    options: StepOptions | None = None,
     jit: bool = True,
     donate: bool = True,
-) -> Callable[..., tuple[nnx.State, nnx.State, optax.OptState, Metrics]]:
+    **option_changes: Any,
+) -> Callable[..., tuple[PureState, PureState, optax.OptState, Metrics]]:
     """Builds ``step(params, other_state, opt_state, batch, rng=None) -> (params, other_state, opt_state, metrics)``.
+
+    ``params`` and ``other_state`` are the plain nested dicts of
+    :func:`split_model` (``nnx.State`` is accepted too; what comes back is
+    always plain dicts, as is an optimizer state initialised from them).
 
     Args:
       model_or_graphdef: the model (its training-mode graphdef is used; the model
         itself is not changed) or the static half of ``nnx.split(model,
         nnx.Param, ...)`` (used as is, in whatever mode it was split).
       criterion: ``criterion(output, target) -> scalar``, e.g. ``jaxnn.MSELoss()``.
-      optimizer: any optax transformation, e.g. ``optax.adam(1e-3)``. Gradient
-        clipping is a transformation chained in front of it, e.g.
-        ``optax.chain(optax.clip_by_global_norm(1.0), opt)``: it then sees the
-        (accumulated, unscaled) gradient, as torch's ``clip_grad_norm_`` between
-        ``backward()`` and ``step()`` does.
-      accumulate_steps: split each batch into this many equal micro-batches
-        along axis 0, run forward/backward on each in turn (a ``lax.scan``, so
-        peak activation memory is one micro-batch's) and average the gradients
-        before one optimizer update: torch's ``(loss / k).backward()`` loop.
-        Buffers (BatchNorm statistics) are updated once per micro-batch, as in
-        that loop.
-      compute_dtype: e.g. ``jnp.bfloat16``: parameters and floating inputs are cast
-        to it for the forward and backward pass; the float32 parameters stay the
-        master copy the optimizer updates, and the model output is cast back to
-        float32 before the criterion (torch autocast's choice for losses).
-      loss_scale: multiply the loss by this before differentiating and divide the
-        gradient by it after (static loss scaling, for float16 compute, whose
-        small gradients underflow otherwise). Combine with ``skip_nonfinite`` so
-        an overflowing step is skipped. For torch's ``GradScaler`` behaviour
-        wrap the optimizer instead: ``dynamic_loss_scale(optax.adam(1e-3))``
-        (see :mod:`jaxnn.training.precision`; it must be the outermost
-        transformation, and ``loss_scale`` stays ``None``).
-      skip_nonfinite: if the loss or the gradient norm is nan/inf (the loss only,
-        under dynamic loss scaling), return the input state unchanged (the step becomes a no-op) -- the buffers are
-        donated, so this is how the last good state survives a bad step.
+      optimizer: any optax transformation, e.g. ``optax.adam(1e-3)`` or
+        ``jaxnn.optim.AdamW(lr=1e-3)``. Gradient clipping is a transformation
+        chained in front of it, e.g. ``optax.chain(optax.clip_by_global_norm(1.0),
+        opt)``: it then sees the (accumulated, unscaled) gradient, as torch's
+        ``clip_grad_norm_`` between ``backward()`` and ``step()`` does.
+      options: a :class:`StepOptions`; its fields can also be given as keywords
+        (``accumulate_steps=4``, ``compute_dtype=jnp.bfloat16``, ``loss_scale``,
+        ``skip_nonfinite``), which override it.
       jit: compile the step with ``jax.jit``.
-      donate: donate the parameter, other-state and optimizer buffers.
+      donate: donate the parameter, other-state and optimizer buffers (XLA then
+        updates them in place; the arrays passed in are deleted).
 
     Returns:
       ``step``. ``batch`` is ``(inputs, target)``, ``inputs`` an array or a tuple
@@ -263,16 +417,18 @@ def make_train_step(
       in ``other_state``. ``metrics`` holds ``loss`` (float32, before the
       update, like torch's ``loss.item()``) and ``grad_norm`` (global L2 norm of
       the gradient given to the optimizer, what ``clip_grad_norm_`` returns).
+
+    >>> import jax.numpy as jnp, jaxnn
+    >>> from flax import nnx
+    >>> model = jaxnn.Linear(2, 1, rngs=nnx.Rngs(0))
+    >>> graphdef, params, rest = split_model(model)
+    >>> opt = jaxnn.optim.SGD(lr=0.1)
+    >>> step = make_train_step(graphdef, jaxnn.MSELoss(), opt)
+    >>> params, rest, opt_state, metrics = step(params, rest, opt.init(params), (jnp.ones((4, 2)), jnp.zeros((4, 1))))
+    >>> nnx.update(model, params, rest)  # the model sees the result only now
     """
-    core = _core_train_step(
-        mode_graphdef(model_or_graphdef, True),
-        criterion,
-        optimizer,
-        accumulate_steps=accumulate_steps,
-        compute_dtype=compute_dtype,
-        loss_scale=loss_scale,
-        skip_nonfinite=skip_nonfinite,
-    )
+    options = _options(options, option_changes)
+    core = _core_train_step(mode_graphdef(model_or_graphdef, True), criterion, optimizer, options)
 
     def step(params, other_state, opt_state, batch, rng=None):
         return core(params, other_state, opt_state, batch, rng)[:4]
@@ -280,20 +436,17 @@ def make_train_step(
     return _compiled(step, jit, donate)
 
 
-def _compiled(fn: Callable, jit: bool, donate: bool) -> Callable:
-    return jax.jit(fn, donate_argnums=(0, 1, 2) if donate else ()) if jit else fn
-
-
 def make_multi_step(
     model_or_graphdef: nnx.Module | nnx.GraphDef,
     criterion: Callable[[Any, Any], jax.Array],
     optimizer: optax.GradientTransformation,
     *,
+    options: StepOptions | None = None,
     jit: bool = True,
     donate: bool = True,
     unroll: int | bool = 1,
-    **options: Any,
-) -> Callable[..., tuple[nnx.State, nnx.State, optax.OptState, Metrics]]:
+    **option_changes: Any,
+) -> Callable[..., tuple[PureState, PureState, optax.OptState, Metrics]]:
     """Builds ``run(params, other_state, opt_state, batches, rngs=None)``: many steps in one ``lax.scan``.
 
     ``batches`` is a batch whose every leaf has an extra leading axis of length
@@ -314,23 +467,22 @@ def make_multi_step(
     benchmarks' small CNN), and ``unroll=True`` recovers it at the cost of
     compile time growing with ``n``; dense models gain little from it.
 
-    ``options`` are :func:`make_train_step`'s (``accumulate_steps``,
-    ``compute_dtype``, ``loss_scale``, ``skip_nonfinite``).
+    ``options`` and keyword changes to it are :func:`make_train_step`'s.
     """
-    core = _core_train_step(mode_graphdef(model_or_graphdef, True), criterion, optimizer, **options)
-    skip_nonfinite = options.get("skip_nonfinite", False)
+    options = _options(options, option_changes)
+    core = _core_train_step(mode_graphdef(model_or_graphdef, True), criterion, optimizer, options)
 
     def run(params, other_state, opt_state, batches, rngs=None):
         def body(carry, xs):
             state, healthy = carry
             batch, rng = xs
             *new_state, metrics, ok = core(*state, batch, rng)
-            if skip_nonfinite:
+            if options.skip_nonfinite:
                 healthy = healthy & ok
                 new_state = _select(healthy, tuple(new_state), state)
             return (tuple(new_state), healthy), metrics
 
-        carry = ((params, other_state, opt_state), jnp.bool_(True))
+        carry = (to_pure((params, other_state, opt_state)), jnp.bool_(True))
         ((params, other_state, opt_state), _), metrics = jax.lax.scan(body, carry, (batches, rngs), unroll=unroll)
         return params, other_state, opt_state, metrics
 
@@ -344,7 +496,7 @@ def make_eval_step(
     metrics: Mapping[str, MetricFn] | None = None,
     compute_dtype: Any = None,
     jit: bool = True,
-) -> Callable[[nnx.State, nnx.State, Batch], Metrics]:
+) -> Callable[[PureState, PureState, Batch], Metrics]:
     """Builds ``eval_step(params, other_state, batch) -> metrics`` in evaluation mode.
 
     Given a model, the step runs its evaluation-mode graphdef (Dropout off,
@@ -358,6 +510,7 @@ def make_eval_step(
     metric_fns = dict(metrics or {})
 
     def eval_step(params, other_state, batch):
+        params, other_state = to_pure((params, other_state))
         inputs, target = _unpack(batch)
         output, _, _ = _forward(graphdef, params, other_state, inputs, None, compute_dtype)
         out = {"loss": jnp.asarray(criterion(output, target), jnp.float32)}

@@ -7,6 +7,7 @@ import numpy as np
 import optax
 import pytest
 import torch
+from flax import nnx
 
 import jaxnn
 from jaxnn.training import EarlyStopping, NonFiniteLossError, make_train_step, split_model
@@ -189,3 +190,91 @@ def test_bad_fit_arguments():
         jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.1), (data[0][:7], data[1]), **QUIET)
     with pytest.raises(ValueError, match="resume=True needs a checkpoint_dir"):
         jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.1), data, resume=True, **QUIET)
+
+
+def test_epochs_count_from_one_everywhere_and_logs_follow(tmp_path, capsys):
+    """Before: printed from 1, stored and plotted from 0. Now the console, history and logger agree."""
+    from jaxnn.training import CSVLogger
+
+    csv_path, jsonl_path = tmp_path / "log.csv", tmp_path / "log.jsonl"
+    h = jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.05), regression_data(16), epochs=2, batch_size=8,
+                  shuffle=False, progress=False, verbose=True, callbacks=[CSVLogger(csv_path), CSVLogger(jsonl_path)])
+    printed = [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert printed == ["1/2", "2/2"]
+    assert [e["epoch"] for e in h.epochs] == [1, 2]
+    assert [r["epoch"] for r in h.steps] == [1, 1, 2, 2]
+    rows = csv_path.read_text().splitlines()
+    assert rows[0] == "epoch,step,loss" and [r.split(",")[:2] for r in rows[1:]] == [["1", "2"], ["2", "4"]]
+    assert float(rows[2].split(",")[2]) == h.epochs[1]["loss"]
+    import json
+
+    lines = [json.loads(s) for s in jsonl_path.read_text().splitlines()]
+    assert lines == h.epochs
+
+
+def test_metrics_without_eval_data_warn():
+    """Before: silently computed nothing (the README tour did this)."""
+    with pytest.warns(UserWarning, match=r"\['accuracy'\].*no eval_data"):
+        h = jaxnn.fit(MLP(sizes=(4, 8, 3)), jaxnn.CrossEntropyLoss(), optax.sgd(0.1), classification_data(8),
+                      epochs=1, batch_size=8, metrics=["accuracy"], **QUIET)
+    assert "val_accuracy" not in h.epochs[0]
+
+
+def test_fit_steps_reduce_lr_on_plateau_like_torchs_loop():
+    """torch: one step per epoch, then scheduler.step(val_loss); the val set pulls the other way, so lr drops."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 2)).astype(np.float32)
+    y, xv = x @ np.float32([[1.0], [-2.0]]), rng.standard_normal((8, 2)).astype(np.float32)
+    yv = xv @ np.float32([[-1.0], [2.0]])
+    model = jaxnn.nn.Linear(2, 1, rngs=nnx.Rngs(0))
+    twin = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(np.asarray(model.weight[...])))
+        twin.bias.copy_(torch.tensor(np.asarray(model.bias[...])))
+    opt = optax.chain(jaxnn.optim.SGD(lr=0.1), jaxnn.optim.lr_scheduler.ReduceLROnPlateau(0.1, factor=0.5, patience=0))
+    h = jaxnn.fit(model, jaxnn.MSELoss(), opt, (x, y), epochs=5, batch_size=16, shuffle=False, eval_data=(xv, yv), **QUIET)
+    topt = torch.optim.SGD(twin.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, factor=0.5, patience=0)
+    lrs = []
+    for _ in range(5):
+        topt.zero_grad()
+        torch.nn.functional.mse_loss(twin(torch.tensor(x)), torch.tensor(y)).backward()
+        topt.step()
+        with torch.no_grad():
+            sched.step(torch.nn.functional.mse_loss(twin(torch.tensor(xv)), torch.tensor(yv)).item())
+        lrs.append(topt.param_groups[0]["lr"])
+    assert min(lrs) < 0.1, "the test must see a reduction"
+    np.testing.assert_allclose(h["lr"], lrs, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(model.weight[...]), twin.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _tensorboard_scalars(log_dir):
+    """(tag, step, value) from tensorboardX's event files, read as TFRecords by hand."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    out = []
+    for path in sorted(log_dir.iterdir()):
+        data = path.read_bytes()
+        pos = 0
+        while pos < len(data):
+            (length,) = struct.unpack("<Q", data[pos : pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + length])
+            pos += 12 + length + 4
+            out += [(v.tag, event.step, v.simple_value) for v in event.summary.value]
+    return out
+
+
+def test_tensorboard_logger_writes_step_and_epoch_scalars(tmp_path):
+    from jaxnn.training import TensorBoardLogger
+
+    logger = TensorBoardLogger(tmp_path)
+    h = jaxnn.fit(MLP(), jaxnn.MSELoss(), optax.sgd(0.05), regression_data(16), epochs=2, batch_size=8,
+                  eval_data=regression_data(8, seed=1), callbacks=[logger], **QUIET)
+    logger.close()
+    scalars = _tensorboard_scalars(tmp_path)
+    steps = [(s, v) for tag, s, v in scalars if tag == "train/loss"]
+    assert steps == [(r["step"], pytest.approx(r["loss"], rel=1e-6)) for r in h.steps]
+    val = [(s, v) for tag, s, v in scalars if tag == "epoch/val_loss"]
+    assert val == [(e["step"], pytest.approx(e["val_loss"], rel=1e-6)) for e in h.epochs]

@@ -151,8 +151,8 @@ def test_dropout_rng_is_threaded():
 def test_eval_step_uses_eval_mode_and_leaves_model_alone():
     x, y = regression_data(10)
     model, params, rest, _, _ = _fresh(p=0.9)
-    rest["bn"]["running_mean"][...] = jnp.full((8,), 0.25)
-    rest["bn"]["running_var"][...] = jnp.full((8,), 4.0)
+    rest["bn"]["running_mean"] = jnp.full((8,), 0.25)
+    rest["bn"]["running_var"] = jnp.full((8,), 4.0)
     ev = make_eval_step(model, jaxnn.MSELoss(), metrics={"abs": lambda o, t: jnp.abs(o - t).mean(axis=1)})
     out = ev(params, rest, (x, y))
     # Eval mode: BatchNorm uses the running statistics (weight 1, bias 0 at init), dropout is off.
@@ -309,28 +309,84 @@ def test_dynamic_loss_scale_follows_torch_gradscaler_rule():
         scale = (scale * 2 if good == 2 else scale) if clean else scale / 2
         good = 0 if good == 2 else good
         assert observed == scale
+    # Deliberate change: the scaler is found in the optimizer state, so the clash shows at the first call.
+    clash = make_train_step(model, jaxnn.MSELoss(), opt, loss_scale=8.0)
+    _, p2, r2 = split_model(model)
     with pytest.raises(ValueError, match="loss_scale must be None"):
-        make_train_step(model, jaxnn.MSELoss(), opt, loss_scale=8.0)
+        clash(p2, r2, opt.init(p2), (x, y))
 
 
-def test_jitted_steps_return_the_state_containers_they_were_given():
-    """The steps cross the jit boundary as flat leaves; what comes back is rebuilt as nnx.State of Parameters."""
+def test_jitted_steps_take_and_return_plain_dicts():
+    """Deliberate change: the steps cross the jit boundary as plain nested dicts (jit's C++ flattening path)."""
     x, y = regression_data(8)
     model, params, rest, opt, opt_state = _fresh()
+    assert type(params) is dict and type(params["fc1"]) is dict and isinstance(params["fc1"]["weight"], jax.Array)
     structure = jax.tree.structure((params, rest, opt_state))
     step = make_train_step(model, jaxnn.MSELoss(), opt)
     reference = make_train_step(model, jaxnn.MSELoss(), opt, jit=False)
     expected = reference(*jax.tree.map(jnp.copy, (params, rest, opt_state)), (x, y))
     got = step(params, rest, opt_state, (x, y))
     assert jax.tree.structure(got[:3]) == structure
-    assert isinstance(got[0], nnx.State) and isinstance(got[0]["fc1"]["weight"], jaxnn.Parameter)
     chex.assert_trees_all_close(plain(got), plain(expected), rtol=1e-6, atol=1e-7)
-    assert params["fc1"]["weight"][...].is_deleted(), "the state leaves are donated"
-    # A second call (cached compiled function, new containers) and the scan driver agree with it.
+    assert params["fc1"]["weight"].is_deleted(), "the state leaves are donated"
+    # A second call (cached compiled function) and the scan driver agree with it.
     again = step(*got[:3], (x, y))
     run = make_multi_step(model, jaxnn.MSELoss(), opt)
     *scanned, _ = run(*jax.tree.map(jnp.copy, expected[:3]), (x[None], y[None]))
     chex.assert_trees_all_close(plain(tuple(scanned)), plain(again[:3]), rtol=1e-6, atol=1e-7)
+    # nnx.State from nnx.split is still taken; what comes back is plain dicts.
+    _, sp, sr = nnx.split(MLP(), nnx.Param, ...)
+    sp, sr = jax.tree.map(jnp.copy, (sp, sr))
+    out = step(sp, sr, opt.init(sp), (x, y))
+    assert type(out[0]) is dict and jax.tree.structure(out[0]) == jax.tree.structure(params)
+    # The results write back into the model and through it into torch's state_dict keys.
+    nnx.update(model, again[0], again[1])
+    np.testing.assert_array_equal(np.asarray(model.fc1.weight[...]), np.asarray(again[0]["fc1"]["weight"]))
+    assert set(jaxnn.state_dict(model)) >= {"fc1.weight", "bn.running_mean"}
+
+
+def test_reusing_donated_state_says_what_to_do():
+    x, y = regression_data(8)
+    model, params, rest, opt, opt_state = _fresh()
+    step = make_train_step(model, jaxnn.MSELoss(), opt)
+    step(params, rest, opt_state, (x, y))
+    with pytest.raises(ValueError, match=r"already donated.*nnx.update\(model, params, other_state\)"):
+        step(params, rest, opt_state, (x, y))
+
+
+def test_torch_optimizer_is_refused_with_advice():
+    twin = torch.nn.Linear(3, 3)
+    with pytest.raises(TypeError, match=r"torch optimizer.*jaxnn.optim.SGD\(lr=...\)"):
+        make_train_step(MLP(), jaxnn.MSELoss(), torch.optim.SGD(twin.parameters(), lr=0.1))
+    with pytest.raises(TypeError, match="torch optimizer"):
+        jaxnn.fit(MLP(), jaxnn.MSELoss(), torch.optim.SGD(twin.parameters(), lr=0.1), regression_data(8))
+
+
+def test_master_weights_are_never_rounded_through_the_compute_dtype(x64):
+    """float64 masters, float32 compute, lr=0: the masters come back bit-identical (not via float32)."""
+    model = jaxnn.nn.Sequential(jaxnn.nn.Linear(3, 2, rngs=nnx.Rngs(0)), jaxnn.nn.Linear(2, 1, rngs=nnx.Rngs(1)))
+    graphdef, params, rest = split_model(model)
+    params = jax.tree.map(lambda a: a.astype(jnp.float64) + 1e-12, params)  # not representable in float32
+    before = jax.tree.map(np.asarray, params)
+    opt = optax.sgd(0.0)
+    step = make_train_step(graphdef, jaxnn.MSELoss(), opt, compute_dtype=jnp.float32)
+    x, y = jnp.ones((4, 3), jnp.float64), jnp.zeros((4, 1), jnp.float64)
+    new, _, _, metrics = step(params, rest, opt.init(params), (x, y))
+    assert metrics["grad_norm"] > 0
+    for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(before)):
+        assert a.dtype == jnp.float64
+        np.testing.assert_array_equal(np.asarray(a), b)
+    # And a real step is p - lr * g exactly, g from the float32 pass.
+    opt = optax.sgd(0.5)
+    step = make_train_step(graphdef, jaxnn.MSELoss(), opt, compute_dtype=jnp.float32, jit=False)
+    params = jax.tree.map(jnp.asarray, before)
+    new, _, _, _ = step(params, rest, opt.init(params), (x, y))
+    used = jax.tree.map(lambda a: a.astype(jnp.float32), params)
+    m32 = nnx.merge(graphdef, used, rest)
+    grads = nnx.to_pure_dict(nnx.grad(lambda m: jnp.mean(m(x.astype(jnp.float32)) ** 2))(m32))
+    expected = jax.tree.map(lambda p, g: p - 0.5 * g.astype(jnp.float64), params, grads)
+    for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(expected)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_state_with_unhashable_metadata_still_dispatches():
@@ -349,8 +405,9 @@ def test_state_with_unhashable_metadata_still_dispatches():
     state = (params, rest, opt.init(params))
     for expected_w in (0.0, 0.0):  # w -= 0.5 * 2 * (w - 0): 1 -> 0 -> 0, through the cached entry the second time
         *state, _ = step(*state, (x, y))
-        np.testing.assert_allclose(np.asarray(state[0]["w"][...]), expected_w)
-    assert state[0]["w"].get_metadata()["tags"] == ["a", "b"]
+        np.testing.assert_allclose(np.asarray(state[0]["w"]), expected_w)
+    nnx.update(model, state[0], state[1])
+    assert model.w.get_metadata()["tags"] == ["a", "b"]
 
 
 @pytest.mark.parametrize("accumulate_steps", [1, 2])
@@ -383,3 +440,41 @@ def test_embedding_max_norm_renorm_persists_through_the_step_as_in_torch(accumul
     chex.assert_trees_all_close(_torch_keyed(graphdef, state[0], state[1]), theirs, rtol=1e-5, atol=1e-6)
     norms = np.linalg.norm(theirs["0.weight"], axis=1)
     assert (norms[6:] > 1.5).all(), "rows never looked up keep their length"
+
+
+def test_dynamic_loss_scale_inside_a_chain_is_found():
+    """Before: a scaler inside optax.chain was missed and the scale silently became 1.0 (float16 underflow)."""
+    from jaxnn.training import dynamic_loss_scale, find_loss_scale
+
+    x, y = regression_data(16)
+    results = []
+    for wrap in (lambda o: o, lambda o: optax.chain(optax.clip_by_global_norm(1e6), o)):
+        model, params, rest, _, _ = _fresh()
+        opt = wrap(dynamic_loss_scale(optax.sgd(0.1), init_scale=2.0**20, growth_interval=2))
+        opt_state = opt.init(params)
+        step = make_train_step(model, jaxnn.MSELoss(), opt, compute_dtype=jnp.float16, skip_nonfinite=True)
+        scales = []
+        for _ in range(4):
+            params, rest, opt_state, _ = step(params, rest, opt_state, (x, y))
+            scales.append(float(find_loss_scale(opt_state).scale))
+        results.append((scales, params))
+    assert results[0][0] == results[1][0] and results[0][0][0] == 2.0**19, "the first step overflows and halves"
+    chex.assert_trees_all_equal(results[0][1], results[1][1])
+    with pytest.raises(ValueError, match="2 dynamic_loss_scale states"):
+        find_loss_scale((results, opt_state, opt_state))
+
+
+def test_forward_written_parameter_keeps_unwritten_elements_as_masters_under_compute_dtype():
+    """Embedding max_norm under bfloat16 compute: looked-up rows renormed, the other rows exactly their masters."""
+    model = jaxnn.nn.Sequential(jaxnn.nn.Embedding(10, 4, max_norm=1.0, rngs=nnx.Rngs(0)),
+                                jaxnn.nn.Linear(4, 1, rngs=nnx.Rngs(0)))
+    graphdef, params, rest = split_model(model)
+    params = jax.tree.map(lambda a: a * 3 + 1e-4, params)  # rows longer than max_norm, not bfloat16-representable
+    before = jax.tree.map(np.asarray, params)
+    opt = optax.sgd(0.0)
+    step = make_train_step(graphdef, jaxnn.MSELoss(), opt, compute_dtype=jnp.bfloat16)
+    new, _, _, _ = step(params, rest, opt.init(params), (jnp.array([[0, 1]]), jnp.zeros((1, 2, 1))))
+    w = np.asarray(new["0"]["weight"])
+    np.testing.assert_allclose(np.linalg.norm(w[:2], axis=1), 1.0, rtol=1e-2)  # renormed in bfloat16
+    np.testing.assert_array_equal(w[2:], before["0"]["weight"][2:])
+    np.testing.assert_array_equal(np.asarray(new["1"]["weight"]), before["1"]["weight"])
