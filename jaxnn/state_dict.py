@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ._torch_habits import is_torch, reject_torch_module
 from .parameter import FrozenParameter
 
 __all__ = [
@@ -124,6 +125,7 @@ def state_dict(model: nnx.Module, prefix: str = "") -> dict[str, np.ndarray]:
       ``{key: numpy array}`` (copies), in torch's order. A variable shared by two
       modules appears under both keys, as in torch.
     """
+    reject_torch_module(model, "model", "jaxnn.state_dict")
     return {name: _export(v) for name, v in _named_variables(model, prefix) if _persistent(v)}
 
 
@@ -256,6 +258,12 @@ def load_state_dict(
     """
     from .interop.io import read_state_dict, rename_keys
 
+    reject_torch_module(model, "model", "jaxnn.load_state_dict")
+    if is_torch(source) and hasattr(source, "state_dict"):
+        raise TypeError(
+            f"jaxnn.load_state_dict: source is a torch module ({type(source).__name__}); "
+            "pass its weights, source=torch_model.state_dict()"
+        )
     state_dict = read_state_dict(source) if isinstance(source, (str, os.PathLike)) else source
     if strip_prefix is not None or key_map is not None:
         state_dict = rename_keys(state_dict, strip_prefix, key_map)
@@ -302,4 +310,5 @@ def save_state_dict(
     """
     from .interop.io import write_state_dict
 
+    reject_torch_module(model, "model", "jaxnn.save_state_dict")
     write_state_dict(state_dict(model), path, metadata)

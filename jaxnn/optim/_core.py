@@ -4,6 +4,8 @@ An optimizer is described by a :class:`Rule`: the torch state slots it keeps
 (``exp_avg``, ``momentum_buffer``, ...) and a per-parameter step that mirrors
 torch's ``_single_tensor_<name>`` function operation for operation. :func:`build`
 turns a rule plus torch's param-group dicts into an ``optax`` transformation.
+Every optimizer factory is decorated with :func:`rejects_parameters`, so torch's
+``Name(model.parameters(), lr=...)`` call raises a TypeError showing the jaxnn call.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence, Union
 import jax
 import jax.numpy as jnp
 import optax
+
+from .._torch_habits import rejects_parameters as rejects_parameters
 
 ScalarOrSchedule = Union[float, optax.Schedule]
 Labels = Union[None, Any, Callable[[Any], Any]]

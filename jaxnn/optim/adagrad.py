@@ -6,6 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative
 
 __all__ = ["Adagrad"]
@@ -27,6 +28,7 @@ RULE = Rule(
 )
 
 
+@rejects_parameters
 def Adagrad(
     lr: ScalarOrSchedule = 1e-2,
     lr_decay: float = 0,

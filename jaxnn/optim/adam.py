@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import (
     Rule,
     ScalarOrSchedule,
@@ -44,6 +45,7 @@ def adam_group(lr, betas, eps, weight_decay, amsgrad, **flags) -> dict:
     return dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, **flags)
 
 
+@rejects_parameters
 def Adam(
     lr: ScalarOrSchedule = 1e-3,
     betas: Sequence[float] = (0.9, 0.999),

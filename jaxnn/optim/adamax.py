@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import (
     Rule,
     ScalarOrSchedule,
@@ -30,6 +31,7 @@ def _step(group, t, lr, g, p, slots):
 RULE = Rule("Adamax", lambda group: ("exp_avg", "exp_inf"), _step)
 
 
+@rejects_parameters
 def Adamax(
     lr: ScalarOrSchedule = 2e-3,
     betas: Sequence[float] = (0.9, 0.999),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from . import adam
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build
 
 __all__ = ["AdamW"]
@@ -12,6 +13,7 @@ __all__ = ["AdamW"]
 RULE = Rule("AdamW", adam.RULE.slots, adam.RULE.step, decoupled=lambda group: True)
 
 
+@rejects_parameters
 def AdamW(
     lr: ScalarOrSchedule = 1e-3,
     betas: Sequence[float] = (0.9, 0.999),

@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import (
     Rule,
     ScalarOrSchedule,
@@ -46,6 +47,7 @@ RULE = Rule(
 )
 
 
+@rejects_parameters
 def NAdam(
     lr: ScalarOrSchedule = 2e-3,
     betas: Sequence[float] = (0.9, 0.999),

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 import jax
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import (
     Rule,
     ScalarOrSchedule,
@@ -71,6 +72,7 @@ RULE = Rule(
 )
 
 
+@rejects_parameters
 def RAdam(
     lr: ScalarOrSchedule = 1e-3,
     betas: Sequence[float] = (0.9, 0.999),

@@ -6,6 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative, lerp
 
 __all__ = ["RMSprop"]
@@ -39,6 +40,7 @@ def _step(group, t, lr, g, p, slots):
 RULE = Rule("RMSprop", _slots, _step)
 
 
+@rejects_parameters
 def RMSprop(
     lr: ScalarOrSchedule = 1e-2,
     alpha: float = 0.99,

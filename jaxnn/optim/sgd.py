@@ -6,6 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative
 
 __all__ = ["SGD"]
@@ -29,6 +30,7 @@ def _step(group, t, lr, g, p, slots):
 RULE = Rule("SGD", _slots, _step)
 
 
+@rejects_parameters
 def SGD(
     lr: ScalarOrSchedule = 1e-3,
     momentum: float = 0,
