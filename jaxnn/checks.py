@@ -16,9 +16,9 @@ there. With the jit checks **off** (the default) a jitted call gives:
 * for an out-of-range class index (not equal to ``ignore_index``): ``nan`` for
   that element, hence a ``nan`` 'mean' or 'sum' (negative indices do not wrap
   around as NumPy indexing would);
-* for a ``binary_cross_entropy`` input outside ``[0, 1]``: ``nan`` where the log
-  of a negative number is taken (an input above 1 with target 1 stays finite);
-  a target outside ``[0, 1]`` is not detected.
+* for a ``binary_cross_entropy`` input outside ``[0, 1]``: ``nan`` (the log of a
+  negative number); a target outside ``[0, 1]`` is not detected (a finite,
+  wrong number).
 
 Turn the jit checks **on** to have them staged as ``jax.experimental.checkify``
 checks, collected by wrapping the jitted function::
