@@ -71,6 +71,10 @@ def pairwise_distance(
     The absolute value is taken inside the norm, so odd ``p`` is a true norm
     (optax's ``triplet_margin_loss`` drops it). Gradients follow torch's
     ``norm_backward`` (0 where the norm is 0).
+
+    Example:
+      >>> F.pairwise_distance(jnp.array([[3.0, 4.0]]), jnp.zeros((1, 2))).round(4)
+      Array([5.], dtype=float32)
     """
     x1 = float_input(x1, "x1")
     x2 = float_input(x2, "x2")
@@ -107,6 +111,10 @@ def margin_ranking_loss(
     The target gets a gradient too, as in torch.
 
     Reference: ``torch.nn.functional.margin_ranking_loss``.
+
+    Example:
+      >>> F.margin_ranking_loss(jnp.array([1.0, 2.0]), jnp.array([2.0, 1.0]), jnp.ones(2))
+      Array(0.5, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     x1 = float_input(input1, "input1")
@@ -147,6 +155,10 @@ def hinge_embedding_loss(
     passes it at the tie).
 
     Reference: ``torch.nn.functional.hinge_embedding_loss``.
+
+    Example:
+      >>> F.hinge_embedding_loss(jnp.array([0.3, 2.0]), jnp.array([1.0, -1.0])).round(4)
+      Array(0.14999999, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     x = float_input(input, "input")
@@ -184,6 +196,10 @@ def cosine_embedding_loss(
       The loss, a scalar or (N,) with 'none'. Mean of an empty batch is nan.
 
     Reference: ``torch.nn.functional.cosine_embedding_loss``.
+
+    Example:
+      >>> F.cosine_embedding_loss(jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 1.0]]), jnp.array([1]))
+      Array(1., dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     x1 = float_input(input1, "input1")
@@ -266,6 +282,10 @@ def triplet_margin_loss(
       The loss: a scalar, or (N,) with 'none' (a scalar for unbatched input).
 
     Reference: ``torch.nn.functional.triplet_margin_loss``.
+
+    Example:
+      >>> F.triplet_margin_loss(jnp.zeros((1, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2))).round(4)
+      Array(0., dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     _check_margin(margin)
@@ -305,6 +325,11 @@ def triplet_margin_with_distance_loss(
       The loss: a scalar, or the distance function's output shape with 'none'.
 
     Reference: ``torch.nn.functional.triplet_margin_with_distance_loss``.
+
+    Example:
+      >>> l1 = lambda a, b: jnp.abs(a - b).sum(-1)
+      >>> F.triplet_margin_with_distance_loss(jnp.zeros((1, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2)), distance_function=l1)
+      Array(0., dtype=float32)
     """
     reduction = resolve(reduction)
     _check_margin(margin)

@@ -288,6 +288,11 @@ def ctc_loss(
     (torch's CPU kernel has no half precision) and are cast back.
 
     Reference: ``torch.nn.functional.ctc_loss``.
+
+    Example:
+      >>> log_probs = jax.nn.log_softmax(jnp.zeros((3, 1, 2)))   # (T, N, C), blank 0
+      >>> F.ctc_loss(log_probs, jnp.array([[1]]), jnp.array([3]), jnp.array([1])).round(4)
+      Array(0.2877, dtype=float32)
     """
     reduction = resolve(reduction)
     log_probs = float_input(log_probs, "log_probs")

@@ -297,6 +297,12 @@ def param_groups(
       One transformation: each leaf is updated with ``optimizer(**{**defaults,
       **groups[label]})``'s rule, exactly as torch updates that param group.
       Hyper-parameters are validated per group as torch does.
+
+    Example:
+      >>> no_decay = lambda p: jax.tree.map(lambda x: int(x.ndim == 1), p)   # 1-D leaves: group 1
+      >>> tx = param_groups(jaxnn.optim.AdamW, no_decay, [{}, {"weight_decay": 0.0}], lr=1e-3)
+      >>> [g["weight_decay"] for g in tx.param_groups]
+      [0.01, 0.0]
     """
     if not groups:
         raise ValueError("optimizer got an empty parameter list")

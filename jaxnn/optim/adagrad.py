@@ -64,6 +64,14 @@ def Adagrad(
         ``initial_accumulator_value``, ``eps`` negative.
 
     Reference: ``torch.optim.Adagrad``.
+
+    Example:
+      >>> tx = Adagrad(lr=0.1)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.9, 2.1], dtype=float32)}
     """
     check_nonnegative(
         lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,

@@ -83,6 +83,14 @@ def Adam(
       ValueError: negative ``lr``/``eps``/``weight_decay`` or betas outside [0, 1).
 
     Reference: ``torch.optim.Adam``.
+
+    Example:
+      >>> tx = Adam(lr=0.1)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.9, 2.1], dtype=float32)}
     """
     group = adam_group(
         lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,

@@ -35,6 +35,14 @@ def AdamW(
     step and the arguments.
 
     Reference: ``torch.optim.AdamW``.
+
+    Example:
+      >>> tx = AdamW(lr=0.1)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.899, 2.098], dtype=float32)}
     """
     group = adam.adam_group(
         lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,

@@ -64,6 +64,14 @@ def SGD(
         without momentum or with dampening (torch's messages).
 
     Reference: ``torch.optim.SGD`` (its ``lr`` default is 1e-3 in torch 2.13).
+
+    Example:
+      >>> tx = SGD(lr=0.1, momentum=0.9)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.9, 2.1], dtype=float32)}
     """
     check_nonnegative(lr=lr, momentum=momentum, weight_decay=weight_decay)
     if nesterov and (momentum <= 0 or dampening != 0):
