@@ -58,6 +58,7 @@ from jax.experimental import checkify
 
 __all__ = [
     "ClassIndexError",
+    "IndexRangeError",
     "ValueRangeError",
     "enabled",
     "enable",
@@ -73,7 +74,11 @@ _enabled = False
 _eager = os.environ.get("JAXNN_EAGER_CHECKS", "1").strip().lower() not in ("0", "false", "off", "no")
 
 
-class ClassIndexError(IndexError, ValueError):
+class IndexRangeError(IndexError, ValueError):
+    """An index outside its range (an Embedding row); an ``IndexError`` like torch's, and a ``ValueError``."""
+
+
+class ClassIndexError(IndexRangeError):
     """A class index outside ``[0, C)``; an ``IndexError`` like torch's, and a ``ValueError``."""
 
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import ArrayLike
 
+from ..checks import IndexRangeError
 from ..functional._checks import check_static_value
 from ..module import Module
 from ..parameter import Parameter
@@ -118,6 +119,7 @@ class Embedding(Module):
             lambda i: (i >= 0) & (i < self.num_embeddings),
             idx,
             f"Embedding: index out of range, indices must be in [0, {self.num_embeddings})",
+            IndexRangeError,
         )
         weight = self.weight[...]
         if self.max_norm is not None:
