@@ -1,39 +1,46 @@
-"""Opt-in validation of array *values* that torch checks and jitted JAX cannot.
+"""Validation of array *values* that torch checks: eager by default, opt-in under jit.
 
 torch raises for a class index outside ``[0, C)`` (``IndexError: Target 5 is
 out of bounds.``) and for a ``binary_cross_entropy`` probability outside
-``[0, 1]``. Inside ``jax.jit`` values are unknown at trace time, so jaxnn's
-losses cannot raise there. What they do instead, with checks **off** (the
-default, eager and jitted alike, so both give the same numbers):
+``[0, 1]``. jaxnn does the same whenever the values are concrete (an eager
+call, not traced by ``jax.jit``/``grad``/``vmap``): a :class:`ClassIndexError`
+(an ``IndexError``) or :class:`ValueRangeError` (a ``RuntimeError``) names the argument, the first bad value
+and its position::
 
-* an out-of-range class index (not equal to ``ignore_index``) makes that
-  element's loss ``nan``, hence a ``nan`` 'mean' or 'sum' (negative indices do
-  not wrap around as NumPy indexing would);
-* a ``binary_cross_entropy`` input outside ``[0, 1]`` gives ``nan`` (the log of
-  a negative number).
+    F.cross_entropy(logits, jnp.array([0, 10]))   # 10 classes
+    # ClassIndexError: target holds class index 10 at position (1,), outside [0, 10) ...
 
-Turn checks **on** to get errors instead::
+Inside ``jax.jit`` values are unknown at trace time, so nothing can raise
+there. With the jit checks **off** (the default) a jitted call gives:
 
-    import jaxnn.checks
-    with jaxnn.checks.checking():          # or jaxnn.checks.enable()
-        F.cross_entropy(logits, target)    # eager: raises ClassIndexError
+* for an out-of-range class index (not equal to ``ignore_index``): ``nan`` for
+  that element, hence a ``nan`` 'mean' or 'sum' (negative indices do not wrap
+  around as NumPy indexing would);
+* for a ``binary_cross_entropy`` input outside ``[0, 1]``: ``nan`` (the log of a
+  negative number); a target outside ``[0, 1]`` is not detected (a finite,
+  wrong number).
 
-With checks on, concrete (eager) values are inspected on the host and a
-:class:`ClassIndexError` / ``ValueError`` names the first bad value and its
-position. Traced values get a ``jax.experimental.checkify`` check, so wrap the
-jitted function to collect it::
+Turn the jit checks **on** to have them staged as ``jax.experimental.checkify``
+checks, collected by wrapping the jitted function::
 
     from jax.experimental import checkify
-    err, loss = checkify.checkify(jax.jit(f))(logits, target)
+    with jaxnn.checks.checking():          # or jaxnn.checks.enable()
+        err, loss = checkify.checkify(jax.jit(f))(logits, target)
     err.throw()
 
 The same holds for the other value checks jaxnn makes eagerly (a negative
 ``gaussian_nll_loss`` var, CTC lengths and labels, Embedding indices, a
-non-positive margin): with checks off they are skipped under ``jax.jit``;
-with checks on they become checkify checks (:func:`staged`).
+non-positive margin): skipped under ``jax.jit`` unless checks are on, then
+checkify checks (:func:`staged`).
+
+The eager class-index and probability checks cost a pass over the array and a
+host round trip per call (figures in docs/reliability.md); :func:`eager` turns
+them off (``jaxnn.checks.eager(False)``, for the process or as a ``with``
+block), as does the environment variable ``JAXNN_EAGER_CHECKS=0`` read at
+import. They stay on when the jit checks are on.
 
 A jitted function with checks on that is *not* wrapped in ``checkify`` fails at
-trace time with JAX's "not functionalized" error. The switch is read when a
+trace time with JAX's "not functionalized" error. The switches are read when a
 function is traced: a function jitted while checks were off keeps no checks
 until it is traced again.
 """
@@ -41,6 +48,7 @@ until it is traced again.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Callable, Iterator, Optional
 
 import jax
@@ -50,19 +58,32 @@ from jax.experimental import checkify
 
 __all__ = [
     "ClassIndexError",
+    "IndexRangeError",
+    "ValueRangeError",
     "enabled",
     "enable",
     "checking",
+    "eager",
+    "eager_enabled",
     "validate_class_indices",
     "validate_interval",
     "staged",
 ]
 
 _enabled = False
+_eager = os.environ.get("JAXNN_EAGER_CHECKS", "1").strip().lower() not in ("0", "false", "off", "no")
 
 
-class ClassIndexError(IndexError, ValueError):
+class IndexRangeError(IndexError, ValueError):
+    """An index outside its range (an Embedding row); an ``IndexError`` like torch's, and a ``ValueError``."""
+
+
+class ClassIndexError(IndexRangeError):
     """A class index outside ``[0, C)``; an ``IndexError`` like torch's, and a ``ValueError``."""
+
+
+class ValueRangeError(ValueError, RuntimeError):
+    """A value outside its allowed interval (a probability above 1); torch's ``RuntimeError``, and a ``ValueError``."""
 
 
 def enabled() -> bool:
@@ -87,6 +108,37 @@ def checking(on: bool = True) -> Iterator[None]:
         _enabled = previous
 
 
+class eager:
+    """Turns the eager class-index and probability checks on or off; also a ``with`` block.
+
+    ``jaxnn.checks.eager(False)`` switches them off for the process;
+    ``with jaxnn.checks.eager(False): ...`` only inside the block, restoring
+    the old setting after. They are on by default (unless the environment
+    variable ``JAXNN_EAGER_CHECKS`` is ``0``).
+
+    >>> import jax.numpy as jnp, jaxnn.functional as F
+    >>> with jaxnn.checks.eager(False):
+    ...     print(F.nll_loss(jnp.zeros((1, 3)), jnp.array([3])))
+    nan
+    """
+
+    def __init__(self, on: bool = True) -> None:
+        global _eager
+        self._previous, _eager = _eager, bool(on)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        global _eager
+        _eager = self._previous
+
+
+def eager_enabled() -> bool:
+    """Whether concrete class indices and probabilities are checked (see :class:`eager`)."""
+    return _eager or _enabled
+
+
 def _check(values: jax.Array, bad: Callable, message: str, error: type[Exception]) -> None:
     """Raises ``error`` for the first element where ``bad`` holds, or stages a checkify check.
 
@@ -96,9 +148,17 @@ def _check(values: jax.Array, bad: Callable, message: str, error: type[Exception
     if values.size == 0:
         return
     if isinstance(values, jax.core.Tracer):
+        if not _enabled:
+            return
         mask = jnp.ravel(bad(values))
         first = jnp.ravel(values)[jnp.argmax(mask)]
         checkify.check(~jnp.any(mask), message.replace("{where}", ""), value=first)
+        return
+    if not eager_enabled():
+        return
+    on_host = not isinstance(values, jax.Array) or all(d.platform == "cpu" for d in values.devices())
+    # On an accelerator only one bool crosses to the host unless something is wrong.
+    if not on_host and not bool(jnp.any(bad(values))):
         return
     host = np.asarray(values)
     mask = np.asarray(bad(host))
@@ -128,18 +188,16 @@ def validate_class_indices(
     low: int = 0,
     name: str = "target",
 ) -> None:
-    """Checks (when enabled) that every index of ``target`` lies in ``[low, num_classes)``.
+    """Checks that every index of ``target`` lies in ``[low, num_classes)``.
 
     Elements equal to ``ignore_index`` are skipped. ``low`` is -1 for
-    ``multilabel_margin_loss``, whose -1 ends a sample's target list. Does
-    nothing when checks are off.
+    ``multilabel_margin_loss``, whose -1 ends a sample's target list.
+    Concrete values are checked unless :class:`eager` checks are off; traced
+    ones get a checkify check when checks are on.
 
     Raises:
       ClassIndexError: eagerly, naming the first bad index and its position.
     """
-    if not _enabled:
-        return
-
     def bad(t):
         out = (t < low) | (t >= num_classes)
         return out if ignore_index is None else out & (t != ignore_index)
@@ -155,14 +213,11 @@ def validate_class_indices(
 
 
 def validate_interval(x: jax.Array, low: float, high: float, name: str) -> None:
-    """Checks (when enabled) that every element of ``x`` lies in ``[low, high]``; nan fails.
+    """Checks that every element of ``x`` lies in ``[low, high]`` (as :func:`validate_class_indices`); nan fails.
 
     Raises:
       ValueError: eagerly, naming the first bad value and its position.
     """
-    if not _enabled:
-        return
-
     def bad(v):
         return ~((v >= low) & (v <= high))
 
@@ -171,5 +226,5 @@ def validate_interval(x: jax.Array, low: float, high: float, name: str) -> None:
         bad,
         f"all elements of {name} should be between {low} and {high}; "
         f"found {{value}}{{where}}",
-        ValueError,
+        ValueRangeError,
     )

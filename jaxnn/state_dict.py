@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ._torch_habits import is_torch, reject_torch_module
 from .parameter import FrozenParameter
 
 __all__ = [
@@ -123,7 +124,12 @@ def state_dict(model: nnx.Module, prefix: str = "") -> dict[str, np.ndarray]:
     Returns:
       ``{key: numpy array}`` (copies), in torch's order. A variable shared by two
       modules appears under both keys, as in torch.
+
+    Example:
+      >>> {k: v.shape for k, v in state_dict(jaxnn.Linear(2, 3, rngs=nnx.Rngs(0))).items()}
+      {'weight': (3, 2), 'bias': (3,)}
     """
+    reject_torch_module(model, "model", "jaxnn.state_dict")
     return {name: _export(v) for name, v in _named_variables(model, prefix) if _persistent(v)}
 
 
@@ -138,7 +144,12 @@ def named_parameters(
     """torch's ``named_parameters()``: ``(name, array)`` of each parameter once
     (shared ones under their first name; every name with ``remove_duplicate=False``),
     frozen parameters included as in torch; ``recurse=False``: the module's own only.
-    ``prefix="m"`` names them ``"m.weight"``, as torch."""
+    ``prefix="m"`` names them ``"m.weight"``, as torch.
+
+    Example:
+      >>> [(name, p.shape) for name, p in named_parameters(jaxnn.Linear(2, 3, rngs=nnx.Rngs(0)))]
+      [('weight', (3, 2)), ('bias', (3,))]
+    """
     seen: set[int] = set()
     for name, variable in _named_variables(model, _dotted(prefix), recurse):
         if _is_parameter(variable) and (not remove_duplicate or id(variable) not in seen):
@@ -197,7 +208,12 @@ def _materialize_lazy(model: nnx.Module, state_dict: Mapping[str, Any]) -> None:
 
 def num_parameters(model: nnx.Module, trainable_only: bool = False) -> int:
     """Number of parameter elements, ``sum(p.numel() for p in model.parameters())``;
-    ``trainable_only`` drops frozen parameters (torch's ``if p.requires_grad``)."""
+    ``trainable_only`` drops frozen parameters (torch's ``if p.requires_grad``).
+
+    Example:
+      >>> num_parameters(jaxnn.Linear(2, 3, rngs=nnx.Rngs(0)))
+      9
+    """
     seen: set[int] = set()
     total = 0
     for _, variable in _named_variables(model):
@@ -253,9 +269,22 @@ def load_state_dict(
       StateDictError (a ``RuntimeError`` and ``ValueError``): listing every missing
         and unexpected key when ``strict``, and every shape mismatch in any case
         (as torch). Nothing is loaded when it raises.
+
+    Example:
+      >>> model = jaxnn.Linear(2, 3, rngs=nnx.Rngs(0))
+      >>> load_state_dict(model, {"weight": np.ones((3, 2)), "bias": np.zeros(3)})
+      IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+      >>> model(jnp.ones(2))
+      Array([2., 2., 2.], dtype=float32)
     """
     from .interop.io import read_state_dict, rename_keys
 
+    reject_torch_module(model, "model", "jaxnn.load_state_dict")
+    if is_torch(source) and hasattr(source, "state_dict"):
+        raise TypeError(
+            f"jaxnn.load_state_dict: source is a torch module ({type(source).__name__}); "
+            "pass its weights, source=torch_model.state_dict()"
+        )
     state_dict = read_state_dict(source) if isinstance(source, (str, os.PathLike)) else source
     if strip_prefix is not None or key_map is not None:
         state_dict = rename_keys(state_dict, strip_prefix, key_map)
@@ -299,7 +328,15 @@ def save_state_dict(
 
     Either file loads into the torch twin: ``torch_model.load_state_dict(
     safetensors.torch.load_file(path))`` or ``torch.load(path, weights_only=True)``.
+
+    Example:
+      >>> import os, tempfile
+      >>> path = os.path.join(tempfile.mkdtemp(), "linear.safetensors")
+      >>> save_state_dict(jaxnn.Linear(2, 3, rngs=nnx.Rngs(0)), path)
+      >>> load_state_dict(jaxnn.Linear(2, 3, rngs=nnx.Rngs(1)), path)
+      IncompatibleKeys(missing_keys=[], unexpected_keys=[])
     """
     from .interop.io import write_state_dict
 
+    reject_torch_module(model, "model", "jaxnn.save_state_dict")
     write_state_dict(state_dict(model), path, metadata)

@@ -68,15 +68,23 @@ def _call(cls, **options):
     return call
 
 
-def _checked(fn):
-    """``fn`` run with jaxnn's opt-in value checks on."""
+def _value_checked(fn, nan_when_off=True):
+    """``fn`` as a value-checked row: it raises on concrete values by default (jaxnn's eager checks).
+
+    ``unchecked`` runs it with the eager checks off (``jaxnn.checks.eager(False)``),
+    where the bad value must come out as nan when ``nan_when_off``.
+    """
 
     def checked(*args, **kwargs):
-        with jaxnn.checks.checking():
+        return fn(*args, **kwargs)
+
+    def unchecked(*args, **kwargs):
+        with jaxnn.checks.eager(False):
             return fn(*args, **kwargs)
 
     checked.__name__ = fn.__name__
-    checked.unchecked = fn
+    if nan_when_off:
+        checked.unchecked = unchecked
     return checked
 
 
@@ -129,7 +137,7 @@ SPECIFIC = [
     Bad("smooth_l1_loss/beta-negative", F.smooth_l1_loss, (X, T), {"beta": -0.5}, ValueError, ("beta", "-0.5"), TF.smooth_l1_loss),
     Bad("smooth_l1_loss/beta-nan", F.smooth_l1_loss, (X, T), {"beta": NAN}, ValueError, ("beta", "nan"), TF.smooth_l1_loss),
     Bad("SmoothL1Loss/beta-negative", _call(jaxnn.SmoothL1Loss, beta=-0.5), (X, T), {}, ValueError, ("beta", "-0.5"), _call(torch.nn.SmoothL1Loss, beta=-0.5)),
-    Bad("gaussian_nll_loss/var-negative", F.gaussian_nll_loss, (X, T, -_pos(3, 4)), {}, ValueError, ("var", "negative", "(3, 4)"), TF.gaussian_nll_loss, traced=False),
+    Bad("gaussian_nll_loss/var-negative", F.gaussian_nll_loss, (X, T, -_pos(3, 4)), {}, ValueError, ("var", "negative", "(3, 4)", "at position (0, 0)"), TF.gaussian_nll_loss, traced=False),
     Bad("gaussian_nll_loss/var-negative-float", F.gaussian_nll_loss, (X, T, -1.0), {}, ValueError, ("var", "-1.0"), TF.gaussian_nll_loss),
     Bad("gaussian_nll_loss/var-size", F.gaussian_nll_loss, (X, T, _pos(2, 4)), {}, ValueError, ("var", "(2, 4)", "(3, 4)"), TF.gaussian_nll_loss),
     Bad("gaussian_nll_loss/var-two-dims-1", F.gaussian_nll_loss, (_f32(2, 3, 4), _f32(2, 3, 4), _pos(2, 1, 1)), {}, ValueError, ("var", "(2, 1, 1)", "(2, 3, 4)"), TF.gaussian_nll_loss),
@@ -151,21 +159,22 @@ SPECIFIC = [
     Bad("multi_margin_loss/weight-length", F.multi_margin_loss, (X, np.array([0, 3, 1])), {"weight": _pos(3)}, ValueError, ("weight", "4", "(3,)"), TF.multi_margin_loss),
     Bad("multi_margin_loss/float-class-target", F.multi_margin_loss, (X, np.array([0.0, 3.0, 1.0], np.float32)), {}, TypeError, ("target", "float32", "(3,)"), TF.multi_margin_loss),
     Bad("multilabel_margin_loss/float-target", F.multilabel_margin_loss, (X, _pos(3, 4)), {}, TypeError, ("target", "float32", "(3, 4)"), TF.multilabel_margin_loss),
-    Bad("ctc_loss/input-lengths-longer-than-sequence", F.ctc_loss, (*CTC[:2], np.array([7, 5]), CTC[3]), {}, ValueError, ("input_lengths", "6", "7"), TF.ctc_loss, traced=False),
+    Bad("ctc_loss/input-lengths-longer-than-sequence", F.ctc_loss, (*CTC[:2], np.array([7, 5]), CTC[3]), {}, RuntimeError, ("input_lengths", "6", "7", "position (0,)"), TF.ctc_loss, traced=False),
     Bad("ctc_loss/target-lengths-longer-than-targets", F.ctc_loss, (*CTC[:3], np.array([4, 2])), {}, ValueError, ("target", "(2, 3)", "4"), TF.ctc_loss, traced=False),
-    Bad("ctc_loss/negative-target-length", F.ctc_loss, (*CTC[:3], np.array([-1, 2])), {}, ValueError, ("target_lengths", "-1"), TF.ctc_loss, traced=False),
+    Bad("ctc_loss/negative-target-length", F.ctc_loss, (*CTC[:3], np.array([-1, 2])), {}, RuntimeError, ("target_lengths", "-1", "position (0,)"), TF.ctc_loss, traced=False),
     Bad("ctc_loss/lengths-per-sequence", F.ctc_loss, (*CTC[:2], np.array([6, 5, 4]), CTC[3]), {}, ValueError, ("input_lengths", "2", "(3,)"), TF.ctc_loss),
     Bad("ctc_loss/concatenated-targets-sum", F.ctc_loss, (CTC[0], CTC[1].reshape(-1)[:4], *CTC[2:]), {}, ValueError, ("sum(target_lengths)", "5", "(4,)"), TF.ctc_loss, traced=False),
     Bad("ctc_loss/log-probs-rank", F.ctc_loss, (CTC[0][None], *CTC[1:]), {}, ValueError, ("log_probs", "(1, 6, 2, 4)")),
     Bad("ctc_loss/blank", F.ctc_loss, CTC, {"blank": 4}, ValueError, ("blank", "[0, 4)", "4")),
     Bad("ctc_loss/float-targets", F.ctc_loss, (CTC[0], CTC[1].astype(np.float32), *CTC[2:]), {}, TypeError, ("targets", "float32", "(2, 3)")),
     Bad("ctc_loss/label-out-of-range", F.ctc_loss, (CTC[0], CTC[1] * 2, *CTC[2:]), {}, ValueError, ("targets", "[0, 4)", "6"), traced=False),
-    # value checks: eager with jaxnn.checks on (off by default, see test_value_checks_off_give_nan)
-    Bad("cross_entropy/class-out-of-range", _checked(F.cross_entropy), (X, np.array([0, 4, 1])), {}, IndexError, ("target", "4", "(1,)", "[0, 4)"), TF.cross_entropy, traced=False),
-    Bad("nll_loss/negative-class", _checked(F.nll_loss), (X, np.array([0, -2, 1])), {}, IndexError, ("target", "-2", "(1,)"), TF.nll_loss, traced=False),
-    Bad("multi_margin_loss/class-out-of-range", _checked(F.multi_margin_loss), (X, np.array([0, 4, 1])), {}, IndexError, ("target", "4", "[0, 4)"), TF.multi_margin_loss, traced=False),
-    Bad("multilabel_margin_loss/class-out-of-range", _checked(F.multilabel_margin_loss), (X, np.array([[5, -1, 0, 0]] * 3)), {}, IndexError, ("target", "5", "(0, 0)"), TF.multilabel_margin_loss, traced=False),
-    Bad("binary_cross_entropy/probability-above-1", _checked(F.binary_cross_entropy), (_pos(3, 4) + 1.0, _pos(3, 4)), {}, ValueError, ("input", "between 0 and 1", "(0, 0)"), TF.binary_cross_entropy, traced=False),
+    # value checks: raised on concrete values by default (jaxnn.checks.eager), nan when off (test_value_checks_off_give_nan)
+    Bad("cross_entropy/class-out-of-range", _value_checked(F.cross_entropy), (X, np.array([0, 4, 1])), {}, IndexError, ("target", "4", "(1,)", "[0, 4)"), TF.cross_entropy, traced=False),
+    Bad("nll_loss/negative-class", _value_checked(F.nll_loss), (X, np.array([0, -2, 1])), {}, IndexError, ("target", "-2", "(1,)"), TF.nll_loss, traced=False),
+    Bad("multi_margin_loss/class-out-of-range", _value_checked(F.multi_margin_loss), (X, np.array([0, 4, 1])), {}, IndexError, ("target", "4", "[0, 4)"), TF.multi_margin_loss, traced=False),
+    Bad("multilabel_margin_loss/class-out-of-range", _value_checked(F.multilabel_margin_loss), (X, np.array([[5, -1, 0, 0]] * 3)), {}, IndexError, ("target", "5", "(0, 0)"), TF.multilabel_margin_loss, traced=False),
+    Bad("binary_cross_entropy/probability-above-1", _value_checked(F.binary_cross_entropy), (_pos(3, 4) + 1.0, _pos(3, 4)), {}, ValueError, ("input", "between 0 and 1", "(0, 0)"), TF.binary_cross_entropy, traced=False),
+    Bad("binary_cross_entropy/target-above-1", _value_checked(F.binary_cross_entropy, nan_when_off=False), (_pos(3, 4), _pos(3, 4) + 1.0), {}, ValueError, ("target", "between 0 and 1", "(0, 0)"), TF.binary_cross_entropy, traced=False),
     Bad("mse_loss/string-input", F.mse_loss, ("abc", T), {}, TypeError, ("input", "str"), TF.mse_loss),
     Bad("mse_loss/bool-input", F.mse_loss, (X > 0, T), {}, TypeError, ("input", "bool", "(3, 4)")),
     Bad("kl_div/integer-input", F.kl_div, (np.zeros((3, 4), np.int64), _pos(3, 4)), {"reduction": "sum"}, TypeError, ("input", "int", "(3, 4)"), TF.kl_div),
@@ -205,6 +214,14 @@ def _optimizer_rows() -> list[Bad]:
         if name in ADAM_FAMILY:
             rows.append(Bad(f"optim.{name}/beta2", fn, (), {"betas": (0.9, 1.0)}, ValueError, ("beta", "index 1", "1.0"), tfn))
             rows.append(Bad(f"optim.{name}/beta1", fn, (), {"betas": (-0.1, 0.999)}, ValueError, ("beta", "index 0", "-0.1"), tfn))
+    # torch's call shape, SGD(model.parameters(), lr=...): every optimizer, so a new one without
+    # optim._core.rejects_parameters fails here (issue 21: "got multiple values for argument 'lr'")
+    model = jaxnn.Linear(2, 1, rngs=nnx.Rngs(0))
+    for name in (n for n in jaxnn.optim.__all__ if n[0].isupper() and n not in ("OptimizerState", "TorchOptimizer")):
+        fn = getattr(jaxnn.optim, name)
+        for what, params in (("model", model), ("state", nnx.state(model, nnx.Param)), ("torch-parameters", torch.nn.Linear(2, 1).parameters())):
+            rows.append(Bad(f"optim.{name}/given-{what}", fn, (params,), {"lr": 0.1}, TypeError,
+                            ("takes no parameters", f"jaxnn.optim.{name}(lr=0.1)", "tx.init(params)")))
     sgd, tsgd = jaxnn.optim.SGD, _torch_optimizer("SGD")
     rows.append(Bad("optim.SGD/nesterov-without-momentum", sgd, (), {"nesterov": True}, ValueError, ("Nesterov", "momentum"), tsgd))
     rows.append(Bad("optim.SGD/nesterov-with-dampening", sgd, (), {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, ValueError, ("Nesterov", "dampening"), tsgd))
@@ -230,6 +247,7 @@ def _layer_rows() -> list[Bad]:
     for rid, (name, ctor, kw, inputs, error, says) in {
         "Linear/in-features": ("Linear", (4, 3), {}, (_f32(2, 5),), ValueError, ("(2, 5)", "in_features=4")),
         "Conv2d/channels": ("Conv2d", (3, 2, 3), {}, (img,), ValueError, ("(1, 2, 5, 5)", "3 channels", "2 channels")),
+        "Conv2d/channels-last": ("Conv2d", (3, 2, 3), {}, (_f32(1, 5, 5, 3),), ValueError, ("(1, 5, 5, 3)", "3 channels", "channels-first", "jnp.moveaxis(x, -1, 1)")),
         "Conv2d/rank": ("Conv2d", (2, 2, 3), {}, (img[None],), ValueError, ("4D", "(1, 1, 2, 5, 5)")),
         "Conv2d/input-smaller-than-kernel": ("Conv2d", (2, 2, 3), {}, (img[..., :2, :2],), ValueError, ("(2, 2)", "(3, 3)")),
         "Conv1d/reflect-padding": ("Conv1d", (2, 2, 3), {"padding": 3, "padding_mode": "reflect"}, (_f32(1, 2, 3),), ValueError, ("reflect", "(3,)")),
@@ -256,7 +274,7 @@ def _layer_rows() -> list[Bad]:
         rows.append(Bad(rid, lambda *a, jcls=jcls, ctor=ctor, kw=kw: jcls(*ctor, **kw, rngs=nnx.Rngs(0)), (), {}, error, says,
                         lambda *a, tcls=tcls, ctor=ctor, kw=kw: tcls(*ctor, **kw)))
     rows += [
-        Bad("Embedding/index-out-of-range", _layer(jaxnn.Embedding, 10, 3), (np.array([1, 12]),), {}, ValueError, ("index", "[0, 10)"),
+        Bad("Embedding/index-out-of-range", _layer(jaxnn.Embedding, 10, 3), (np.array([1, 12]),), {}, IndexError, ("index", "[0, 10)", "12", "position (1,)"),
             _layer(torch.nn.Embedding, 10, 3), traced=False),
         Bad("gelu/approximate", F.gelu, (X,), {"approximate": "fast"}, ValueError, ("approximate", "'fast'"), TF.gelu),
         Bad("prelu/weight", F.prelu, (_f32(2, 5), _pos(3)), {}, ValueError, ("weight", "3", "(2, 5)"), TF.prelu),
@@ -276,6 +294,15 @@ def _state_dict_rows() -> list[Bad]:
     }.items():
         rows.append(Bad(rid, lambda sd=sd: jaxnn.load_state_dict(jaxnn.Linear(5, 3, rngs=nnx.Rngs(0)), sd), (), {}, StateDictError, says,
                         lambda sd=sd: torch.nn.Linear(5, 3).load_state_dict({k: torch.tensor(v) for k, v in sd.items()})))
+    tlinear = torch.nn.Linear(5, 3)
+    twin = ("torch module", "Linear", "jaxnn.Linear", "torch_model.state_dict()")
+    rows += [
+        Bad("state_dict/torch-module", jaxnn.state_dict, (tlinear,), {}, TypeError, ("jaxnn.state_dict", "model", *twin)),
+        Bad("load_state_dict/torch-model", jaxnn.load_state_dict, (tlinear, good), {}, TypeError, ("jaxnn.load_state_dict", "model", *twin)),
+        Bad("load_state_dict/torch-source", lambda: jaxnn.load_state_dict(jaxnn.Linear(5, 3, rngs=nnx.Rngs(0)), tlinear), (), {}, TypeError,
+            ("source", "torch module", "source=torch_model.state_dict()")),
+        Bad("save_state_dict/torch-module", jaxnn.save_state_dict, (tlinear, "never-written.safetensors"), {}, TypeError, ("jaxnn.save_state_dict", *twin)),
+    ]
     return rows
 
 
@@ -349,7 +376,7 @@ VALUE_CHECKED = [r for r in TABLE if hasattr(r.fn, "unchecked")]
 
 @pytest.mark.parametrize("row", VALUE_CHECKED, ids=[r.id for r in VALUE_CHECKED])
 def test_value_checks_off_give_nan(row: Bad):
-    """With checks off (the default, so eager and jit agree) the bad value poisons the loss as nan, never a plausible number."""
+    """With the eager checks off (as under jit) the bad value poisons the loss as nan, never a plausible number."""
     assert np.isnan(np.asarray(row.fn.unchecked(*row.args, **row.kwargs))).all()
 
 

@@ -108,18 +108,25 @@ def same_shape(x: jax.Array, y: jax.Array, names: Sequence[str], what: str = "")
         )
 
 
-def check_static_value(condition_fn, value, message: str) -> None:
-    """Raises ``ValueError(message)`` if ``value`` is concrete and fails ``condition_fn``.
+def check_static_value(condition_fn, value, message: str, error: type[Exception] = ValueError) -> None:
+    """Raises ``error(message)`` if ``value`` is concrete and fails ``condition_fn``.
 
-    Under ``jax.jit`` a traced value cannot be inspected; the check is then
-    skipped, or staged for ``checkify`` when ``jaxnn.checks`` is on.
+    For an array the message goes on with the first failing value and its
+    position. Under ``jax.jit`` a traced value cannot be inspected; the check
+    is then skipped, or staged for ``checkify`` when ``jaxnn.checks`` is on.
     """
     if isinstance(value, jax.core.Tracer):
         if checks.enabled():
             checks.staged(condition_fn(value), message)
         return
-    if not bool(np.all(condition_fn(np.asarray(value)))):
-        raise ValueError(message)
+    host = np.asarray(value)
+    ok = np.asarray(condition_fn(host))
+    if bool(np.all(ok)):
+        return
+    if host.ndim:
+        position = tuple(int(i) for i in np.argwhere(~ok)[0])
+        message = f"{message}; found {host[position]} at position {position}"
+    raise error(message)
 
 
 def same_ndim(arrays: Sequence[jax.Array], names: Sequence[str], what: str = "") -> None:

@@ -250,6 +250,10 @@ def cross_entropy(
     logit by a gather, with no one-hot of the logits' size.
 
     Reference: ``torch.nn.functional.cross_entropy`` (aten LossNLL.cpp).
+
+    Example:
+      >>> F.cross_entropy(jnp.zeros((2, 4)), jnp.array([0, 3])).round(4)
+      Array(1.3863, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     label_smoothing = _smoothing(label_smoothing)
@@ -304,6 +308,10 @@ def nll_loss(
       A scalar, or the per-element loss with 'none'.
 
     Reference: ``torch.nn.functional.nll_loss`` (aten LossNLL.cpp).
+
+    Example:
+      >>> F.nll_loss(jnp.log(jnp.array([[0.25, 0.75]])), jnp.array([1])).round(4)
+      Array(0.2877, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     return _indexed(
@@ -429,6 +437,10 @@ def binary_cross_entropy(
     formula's value (target).
 
     Reference: ``torch.nn.functional.binary_cross_entropy`` (aten Loss.cpp).
+
+    Example:
+      >>> F.binary_cross_entropy(jnp.array([0.5, 0.9]), jnp.array([1.0, 1.0])).round(4)
+      Array(0.39929998, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     input = float_input(input, "input")
@@ -480,6 +492,10 @@ def binary_cross_entropy_with_logits(
       is nan.
 
     Reference: ``torch.nn.functional.binary_cross_entropy_with_logits`` (aten Loss.cpp).
+
+    Example:
+      >>> F.binary_cross_entropy_with_logits(jnp.zeros(2), jnp.array([1.0, 0.0])).round(4)
+      Array(0.6931, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     input = float_input(input, "input")
@@ -522,6 +538,10 @@ def soft_margin_loss(
       A scalar, or ``input``'s shape with 'none'. Empty input: 'mean' is nan.
 
     Reference: ``torch.nn.functional.soft_margin_loss`` (aten Loss.cpp).
+
+    Example:
+      >>> F.soft_margin_loss(jnp.zeros(2), jnp.array([1.0, -1.0])).round(4)
+      Array(0.6931, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     input = float_input(input, "input")
@@ -554,6 +574,10 @@ def multilabel_soft_margin_loss(
       'mean' is nan.
 
     Reference: ``torch.nn.functional.multilabel_soft_margin_loss`` (Python in torch).
+
+    Example:
+      >>> F.multilabel_soft_margin_loss(jnp.zeros((1, 3)), jnp.array([[1.0, 0.0, 1.0]])).round(4)
+      Array(0.6931, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     input = float_input(input, "input")
@@ -626,6 +650,10 @@ def multi_margin_loss(
       Out-of-range indices give nan (see :mod:`jaxnn.checks`).
 
     Reference: ``torch.nn.functional.multi_margin_loss`` (aten LossMultiMargin.cpp).
+
+    Example:
+      >>> F.multi_margin_loss(jnp.array([[0.1, 0.2, 0.4, 0.8]]), jnp.array([3])).round(4)
+      Array(0.325, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     if p not in (1, 2):
@@ -764,6 +792,10 @@ def multilabel_margin_loss(
     forward-mode differentiation (``jax.jvp``) is not available for this loss.
 
     Reference: ``torch.nn.functional.multilabel_margin_loss`` (aten LossMultiLabelMargin.cpp).
+
+    Example:
+      >>> F.multilabel_margin_loss(jnp.array([[0.1, 0.2, 0.4, 0.8]]), jnp.array([[3, 0, -1, 1]])).round(4)
+      Array(0.84999996, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     input = float_input(input, "input")

@@ -79,6 +79,10 @@ def margin_ranking_loss(
     The target gets a gradient too, as in torch.
 
     Reference: ``torch.nn.functional.margin_ranking_loss``.
+
+    Example:
+      >>> F.margin_ranking_loss(jnp.array([1.0, 2.0]), jnp.array([2.0, 1.0]), jnp.ones(2))
+      Array(0.5, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     x1 = float_input(input1, "input1")
@@ -119,6 +123,10 @@ def hinge_embedding_loss(
     passes it at the tie).
 
     Reference: ``torch.nn.functional.hinge_embedding_loss``.
+
+    Example:
+      >>> F.hinge_embedding_loss(jnp.array([0.3, 2.0]), jnp.array([1.0, -1.0])).round(4)
+      Array(0.14999999, dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     x = float_input(input, "input")
@@ -156,6 +164,10 @@ def cosine_embedding_loss(
       The loss, a scalar or (N,) with 'none'. Mean of an empty batch is nan.
 
     Reference: ``torch.nn.functional.cosine_embedding_loss``.
+
+    Example:
+      >>> F.cosine_embedding_loss(jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 1.0]]), jnp.array([1]))
+      Array(1., dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     x1 = float_input(input1, "input1")
@@ -238,6 +250,10 @@ def triplet_margin_loss(
       The loss: a scalar, or (N,) with 'none' (a scalar for unbatched input).
 
     Reference: ``torch.nn.functional.triplet_margin_loss``.
+
+    Example:
+      >>> F.triplet_margin_loss(jnp.zeros((1, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2))).round(4)
+      Array(0., dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     _check_margin(margin)
@@ -277,6 +293,11 @@ def triplet_margin_with_distance_loss(
       The loss: a scalar, or the distance function's output shape with 'none'.
 
     Reference: ``torch.nn.functional.triplet_margin_with_distance_loss``.
+
+    Example:
+      >>> l1 = lambda a, b: jnp.abs(a - b).sum(-1)
+      >>> F.triplet_margin_with_distance_loss(jnp.zeros((1, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2)), distance_function=l1)
+      Array(0., dtype=float32)
     """
     reduction = resolve(reduction)
     _check_margin(margin)

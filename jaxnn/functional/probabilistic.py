@@ -108,6 +108,10 @@ def gaussian_nll_loss(
       TypeError: integer ``input``/``target``/``var`` arrays.
 
     Reference: ``torch.nn.functional.gaussian_nll_loss``.
+
+    Example:
+      >>> F.gaussian_nll_loss(jnp.zeros(3), jnp.ones(3), var=jnp.ones(3))
+      Array(0.5, dtype=float32)
     """
     reduction = resolve(reduction)
     input = float_input(input, "input")
@@ -155,6 +159,10 @@ def poisson_nll_loss(
     ``target <= 0`` (the masked Stirling term's ``0 * log(0)``).
 
     Reference: ``torch.nn.functional.poisson_nll_loss``.
+
+    Example:
+      >>> F.poisson_nll_loss(jnp.zeros(2), jnp.ones(2))
+      Array(1., dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     x, y = broadcast_pair(float_input(input, "input"), float_input(target, "target"), warn=False)
@@ -205,6 +213,10 @@ def kl_div(
     afterwards -- torch's quirk, kept.
 
     Reference: ``torch.nn.functional.kl_div``.
+
+    Example:
+      >>> F.kl_div(jnp.log(jnp.array([0.25, 0.75])), jnp.array([0.5, 0.5]), reduction="sum").round(4)
+      Array(0.14379999, dtype=float32)
     """
     if size_average is None and reduce is None and reduction == "mean":
         warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=2)

@@ -91,6 +91,10 @@ def l1_loss(
     The gradient where ``input == target`` is 0 (torch's ``sgn``), not JAX's 1.
 
     Reference: ``torch.nn.functional.l1_loss``.
+
+    Example:
+      >>> F.l1_loss(jnp.array([1.0, 2.0]), jnp.array([1.0, 0.0]))
+      Array(1., dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     return _pointwise(_l1, input, target, reduction, weight)
@@ -109,6 +113,10 @@ def mse_loss(
     Arguments as :func:`l1_loss`.
 
     Reference: ``torch.nn.functional.mse_loss``.
+
+    Example:
+      >>> F.mse_loss(jnp.array([1.0, 2.0]), jnp.array([1.0, 0.0]), reduction="sum")
+      Array(4., dtype=float32)
     """
     reduction = resolve(reduction, size_average, reduce)
     return _pointwise(_squared, input, target, reduction, weight)
@@ -225,6 +233,10 @@ def huber_loss(
         another shape, shapes that do not broadcast.
 
     Reference: ``torch.nn.functional.huber_loss``.
+
+    Example:
+      >>> F.huber_loss(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="none")
+      Array([0.125, 2.5  ], dtype=float32)
     """
     delta = _static_threshold(delta, "delta", "huber_loss", allow_zero=False)
     reduction = resolve(reduction)
@@ -274,6 +286,10 @@ def smooth_l1_loss(
         broadcast.
 
     Reference: ``torch.nn.functional.smooth_l1_loss``.
+
+    Example:
+      >>> F.smooth_l1_loss(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="none", beta=2.0)
+      Array([0.0625, 2.    ], dtype=float32)
     """
     beta = _static_threshold(beta, "beta", "smooth_l1_loss", allow_zero=True)
     reduction = resolve(reduction, size_average, reduce)

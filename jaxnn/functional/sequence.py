@@ -102,26 +102,36 @@ def _check_values(labels, input_lengths, target_lengths, num_frames: int, num_cl
     """
     _stage_checks(labels, input_lengths, target_lengths, num_frames, num_classes)
     il, tl, lab = _concrete(input_lengths), _concrete(target_lengths), _concrete(labels)
+    # torch raises RuntimeError here; ValueRangeError is that and a ValueError.
     if tl is not None:
         if (tl < 0).any():
-            raise ValueError(f"target_lengths must be >= 0, got {tl.tolist()}")
+            raise checks.ValueRangeError(
+                f"target_lengths must be >= 0, got {tl.tolist()}; found {tl[tl < 0][0]} at position {_first(tl < 0)}"
+            )
         if tl.size and tl.max() > labels.shape[1]:
-            raise ValueError(
+            raise checks.ValueRangeError(
                 f"targets of shape {tuple(labels.shape)} are shorter than the longest target "
-                f"length {int(tl.max())}"
+                f"length {int(tl.max())} (target_lengths position {_first(tl == tl.max())})"
             )
     if il is not None and ((il < 0) | (il > num_frames)).any():
-        raise ValueError(
+        bad = (il < 0) | (il > num_frames)
+        raise checks.ValueRangeError(
             f"input_lengths must be in [0, {num_frames}] (log_probs has {num_frames} frames), "
-            f"got {il.tolist()}"
+            f"got {il.tolist()}; found {il[bad][0]} at position {_first(bad)}"
         )
     if tl is not None and lab is not None:
         inside = np.arange(lab.shape[1]) < tl[:, None]
         bad = inside & ((lab < 0) | (lab >= num_classes))
         if bad.any():
-            raise ValueError(
-                f"targets must be class indices in [0, {num_classes}); got {lab[bad].tolist()}"
+            raise checks.ValueRangeError(
+                f"targets must be class indices in [0, {num_classes}); got {lab[bad].tolist()}, "
+                f"the first at position {_first(bad)}"
             )
+
+
+def _first(mask: np.ndarray) -> tuple[int, ...]:
+    """The position of the first True of ``mask``."""
+    return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
 def _logsumexp3(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
@@ -288,6 +298,11 @@ def ctc_loss(
     (torch's CPU kernel has no half precision) and are cast back.
 
     Reference: ``torch.nn.functional.ctc_loss``.
+
+    Example:
+      >>> log_probs = jax.nn.log_softmax(jnp.zeros((3, 1, 2)))   # (T, N, C), blank 0
+      >>> F.ctc_loss(log_probs, jnp.array([[1]]), jnp.array([3]), jnp.array([1])).round(4)
+      Array(0.2877, dtype=float32)
     """
     reduction = resolve(reduction)
     log_probs = float_input(log_probs, "log_probs")

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from . import _ops
+from ..checks import IndexRangeError
 from ._checks import as_array, check_static_value, float_input
 from ._reduction import accumulation_dtype
 
@@ -50,6 +51,7 @@ def _check_range(idx: jax.Array, num_embeddings: int, name: str) -> None:
         lambda i: (i >= 0) & (i < num_embeddings),
         idx,
         f"{name}: index out of range, indices must be in [0, {num_embeddings})",
+        IndexRangeError,
     )
 
 

@@ -94,9 +94,17 @@ class _ConvNd(Module):
             )
         channels = x.shape[0 if x.ndim == nd + 1 else 1]
         if channels != self.in_channels:
+            # A JAX/flax habit: channels-last input, whose last axis holds the channels.
+            hint = (
+                f"; jaxnn follows torch's channels-first layout (N, C, *spatial): the last axis "
+                f"has {self.in_channels}, so for channels-last input move it first with "
+                f"jnp.moveaxis(x, -1, 1)"
+                if x.shape[-1] == self.in_channels
+                else ""
+            )
             raise ValueError(
                 f"{name}: expected input {x.shape} to have {self.in_channels} channels, "
-                f"got {channels} channels instead"
+                f"got {channels} channels instead{hint}"
             )
         return x
 

@@ -4,6 +4,8 @@ An optimizer is described by a :class:`Rule`: the torch state slots it keeps
 (``exp_avg``, ``momentum_buffer``, ...) and a per-parameter step that mirrors
 torch's ``_single_tensor_<name>`` function operation for operation. :func:`build`
 turns a rule plus torch's param-group dicts into an ``optax`` transformation.
+Every optimizer factory is decorated with :func:`rejects_parameters`, so torch's
+``Name(model.parameters(), lr=...)`` call raises a TypeError showing the jaxnn call.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence, Union
 import jax
 import jax.numpy as jnp
 import optax
+
+from .._torch_habits import rejects_parameters as rejects_parameters
 
 ScalarOrSchedule = Union[float, optax.Schedule]
 Labels = Union[None, Any, Callable[[Any], Any]]
@@ -359,6 +363,12 @@ def param_groups(
       One transformation: each leaf is updated with ``optimizer(**{**defaults,
       **groups[label]})``'s rule, exactly as torch updates that param group.
       Hyper-parameters are validated per group as torch does.
+
+    Example:
+      >>> no_decay = lambda p: jax.tree.map(lambda x: int(x.ndim == 1), p)   # 1-D leaves: group 1
+      >>> tx = param_groups(jaxnn.optim.AdamW, no_decay, [{}, {"weight_decay": 0.0}], lr=1e-3)
+      >>> [g["weight_decay"] for g in tx.param_groups]
+      [0.01, 0.0]
     """
     if not groups:
         raise ValueError("optimizer got an empty parameter list")

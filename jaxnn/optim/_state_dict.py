@@ -72,6 +72,13 @@ def state_dict(
       ``{'state': {i: {...}}, 'param_groups': [{..., 'params': [i, ...]}]}``,
       loadable with ``torch_optimizer.load_state_dict``. A scheduled ``lr`` is
       written as its value at the current step, as torch's group holds it.
+
+    Example:
+      >>> tx = jaxnn.optim.SGD(lr=0.1, momentum=0.9)
+      >>> params = {"w": jnp.ones(2)}
+      >>> sd = state_dict(tx, tx.init(params), params)
+      >>> sd["param_groups"][0]["lr"], sd["param_groups"][0]["params"]
+      (0.1, [0])
     """
     import torch
 

@@ -6,6 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative
 
 __all__ = ["Adadelta"]
@@ -23,6 +24,7 @@ def _step(group, t, lr, g, p, slots):
 RULE = Rule("Adadelta", lambda group: ("square_avg", "acc_delta"), _step)
 
 
+@rejects_parameters
 def Adadelta(
     lr: ScalarOrSchedule = 1.0,
     rho: float = 0.9,

@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, lerp
 
 __all__ = ["Adafactor"]
@@ -69,6 +70,7 @@ RULE = Rule(
 )
 
 
+@rejects_parameters
 def Adafactor(
     lr: ScalarOrSchedule = 1e-2,
     beta2_decay: float = -0.8,

@@ -6,6 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, addcdiv_term, build, check_nonnegative
 
 __all__ = ["Adagrad"]
@@ -27,6 +28,7 @@ RULE = Rule(
 )
 
 
+@rejects_parameters
 def Adagrad(
     lr: ScalarOrSchedule = 1e-2,
     lr_decay: float = 0,
@@ -62,6 +64,14 @@ def Adagrad(
         ``initial_accumulator_value``, ``eps`` negative.
 
     Reference: ``torch.optim.Adagrad``.
+
+    Example:
+      >>> tx = Adagrad(lr=0.1)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.9, 2.1], dtype=float32)}
     """
     check_nonnegative(
         lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,

@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import (
     Rule,
     addcdiv_term,
@@ -45,6 +46,7 @@ def adam_group(lr, betas, eps, weight_decay, amsgrad, **flags) -> dict:
     return dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, **flags)
 
 
+@rejects_parameters
 def Adam(
     lr: ScalarOrSchedule = 1e-3,
     betas: Sequence[float] = (0.9, 0.999),
@@ -82,6 +84,14 @@ def Adam(
       ValueError: negative ``lr``/``eps``/``weight_decay`` or betas outside [0, 1).
 
     Reference: ``torch.optim.Adam``.
+
+    Example:
+      >>> tx = Adam(lr=0.1)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.9, 2.1], dtype=float32)}
     """
     group = adam_group(
         lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,

@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import (
     Rule,
     addcdiv_term,
@@ -31,6 +32,7 @@ def _step(group, t, lr, g, p, slots):
 RULE = Rule("Adamax", lambda group: ("exp_avg", "exp_inf"), _step)
 
 
+@rejects_parameters
 def Adamax(
     lr: ScalarOrSchedule = 2e-3,
     betas: Sequence[float] = (0.9, 0.999),
@@ -59,6 +61,14 @@ def Adamax(
       ValueError: negative ``lr``/``eps``/``weight_decay`` or betas outside [0, 1).
 
     Reference: ``torch.optim.Adamax``.
+
+    Example:
+      >>> tx = Adamax(lr=0.1)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.9, 2.1], dtype=float32)}
     """
     betas = check_adam_family(lr, eps, betas, weight_decay)
     group = dict(

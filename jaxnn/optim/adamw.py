@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from . import adam
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build
 
 __all__ = ["AdamW"]
@@ -12,6 +13,7 @@ __all__ = ["AdamW"]
 RULE = Rule("AdamW", adam.RULE.slots, adam.RULE.step, decoupled=lambda group: True)
 
 
+@rejects_parameters
 def AdamW(
     lr: ScalarOrSchedule = 1e-3,
     betas: Sequence[float] = (0.9, 0.999),
@@ -33,6 +35,14 @@ def AdamW(
     step and the arguments.
 
     Reference: ``torch.optim.AdamW``.
+
+    Example:
+      >>> tx = AdamW(lr=0.1)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.899, 2.098], dtype=float32)}
     """
     group = adam.adam_group(
         lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,

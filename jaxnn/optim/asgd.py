@@ -6,6 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative, update_to
 
 __all__ = ["ASGD"]
@@ -40,6 +41,7 @@ RULE = Rule(
 )
 
 
+@rejects_parameters
 def ASGD(
     lr: ScalarOrSchedule = 1e-2,
     lambd: float = 1e-4,

@@ -87,6 +87,13 @@ def clip_grad_norm_(
       comes back too. With no leaves the norm is 0.0, as in torch.
 
     Reference: ``torch.nn.utils.clip_grad_norm_``.
+
+    Example:
+      >>> clipped, total_norm = clip_grad_norm_({"w": jnp.array([3.0, 4.0])}, max_norm=1.0)
+      >>> total_norm
+      Array(5., dtype=float32)
+      >>> clipped["w"].round(4)
+      Array([0.59999996, 0.79999995], dtype=float32)
     """
     norm_type = float(norm_type)
     total = _total_norm(grads, norm_type, error_if_nonfinite)
@@ -137,6 +144,10 @@ def clip_grad_value_(grads: Any, clip_value: float, foreach: Optional[bool] = No
     """Clamps every gradient element to ``[-clip_value, clip_value]``; returns the clipped pytree.
 
     Reference: ``torch.nn.utils.clip_grad_value_`` (in place there; returns None).
+
+    Example:
+      >>> clip_grad_value_({"w": jnp.array([-3.0, 0.5])}, clip_value=1.0)
+      {'w': Array([-1. ,  0.5], dtype=float32)}
     """
     clip_value = float(clip_value)
     return jax.tree.map(lambda g: jnp.clip(g, -clip_value, clip_value), grads)

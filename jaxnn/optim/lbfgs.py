@@ -10,6 +10,7 @@ import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from ._core import rejects_parameters
 from ._core import TorchOptimizer, update_to
 
 __all__ = ["LBFGS", "LBFGSState"]
@@ -189,6 +190,7 @@ def strong_wolfe(obj_func, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e
     return b.f[low], b.g[low], b.t[low], evals
 
 
+@rejects_parameters
 def LBFGS(
     lr: float = 1,
     max_iter: int = 20,

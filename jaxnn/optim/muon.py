@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 import jax
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, lerp
 
 __all__ = ["Muon"]
@@ -80,6 +81,7 @@ RULE = Rule(
 )
 
 
+@rejects_parameters
 def Muon(
     lr: ScalarOrSchedule = 1e-3,
     weight_decay: float = 0.1,

@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import (
     Rule,
     addcdiv_term,
@@ -47,6 +48,7 @@ RULE = Rule(
 )
 
 
+@rejects_parameters
 def NAdam(
     lr: ScalarOrSchedule = 2e-3,
     betas: Sequence[float] = (0.9, 0.999),
@@ -84,6 +86,14 @@ def NAdam(
         betas outside [0, 1).
 
     Reference: ``torch.optim.NAdam``.
+
+    Example:
+      >>> tx = NAdam(lr=0.1)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.8943548, 2.1056452], dtype=float32)}
     """
     betas = check_adam_family(lr, eps, betas, weight_decay, momentum_decay=momentum_decay)
     group = dict(

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 import jax
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import (
     Rule,
     ScalarOrSchedule,
@@ -71,6 +72,7 @@ RULE = Rule(
 )
 
 
+@rejects_parameters
 def RAdam(
     lr: ScalarOrSchedule = 1e-3,
     betas: Sequence[float] = (0.9, 0.999),
@@ -105,6 +107,14 @@ def RAdam(
       ValueError: negative ``lr``/``eps``/``weight_decay`` or betas outside [0, 1).
 
     Reference: ``torch.optim.RAdam``.
+
+    Example:
+      >>> tx = RAdam(lr=0.1)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.9, 2.1], dtype=float32)}
     """
     betas = check_adam_family(lr, eps, betas, weight_decay)
     group = dict(

@@ -6,6 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, addcdiv_term, build, check_nonnegative, lerp, sub_square
 
 __all__ = ["RMSprop"]
@@ -39,6 +40,7 @@ def _step(group, t, lr, g, p, slots):
 RULE = Rule("RMSprop", _slots, _step)
 
 
+@rejects_parameters
 def RMSprop(
     lr: ScalarOrSchedule = 1e-2,
     alpha: float = 0.99,
@@ -71,6 +73,14 @@ def RMSprop(
       ValueError: negative ``lr``/``eps``/``momentum``/``weight_decay``/``alpha``.
 
     Reference: ``torch.optim.RMSprop``.
+
+    Example:
+      >>> tx = RMSprop(lr=0.01)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.90000004, 2.1       ], dtype=float32)}
     """
     check_nonnegative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
     group = dict(

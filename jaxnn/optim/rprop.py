@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative
 
 __all__ = ["Rprop"]
@@ -32,6 +33,7 @@ def _step(group, t, lr, g, p, slots):
 RULE = Rule("Rprop", lambda group: ("prev", "step_size"), _step, init={"step_size": _initial_step_size})
 
 
+@rejects_parameters
 def Rprop(
     lr: ScalarOrSchedule = 1e-2,
     etas: Sequence[float] = (0.5, 1.2),

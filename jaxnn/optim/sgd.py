@@ -6,6 +6,7 @@ from typing import Optional
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative
 
 __all__ = ["SGD"]
@@ -29,6 +30,7 @@ def _step(group, t, lr, g, p, slots):
 RULE = Rule("SGD", _slots, _step)
 
 
+@rejects_parameters
 def SGD(
     lr: ScalarOrSchedule = 1e-3,
     momentum: float = 0,
@@ -62,6 +64,14 @@ def SGD(
         without momentum or with dampening (torch's messages).
 
     Reference: ``torch.optim.SGD`` (its ``lr`` default is 1e-3 in torch 2.13).
+
+    Example:
+      >>> tx = SGD(lr=0.1, momentum=0.9)
+      >>> params = {"w": jnp.array([1.0, 2.0])}
+      >>> state = tx.init(params)
+      >>> updates, state = tx.update({"w": jnp.array([1.0, -1.0])}, state, params)
+      >>> optax.apply_updates(params, updates)
+      {'w': Array([0.9, 2.1], dtype=float32)}
     """
     check_nonnegative(lr=lr, momentum=momentum, weight_decay=weight_decay)
     if nesterov and (momentum <= 0 or dampening != 0):

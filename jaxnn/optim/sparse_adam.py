@@ -6,6 +6,7 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
+from ._core import rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, one_minus_pow
 
 __all__ = ["SparseAdam"]
@@ -38,6 +39,7 @@ def _step(group, t, lr, g, p, slots):
 RULE = Rule("SparseAdam", lambda group: ("exp_avg", "exp_avg_sq"), _step)
 
 
+@rejects_parameters
 def SparseAdam(
     lr: ScalarOrSchedule = 1e-3,
     betas: Sequence[float] = (0.9, 0.999),

@@ -463,7 +463,7 @@ class TestMarginLosses:
 
 
 class TestOutOfRangeIndices:
-    """Without checks an out-of-range index gives nan (no wrap-around); with checks it raises."""
+    """Concrete out-of-range indices raise by default, as in torch; jitted (or with eager checks off) they give nan, no wrap-around."""
 
     CASES = [
         (F.cross_entropy, (np.zeros((3, C), np.float32), np.array([0, C, 1])), {}),
@@ -477,32 +477,35 @@ class TestOutOfRangeIndices:
     @pytest.mark.parametrize("jfn,args,kwargs", CASES, ids=IDS)
     def test_off_gives_nan_eagerly_and_jitted(self, jfn, args, kwargs):
         assert not jaxnn.checks.enabled()
-        for reduction in ["mean", "sum"]:
-            assert np.isnan(jfn(*args, reduction=reduction, **kwargs))
         assert np.isnan(jax.jit(lambda x, t: jfn(x, t, **kwargs))(*args))
-        per_element = np.asarray(jfn(*args, reduction="none", **kwargs))
+        with jaxnn.checks.eager(False):
+            for reduction in ["mean", "sum"]:
+                assert np.isnan(jfn(*args, reduction=reduction, **kwargs))
+            per_element = np.asarray(jfn(*args, reduction="none", **kwargs))
+        assert jaxnn.checks.eager_enabled()
         assert np.isnan(per_element[1 if per_element.size > 1 else 0])
 
     @pytest.mark.parametrize("jfn,args,kwargs", CASES, ids=IDS)
-    def test_on_raises_eagerly_naming_index(self, jfn, args, kwargs):
+    def test_eager_raises_by_default_naming_index(self, jfn, args, kwargs):
         bad = int(args[1].reshape(-1)[1])
-        with jaxnn.checks.checking():
-            with pytest.raises(jaxnn.checks.ClassIndexError, match=rf"class index {bad} at position .*\[-?[01], {C}\)"):
+        with pytest.raises(jaxnn.checks.ClassIndexError, match=rf"class index {bad} at position .*\[-?[01], {C}\)"):
+            jfn(*args, **kwargs)
+        with jaxnn.checks.eager(False), jaxnn.checks.checking():
+            with pytest.raises(jaxnn.checks.ClassIndexError):
                 jfn(*args, **kwargs)
         assert not jaxnn.checks.enabled()
 
     def test_error_is_an_index_error_like_torch(self):
         with pytest.raises(IndexError, match="out of bounds"):
             TF.cross_entropy(torch.zeros(2, C), torch.tensor([0, C]))
-        with jaxnn.checks.checking(), pytest.raises(IndexError):
+        with pytest.raises(IndexError):
             F.cross_entropy(np.zeros((2, C), np.float32), np.array([0, C]))
 
-    def test_on_accepts_ignore_index_and_multilabel_padding(self):
-        with jaxnn.checks.checking():
-            F.cross_entropy(np.zeros((2, C), np.float32), np.array([0, -100]))
-            F.multilabel_margin_loss(np.zeros((1, C), np.float32), np.array([[1, -1, 0, 0, 0]]))
-            with pytest.raises(jaxnn.checks.ClassIndexError, match=r"\[-1, 5\)"):
-                F.multilabel_margin_loss(np.zeros((1, C), np.float32), np.array([[1, -1, -2, 0, 0]]))
+    def test_eager_accepts_ignore_index_and_multilabel_padding(self):
+        F.cross_entropy(np.zeros((2, C), np.float32), np.array([0, -100]))
+        F.multilabel_margin_loss(np.zeros((1, C), np.float32), np.array([[1, -1, 0, 0, 0]]))
+        with pytest.raises(jaxnn.checks.ClassIndexError, match=r"\[-1, 5\)"):
+            F.multilabel_margin_loss(np.zeros((1, C), np.float32), np.array([[1, -1, -2, 0, 0]]))
 
     def test_on_under_jit_reports_through_checkify(self):
         x = jnp.zeros((3, C))
@@ -517,18 +520,23 @@ class TestOutOfRangeIndices:
             with pytest.raises(ValueError, match="checkify"):
                 jax.jit(lambda a, t: F.cross_entropy(a, t))(x, jnp.array([0, 1, 2]))
 
-    def test_enable_switch_and_binary_cross_entropy_range(self):
+    def test_eager_switch_and_binary_cross_entropy_range(self):
         x = np.array([0.5, 1.5], np.float32)
-        assert np.isnan(F.binary_cross_entropy(np.array([0.5, -0.5], np.float32), np.ones(2, np.float32)))
-        jaxnn.checks.enable()
+        with pytest.raises(RuntimeError, match=r"input should be between 0 and 1; found 1.5 at position \(1,\)"):
+            F.binary_cross_entropy(x, np.ones(2, np.float32))
+        # issue 21: a target of 2.0 gave a plausible 0.693 where torch raises
+        with pytest.raises(ValueError, match=r"target should be between 0 and 1; found 2.0 at position \(0,\)"):
+            F.binary_cross_entropy(np.array([0.5], np.float32), np.array([2.0], np.float32))
+        with pytest.raises(RuntimeError, match="target should be between 0 and 1"):
+            TF.binary_cross_entropy(torch.tensor([0.5]), torch.tensor([2.0]))
+        jaxnn.checks.eager(False)
         try:
-            with pytest.raises(ValueError, match=r"input should be between 0 and 1; found 1.5 at position \(1,\)"):
-                F.binary_cross_entropy(x, np.ones(2, np.float32))
-            with pytest.raises(ValueError, match="target should be between 0 and 1"):
+            assert np.isnan(F.binary_cross_entropy(np.array([0.5, -0.5], np.float32), np.ones(2, np.float32)))
+            with jaxnn.checks.checking(), pytest.raises(ValueError, match="target should be between 0 and 1"):
                 F.binary_cross_entropy(np.ones(2, np.float32), x)
         finally:
-            jaxnn.checks.enable(False)
-        assert not jaxnn.checks.enabled()
+            jaxnn.checks.eager(True)
+        assert jaxnn.checks.eager_enabled() and not jaxnn.checks.enabled()
 
 
 class TestBadInput:
