@@ -15,7 +15,7 @@ from flax import nnx
 
 from ..module import Module
 from ..parameter import Buffer, Parameter
-from ..state_dict import load_state_dict
+from ..state_dict import _as_numpy, _named_variables, load_state_dict
 from . import _ops
 from .from_torch import ConversionError, TracedModule, _child, _List, _Node, _Ref, _Slice
 
@@ -163,7 +163,7 @@ def _convert(m: torch.nn.Module, path: str, rngs: nnx.Rngs) -> Any:
         return jaxnn.ModuleDict({k: _convert(c, _join(path, k), rngs) for k, c in m._modules.items()})
     cls = _jaxnn_class(m)
     if cls is not None:
-        return cls(**_leaf_kwargs(m, cls, path, rngs))
+        return _build_leaf(cls, _leaf_kwargs(m, cls, path, rngs), m)
     if type(m).__module__.startswith("torch.nn.modules"):
         raise ConversionError(f"from_torch: {where}: torch.nn.{type(m).__name__} has no jaxnn counterpart yet")
     try:
@@ -174,6 +174,35 @@ def _convert(m: torch.nn.Module, path: str, rngs: nnx.Rngs) -> Any:
         # The parent's trace runs through this module's forward inline, so it
         # needs only its children and weights; calling it alone reports why not.
         return _untraced(m, path, rngs, str(error))
+
+
+def _build_leaf(cls: type, kwargs: dict[str, Any], m: torch.nn.Module) -> Any:
+    """The jaxnn layer holding ``m``'s tensors.
+
+    Built abstractly (``nnx.eval_shape``) and filled from torch's state dict:
+    drawing the default init only to overwrite it compiles one XLA program per
+    parameter shape, seconds per layer of a ResNet. A layer with state that
+    torch's state dict does not fill (an rng stream) is built concretely.
+    """
+    state = m.state_dict()
+    if not state:
+        return cls(**kwargs)
+    without_rngs = {k: v for k, v in kwargs.items() if k != "rngs"}
+    if "rngs" in kwargs:
+        layer = nnx.eval_shape(lambda: cls(**without_rngs, rngs=nnx.Rngs(0)))
+    else:
+        layer = nnx.eval_shape(lambda: cls(**without_rngs))
+    variables = dict(_named_variables(layer))
+    if set(variables) != set(state) or any(
+        variables[k].value.shape != tuple(t.shape) for k, t in state.items()
+    ):
+        return cls(**kwargs)
+    for key, variable in variables.items():
+        variable.value = jnp.asarray(_as_numpy(state[key]), variable.value.dtype)
+    leaves = jax.tree_util.tree_leaves(nnx.state(layer))
+    if any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in leaves):
+        return cls(**kwargs)
+    return layer
 
 
 def _join(path: str, key: str) -> str:

@@ -1,9 +1,10 @@
 """``jaxnn.compare``: where does a port of a torch model stop agreeing with it?
 
 Both models run on the same inputs. torch's module outputs are captured with
-forward hooks; jaxnn's by wrapping, for the duration of the call, the
+forward hooks; jaxnn's by wrapping, while one jitted run is traced, the
 ``__call__`` of every module class in the jaxnn tree (no cooperation from the
-modules needed, so hand ports are compared like converted ones). Modules are
+modules needed, so hand ports are compared like converted ones) and returning
+the captured values from the jitted function. Modules are
 matched by their dotted state-dict names ("layer1.0.conv1", "" for the whole
 model), so a port whose attribute names follow torch's is matched module by
 module. Rows come in the order torch's modules *finish* (children before their
@@ -99,7 +100,9 @@ def _numpy(value: Any) -> Any:
         value = value.detach().cpu()
         if str(value.dtype) == "torch.bfloat16":
             value = value.float()
-        return value.numpy()
+        # A copy: an in-place op after the hook (ReLU(inplace=True)) would
+        # otherwise rewrite the captured output through the shared storage.
+        return value.numpy().copy()
     return np.asarray(value)
 
 
@@ -163,42 +166,66 @@ def _module_names(model: Any) -> dict[int, str]:
     return names
 
 
-def _capture_jax(model: Any, args: tuple, kwargs: dict) -> tuple[Any, dict[str, list]]:
-    names = _module_names(model)
-    outputs: dict[str, list] = {}
-    active: set[int] = set()
-    patched: list[tuple[type, Any]] = []
+def _capture_jax(model: Any, args: tuple, kwargs: dict) -> dict[str, list]:
+    """Every module's outputs, keyed by name, from one jitted run of ``model``
+    (one XLA compile instead of one per op of an eager run). The models's state
+    is not changed (BatchNorm statistics of a training-mode run are dropped)."""
+    graphdef, state = nnx.split(model)
 
-    def wrap(original: Callable) -> Callable:
-        def __call__(self: Any, *a: Any, **k: Any) -> Any:
-            # A subclass and its base may both be wrapped: record the outermost call only.
-            if id(self) in active or id(self) not in names:
-                return original(self, *a, **k)
-            active.add(id(self))
-            try:
-                out = original(self, *a, **k)
-            finally:
-                active.discard(id(self))
-            outputs.setdefault(names[id(self)], []).append([np.asarray(t) for t in _leaves(out)])
-            return out
+    def run(state: Any, args: tuple, kwargs: dict) -> dict[str, list]:
+        module = nnx.merge(graphdef, state)
+        names = _module_names(module)
+        outputs: dict[str, list] = {}
+        active: set[int] = set()
 
-        return __call__
+        def wrap(original: Callable) -> Callable:
+            def __call__(self: Any, *a: Any, **k: Any) -> Any:
+                # A subclass and its base may both be wrapped: record the outermost call only.
+                if id(self) in active or id(self) not in names:
+                    return original(self, *a, **k)
+                active.add(id(self))
+                try:
+                    out = original(self, *a, **k)
+                finally:
+                    active.discard(id(self))
+                outputs.setdefault(names[id(self)], []).append(_leaves(out))
+                return out
 
-    classes = {
-        type(m) for _, m in nnx.iter_modules(model) if any("__call__" in vars(k) for k in type(m).__mro__[:-1])
-    }
-    try:
-        for cls in classes:
-            patched.append((cls, cls.__dict__.get("__call__")))
-            cls.__call__ = wrap(cls.__call__)
-        result = model(*args, **kwargs)
-    finally:
-        for cls, own in reversed(patched):
-            if own is None:
-                del cls.__call__
-            else:
-                cls.__call__ = own
-    return result, outputs
+            return __call__
+
+        classes = {
+            type(m) for _, m in nnx.iter_modules(module) if any("__call__" in vars(k) for k in type(m).__mro__[:-1])
+        }
+        patched: list[tuple[type, Any]] = []
+        try:
+            for cls in classes:
+                patched.append((cls, cls.__dict__.get("__call__")))
+                cls.__call__ = wrap(cls.__call__)
+            module(*args, **kwargs)
+        finally:
+            for cls, own in reversed(patched):
+                if own is None:
+                    del cls.__call__
+                else:
+                    cls.__call__ = own
+        return outputs
+
+    outputs = _jit_call(lambda state, a, k: run(state, a, k), state, args, kwargs)
+    return {name: [[np.asarray(t) for t in call] for call in calls] for name, calls in outputs.items()}
+
+
+def _jit_call(fn: Callable, state: Any, args: tuple, kwargs: dict) -> Any:
+    """``jax.jit(fn)(state, args, kwargs)`` with only the array arguments traced:
+    Python values (``need_weights=False``, a flag) stay Python values."""
+    leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+    is_array = [isinstance(leaf, (jax.Array, np.ndarray)) for leaf in leaves]
+
+    def call(state: Any, arrays: list) -> Any:
+        it = iter(arrays)
+        a, k = jax.tree_util.tree_unflatten(treedef, [next(it) if arr else leaf for leaf, arr in zip(leaves, is_array)])
+        return fn(state, a, k)
+
+    return jax.jit(call)(state, [leaf for leaf, arr in zip(leaves, is_array) if arr])
 
 
 def _to_jax(value: Any) -> Any:
@@ -226,13 +253,13 @@ def _gradients(torch_module: Any, jaxnn_module: Any, args: tuple, kwargs: dict, 
     graphdef, params, rest = nnx.split(jaxnn_module, nnx.Param, ...)
     jargs, jkwargs = _to_jax(args), _to_jax(kwargs)
 
-    def objective(params: Any) -> jax.Array:
-        out = nnx.merge(graphdef, params, rest)(*jargs, **jkwargs)
+    def objective(params: Any, args: tuple, kwargs: dict) -> jax.Array:
+        out = nnx.merge(graphdef, params, rest)(*args, **kwargs)
         if loss_fn:
             return loss_fn(out)
         return sum(jnp.sum(t) for t in _leaves(out) if jnp.issubdtype(t.dtype, jnp.floating))
 
-    grads = jax.grad(objective)(params)
+    grads = _jit_call(jax.grad(objective), params, jargs, jkwargs)
     jax_grads = {
         ".".join(str(p) for p in path): np.asarray(v.get_value() if hasattr(v, "get_value") else v[...])
         for path, v in nnx.to_flat_state(grads)
@@ -294,7 +321,7 @@ def compare(
             report.rows.append(Row(key, "param", tuple(np.shape(jax_state[key])), float("inf"), float("inf"), False, "not in torch"))
 
     _, torch_outputs, order = _capture_torch(torch_module, args, kwargs)
-    _, jax_outputs = _capture_jax(jaxnn_module, _to_jax(args), _to_jax(kwargs))
+    jax_outputs = _capture_jax(jaxnn_module, _to_jax(args), _to_jax(kwargs))
     for name in order:
         if name not in jax_outputs:
             report.unmatched.append(_display(name))
