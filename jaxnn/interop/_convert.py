@@ -17,7 +17,7 @@ from ..module import Module
 from ..parameter import Buffer, Parameter
 from ..state_dict import _as_numpy, _named_variables, load_state_dict
 from . import _ops
-from .from_torch import ConversionError, TracedModule, _child, _List, _Node, _Ref, _Slice
+from .from_torch import ConversionError, TracedModule, _child, _Graph, _List, _Node, _Ref, _Slice
 
 __all__ = ["convert", "ARGUMENT_READERS"]
 
@@ -130,9 +130,13 @@ def _leaf_kwargs(m: torch.nn.Module, cls: type, path: str, rngs: nnx.Rngs) -> di
             )
         else:
             continue
+        from_tensor = isinstance(p.default, bool) and (value is None or isinstance(value, torch.Tensor))
         value = _argument_value(value, p.default, rngs, f"{path}.{name}" if path else name)
         if name not in jax_params:
-            if value != p.default:
+            # A flag read off a tensor's presence (BatchNorm's bias with affine=False)
+            # is checked by the strict state-dict load instead: a missing or extra
+            # tensor is a key mismatch there.
+            if value != p.default and not from_tensor:
                 raise ConversionError(
                     f"from_torch: {path or type(m).__name__}: jaxnn.{cls.__name__} has no argument "
                     f"{name!r} (torch's value {value!r})"
@@ -147,7 +151,9 @@ def _leaf_kwargs(m: torch.nn.Module, cls: type, path: str, rngs: nnx.Rngs) -> di
     return kwargs
 
 
-def _convert(m: torch.nn.Module, path: str, rngs: nnx.Rngs) -> Any:
+def _convert(m: torch.nn.Module, path: str, rngs: nnx.Rngs, inlined: bool = False) -> Any:
+    """``m`` converted; ``inlined``: its forward is already part of a traced
+    ancestor's graph, so a failure to trace it alone is deferred to a call of it alone."""
     import jaxnn
 
     where = path or "(root)"
@@ -156,11 +162,11 @@ def _convert(m: torch.nn.Module, path: str, rngs: nnx.Rngs) -> Any:
     if type(m) is torch.nn.Sequential or (
         isinstance(m, torch.nn.Sequential) and type(m).forward is torch.nn.Sequential.forward
     ):
-        return jaxnn.Sequential({k: _convert(c, _join(path, k), rngs) for k, c in m._modules.items()})
+        return jaxnn.Sequential({k: _convert(c, _join(path, k), rngs, inlined) for k, c in m._modules.items()})
     if isinstance(m, torch.nn.ModuleList):
-        return jaxnn.ModuleList([_convert(c, _join(path, k), rngs) for k, c in m._modules.items()])
+        return jaxnn.ModuleList([_convert(c, _join(path, k), rngs, inlined) for k, c in m._modules.items()])
     if isinstance(m, torch.nn.ModuleDict):
-        return jaxnn.ModuleDict({k: _convert(c, _join(path, k), rngs) for k, c in m._modules.items()})
+        return jaxnn.ModuleDict({k: _convert(c, _join(path, k), rngs, inlined) for k, c in m._modules.items()})
     cls = _jaxnn_class(m)
     if cls is not None:
         return _build_leaf(cls, _leaf_kwargs(m, cls, path, rngs), m)
@@ -169,7 +175,7 @@ def _convert(m: torch.nn.Module, path: str, rngs: nnx.Rngs) -> Any:
     try:
         return _trace(m, path, rngs)
     except ConversionError as error:
-        if not path:
+        if not inlined:
             raise
         # The parent's trace runs through this module's forward inline, so it
         # needs only its children and weights; calling it alone reports why not.
@@ -198,7 +204,7 @@ def _build_leaf(cls: type, kwargs: dict[str, Any], m: torch.nn.Module) -> Any:
     ):
         return cls(**kwargs)
     for key, variable in variables.items():
-        variable.value = jnp.asarray(_as_numpy(state[key]), variable.value.dtype)
+        variable.set_value(jnp.asarray(_as_numpy(state[key]), variable.value.dtype))
     leaves = jax.tree_util.tree_leaves(nnx.state(layer))
     if any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in leaves):
         return cls(**kwargs)
@@ -333,7 +339,7 @@ def _from_graph(m: torch.nn.Module, graph: torch.fx.Graph, path: str, rngs: nnx.
                 "(a tensor constant made in forward?)"
             )
         nodes.append(_Node(node.op, node.name, target, fn, _freeze(node.args, where), _freeze(node.kwargs, where)))
-    self._graph = tuple(nodes)
+    self._graph = _Graph(tuple(nodes))
     return self
 
 
@@ -343,7 +349,7 @@ def _hold(self: TracedModule, m: torch.nn.Module, path: str, rngs: nnx.Rngs) -> 
     persistent = set(m.state_dict(keep_vars=True).keys())
     for name, child in m._modules.items():
         if child is not None:
-            setattr(self, name, _convert(child, _join(path, name), rngs))
+            setattr(self, name, _convert(child, _join(path, name), rngs, inlined=True))
     for name, p in m._parameters.items():
         if p is not None:
             setattr(self, name, _variable(p, True))

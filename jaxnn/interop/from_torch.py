@@ -66,6 +66,22 @@ class _Node(NamedTuple):
     kwargs: tuple
 
 
+class _Graph:
+    """The nodes, held opaquely: nnx stores any non-pytree attribute as static
+    graphdef data (hashed and compared, never flattened into leaves)."""
+
+    __slots__ = ("nodes",)
+
+    def __init__(self, nodes: tuple = ()) -> None:
+        self.nodes = nodes
+
+    def __hash__(self) -> int:
+        return hash(self.nodes)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Graph) and other.nodes == self.nodes
+
+
 def _thaw(value: Any, env: Mapping[str, Any]) -> Any:
     if isinstance(value, _Ref):
         return env[value.name]
@@ -98,7 +114,7 @@ class TracedModule(Module):
     keeps its weights and raises the trace error when called by itself.
     """
 
-    _graph: tuple = ()
+    _graph: _Graph = _Graph()
     _torch_class: str = ""
     _error: str = ""
 
@@ -107,7 +123,7 @@ class TracedModule(Module):
             raise ConversionError(self._error)
         env: dict[str, Any] = {}
         position = 0
-        for node in self._graph:
+        for node in self._graph.nodes:
             args_ = _thaw(node.args, env)
             kwargs_ = dict(_thaw(node.kwargs, env))
             if node.op == "output":
