@@ -75,18 +75,6 @@ def test_resnet_block_model(float_dtype):
     )
 
 
-def test_resnet_block_model_training_mode_updates_running_stats():
-    torch.manual_seed(0)
-    tmodel = TinyResNet().train()
-    jmodel = jaxnn.from_torch(tmodel)
-    assert jmodel.training and jmodel.layer1[0].bn2.training
-    x = randn(4, 3, 8, 8)
-    np.testing.assert_allclose(np.asarray(jmodel(x)), tmodel(torch.as_tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
-    got = jaxnn.state_dict(jmodel)
-    for key, value in tmodel.state_dict().items():
-        np.testing.assert_allclose(got[key], value.numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
-
-
 def test_module_dict_mlp(float_dtype):
     torch.manual_seed(0)
     assert_converted(as_dtype(DictMLP(), float_dtype), [randn(3, 6, dtype=float_dtype)])
@@ -127,6 +115,8 @@ def test_example_inputs_fix_python_flags():
 
 
 def test_adamw_steps_equal_torch():
+    # Training mode throughout: BatchNorm's batch statistics and running averages
+    # (compared with the parameters after the last step) are part of the check.
     torch.manual_seed(0)
     assert_adamw_steps(TinyResNet(), randn(4, 3, 8, 8), np.array([0, 1, 2, 4]))
 
