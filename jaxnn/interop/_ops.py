@@ -445,3 +445,17 @@ def supported_ops() -> dict[str, list[str]]:
         "methods": sorted(f"Tensor.{name}" for name in METHODS),
         "functional": [f"torch.nn.functional.{name}" for name in functional],
     }
+
+
+def markdown() -> str:
+    """The supported-ops section of ``docs/interop.md``, generated from the table."""
+    ops = supported_ops()
+    titles = {
+        "functions": "Functions (`call_function` nodes)",
+        "methods": "Tensor methods (`call_method` nodes)",
+        "functional": "`torch.nn.functional` served by `jaxnn.functional` (grows as jaxnn does)",
+    }
+    parts = []
+    for key, title in titles.items():
+        parts.append(f"### {title}\n\n" + ", ".join(f"`{name}`" for name in ops[key]) + "\n")
+    return "\n".join(parts)

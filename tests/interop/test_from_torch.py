@@ -169,3 +169,12 @@ def test_layer_without_counterpart_is_refused(monkeypatch):
 def test_not_a_module():
     with pytest.raises(TypeError, match="torch.nn.Module"):
         jaxnn.from_torch(lambda x: x)
+
+
+def test_docs_list_the_op_table():
+    from pathlib import Path
+
+    from jaxnn.interop._ops import markdown
+
+    docs = (Path(__file__).parents[2] / "docs" / "interop.md").read_text()
+    assert markdown() in docs, "regenerate the op list in docs/interop.md (see 'Adding an op')"
