@@ -10,7 +10,7 @@ from torch import nn
 import jaxnn
 from jaxnn.interop import ConversionError, TracedModule
 from tests.interop import as_dtype, assert_adamw_steps, assert_converted, randn
-from tests.interop.models import DictMLP, TinyResNet, TinyViT
+from tests.interop.models import BasicBlock, DictMLP, TinyResNet, TinyViT
 
 # One layer per entry, options spread so that each constructor argument the
 # generic reader handles (ints, tuples, strings, floats, bias=False, None) occurs.
@@ -118,7 +118,8 @@ def test_adamw_steps_equal_torch():
     # Training mode throughout: BatchNorm's batch statistics and running averages
     # (compared with the parameters after the last step) are part of the check.
     torch.manual_seed(0)
-    assert_adamw_steps(TinyResNet(), randn(4, 3, 8, 8), np.array([0, 1, 2, 4]))
+    tmodel = nn.Sequential(BasicBlock(3, 4, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5))
+    assert_adamw_steps(tmodel, randn(4, 3, 6, 6), np.array([0, 1, 2, 4]))
 
 
 class _Cumsum(nn.Module):
