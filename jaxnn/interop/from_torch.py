@@ -25,11 +25,14 @@ torch, the converter (``_convert``) and op table (``_ops``) load on the first
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional
 
 from flax import nnx
 
 from ..module import Module
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["from_torch", "TracedModule", "ConversionError"]
 
