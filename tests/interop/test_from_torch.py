@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 import torch
+from flax import nnx
 from torch import nn
 
 import jaxnn
@@ -70,8 +72,10 @@ def test_resnet_block_model(float_dtype):
     assert not jmodel.training and not jmodel.layer1[1].bn1.training
     # A converted child runs by itself (its own graph), as torch's does.
     x = randn(1, 8, 4, 4, dtype=float_dtype)
+    graphdef, state = nnx.split(jmodel.layer1[1])
+    got = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))(state, x)
     np.testing.assert_allclose(
-        np.asarray(jmodel.layer1[1](x)), tmodel.layer1[1](torch.as_tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+        np.asarray(got), tmodel.layer1[1](torch.as_tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
     )
 
 
