@@ -196,10 +196,14 @@ from .training import EarlyStopping as EarlyStopping
 from .training import NonFiniteLossError as NonFiniteLossError
 from .training import Checkpointer as Checkpointer
 from .training import dynamic_loss_scale as dynamic_loss_scale
+from .interop import from_torch as from_torch
+from .interop import compare as compare
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "from_torch",
+    "compare",
     "Parameter",
     "FrozenParameter",
     "Buffer",
