@@ -15,12 +15,6 @@ from tests.interop._torchvision import models
 # Deep float32 models: a few ulps per layer accumulate over ~20 layers.
 DEEP_F32 = (1e-5, 1e-5)
 
-needs_attention = pytest.mark.skipif(
-    not hasattr(jaxnn, "MultiheadAttention"), reason="jaxnn.MultiheadAttention lands with the attention branch"
-)
-needs_transformer = pytest.mark.skipif(
-    not hasattr(jaxnn, "Transformer"), reason="jaxnn.Transformer lands with the attention branch"
-)
 
 
 def test_torchvision_resnet18():
@@ -39,7 +33,6 @@ def test_torchvision_mobilenet_v2():
     assert_converted(tmodel, [randn(2, 3, 32, 32)], tol=DEEP_F32)
 
 
-@needs_attention
 def test_torchvision_vit():
     torch.manual_seed(0)
     tv = models()
@@ -49,7 +42,6 @@ def test_torchvision_vit():
     assert_converted(tmodel, [randn(2, 3, 32, 32)], tol=DEEP_F32)
 
 
-@needs_transformer
 def test_torch_transformer():
     torch.manual_seed(0)
     tmodel = torch.nn.Transformer(
