@@ -129,3 +129,12 @@ def test_bad_arguments_and_inputs():
         jaxnn.LazyConv2d(4, 3, rngs=nnx.Rngs(0))(np.ones((3, 3), np.float32))
     with pytest.raises(ValueError, match="at least 1 dimension"):
         jaxnn.LazyLinear(4, rngs=nnx.Rngs(0))(np.float32(1.0))
+
+
+def test_lazy_instance_norm_defaults_are_torchs():
+    # torch's lazy instance norms default to affine=True, track_running_stats=True (the eager ones to False)
+    layer, reference = jaxnn.LazyInstanceNorm1d(), torch.nn.LazyInstanceNorm1d()
+    layer(jnp.ones((2, 3, 4)))
+    reference(torch.ones(2, 3, 4))
+    assert set(jaxnn.state_dict(layer)) == set(reference.state_dict())
+    assert repr(layer) == repr(reference)
