@@ -47,7 +47,8 @@ HAND: list[tuple[str, tuple, dict]] = [
     ("Dropout3d", (0.3,), {}),
     ("FeatureAlphaDropout", (0.4,), {}),
     ("EmbeddingBag", (10, 3), {}),
-    ("EmbeddingBag", (10, 3), {"max_norm": 1.0, "norm_type": 3.0, "scale_grad_by_freq": True, "mode": "sum", "padding_idx": 0}),
+    ("EmbeddingBag", (10, 3), {"max_norm": 1.0, "norm_type": 3.0, "scale_grad_by_freq": True, "mode": "sum",
+                               "padding_idx": 0}),
     ("Embedding", (10, 3), {"padding_idx": 0, "max_norm": 1.0, "norm_type": 1.0, "scale_grad_by_freq": True}),
     ("Flatten", (), {}),
     ("Flatten", (0, 2), {}),
@@ -104,7 +105,8 @@ HAND: list[tuple[str, tuple, dict]] = [
     ("RNNCellBase", (3, 4, True, 4), {}),
     ("RNNCell", (3, 4), {"bias": False, "nonlinearity": "relu"}),
     ("LSTMCell", (3, 4), {"bias": False}),
-    ("LSTM", (3, 4), {"num_layers": 2, "bias": False, "batch_first": True, "dropout": 0.5, "bidirectional": True, "proj_size": 2}),
+    ("LSTM", (3, 4), {"num_layers": 2, "bias": False, "batch_first": True, "dropout": 0.5, "bidirectional": True,
+                      "proj_size": 2}),
     ("GRU", (3, 4), {"dropout": 0.25, "num_layers": 2}),
     ("RNN", (3, 4), {"nonlinearity": "relu", "batch_first": True}),
     ("RReLU", (), {}),
@@ -134,8 +136,12 @@ def _build_both(build: Callable[[Any, Callable[[type], dict]], Any]) -> tuple[An
 
 # name -> builder, for classes whose arguments are modules (one per container kind)
 BUILT: dict[str, Callable] = {
-    "Sequential": lambda nn, r: nn.Sequential(nn.Linear(2, 3, **r(nn.Linear)), nn.ReLU(), nn.Dropout(0.1, **r(nn.Dropout))),
-    "ModuleList": lambda nn, r: nn.ModuleList([nn.Tanh(), nn.ModuleList([nn.Identity()]), nn.Linear(2, 2, bias=False, **r(nn.Linear))]),
+    "Sequential": lambda nn, r: nn.Sequential(
+        nn.Linear(2, 3, **r(nn.Linear)), nn.ReLU(), nn.Dropout(0.1, **r(nn.Dropout))
+    ),
+    "ModuleList": lambda nn, r: nn.ModuleList(
+        [nn.Tanh(), nn.ModuleList([nn.Identity()]), nn.Linear(2, 2, bias=False, **r(nn.Linear))]
+    ),
     "ModuleDict": lambda nn, r: nn.ModuleDict({"act": nn.GELU(), "pool": nn.MaxPool2d(2)}),
     "TransformerEncoder": lambda nn, r: nn.TransformerEncoder(
         nn.TransformerEncoderLayer(4, 2, 8, 0.0, **r(nn.TransformerEncoderLayer)), 2, enable_nested_tensor=False
@@ -146,7 +152,9 @@ BUILT: dict[str, Callable] = {
     "TripletMarginWithDistanceLoss": lambda nn, r: nn.TripletMarginWithDistanceLoss(
         distance_function=nn.PairwiseDistance(p=1.0), margin=2.0
     ),
-    "MultiheadAttention": lambda nn, r: nn.MultiheadAttention(6, 3, dropout=0.1, kdim=4, vdim=5, **r(nn.MultiheadAttention)),
+    "MultiheadAttention": lambda nn, r: nn.MultiheadAttention(
+        6, 3, dropout=0.1, kdim=4, vdim=5, **r(nn.MultiheadAttention)
+    ),
 }
 
 
@@ -181,7 +189,9 @@ def _module_db_cases() -> list:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            inputs = info.module_inputs_func(info, device="cpu", dtype=torch.float32, requires_grad=False, training=True)
+            inputs = info.module_inputs_func(
+                info, device="cpu", dtype=torch.float32, requires_grad=False, training=True
+            )
         for module_input in inputs:
             args, kwargs = module_input.constructor_input.args, module_input.constructor_input.kwargs
             kwargs = {k: v for k, v in kwargs.items() if k not in ("device", "dtype")}
