@@ -98,13 +98,6 @@ class _Loss(Module):
     def __call__(self, *args: ArrayLike) -> jax.Array:
         return getattr(F, self._function)(*args, **self.options)
 
-    def __repr__(self) -> str:
-        body = ", ".join(
-            f"{k}={v!r}" if k not in self._arrays or v is None else f"{k}=Array{tuple(v.shape)}"
-            for k, v in self.options.items()
-        )
-        return f"{type(self).__name__}({body})"
-
 
 class L1Loss(_Loss):
     """Criterion for :func:`jaxnn.functional.l1_loss`."""

@@ -70,6 +70,9 @@ class _InplaceActivation(_Activation):
     def __init__(self, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.inplace = inplace
 
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
 
 class _PlainActivation(_Activation):
     """An activation without arguments."""
@@ -85,6 +88,9 @@ class _DimActivation(_Activation):
 
     def __init__(self, dim: Optional[int] = None, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
 
 class ReLU(_InplaceActivation):
@@ -107,6 +113,10 @@ class LeakyReLU(_Activation):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.negative_slope, self.inplace = negative_slope, inplace
 
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"negative_slope={self.negative_slope}{inplace_str}"
+
 
 class Hardtanh(_Activation):
     """clamp(x, min_val, max_val); gradient 1 strictly inside, 0 at the bounds."""
@@ -120,6 +130,10 @@ class Hardtanh(_Activation):
             raise ValueError(f"Hardtanh: max_val ({max_val}) cannot be less than min_val ({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"min_val={self.min_val}, max_val={self.max_val}{inplace_str}"
+
 
 class ReLU6(Hardtanh):
     """min(max(x, 0), 6), torch's Hardtanh(0, 6) subclass; gradient 0 at 0 and 6."""
@@ -129,6 +143,9 @@ class ReLU6(Hardtanh):
     def __init__(self, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
         super().__init__(0.0, 6.0, inplace)
 
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
 
 class ELU(_Activation):
     """x if x > 0 else alpha * (exp(x) - 1); gradient ``alpha`` at 0."""
@@ -137,6 +154,10 @@ class ELU(_Activation):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.alpha, self.inplace = alpha, inplace
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"alpha={self.alpha}{inplace_str}"
 
 
 class GELU(_Activation):
@@ -149,6 +170,9 @@ class GELU(_Activation):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
 
 class Softplus(_Activation):
     """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
@@ -157,6 +181,9 @@ class Softplus(_Activation):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.beta, self.threshold = beta, threshold
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class Sigmoid(_PlainActivation):
@@ -194,11 +221,19 @@ class Hardsigmoid(_InplaceActivation):
 
     _fn = "hardsigmoid"
 
+    def extra_repr(self) -> str:
+        # torch shows no options for this one, inplace or not
+        return ""
+
 
 class Hardswish(_InplaceActivation):
     """x * relu6(x + 3) / 6; gradient 0 at -3 and 1 at 3 (torch's kernel)."""
 
     _fn = "hardswish"
+
+    def extra_repr(self) -> str:
+        # torch shows no options for this one, inplace or not
+        return ""
 
 
 class Mish(_InplaceActivation):
@@ -235,6 +270,10 @@ class CELU(_Activation):
             raise ValueError("CELU: alpha cannot be 0")
         self.alpha, self.inplace = alpha, inplace
 
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"alpha={self.alpha}{inplace_str}"
+
 
 class GLU(_Activation):
     """a * sigmoid(b) for the halves a, b of the input along ``dim`` (whose size must be even)."""
@@ -244,6 +283,9 @@ class GLU(_Activation):
     def __init__(self, dim: int = -1, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.dim = dim
 
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
 
 class Hardshrink(_Activation):
     """x if |x| > lambd else 0; gradient 0 at +-lambd."""
@@ -252,6 +294,9 @@ class Hardshrink(_Activation):
 
     def __init__(self, lambd: float = 0.5, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.lambd = lambd
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
 
 
 class Softshrink(_Activation):
@@ -264,6 +309,9 @@ class Softshrink(_Activation):
             raise ValueError(f"Softshrink: lambd must be greater or equal to 0, but got {lambd}")
         self.lambd = lambd
 
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
 
 class Threshold(_Activation):
     """x if x > threshold else value; gradient 0 at the threshold."""
@@ -272,6 +320,10 @@ class Threshold(_Activation):
 
     def __init__(self, threshold: float, value: float, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
         self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"threshold={self.threshold}, value={self.value}{inplace_str}"
 
 
 class Softmin(_DimActivation):
@@ -325,6 +377,10 @@ class RReLU(Module):
             key = self.rngs()
         return F.rrelu(input, self.lower, self.upper, self.training, key=key)
 
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"lower={self.lower}, upper={self.upper}{inplace_str}"
+
 
 class PReLU(Module):
     """x if x > 0 else a * x with a learned ``weight`` a of shape ``(num_parameters,)``,
@@ -338,3 +394,6 @@ class PReLU(Module):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.prelu(input, self.weight[...])
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

@@ -20,6 +20,16 @@ from .linear import Linear
 __all__ = ["MultiheadAttention"]
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """torch's marker subclass of Linear for ``MultiheadAttention.out_proj`` (it keeps
+    torch's quantization from swapping that layer); here it only carries torch's name,
+    so the attention layer's repr reads as torch's. Same parameters and keys as Linear.
+
+    >>> NonDynamicallyQuantizableLinear(2, 3, rngs=nnx.Rngs(0))
+    NonDynamicallyQuantizableLinear(in_features=2, out_features=3, bias=True)
+    """
+
+
 def dropout_stream(rngs: Optional[Union[nnx.Rngs, nnx.RngStream]]) -> Optional[nnx.RngStream]:
     """A stream of its own for a layer's dropout: the ``dropout`` stream of ``rngs``
     (else ``default``) forked, as :class:`jaxnn.Dropout` keeps one."""
@@ -115,7 +125,7 @@ class MultiheadAttention(Module):
             self.k_proj_weight = Parameter(init.xavier_uniform_(rngs.params(), (embed_dim, self.kdim), dtype=dtype))
             self.v_proj_weight = Parameter(init.xavier_uniform_(rngs.params(), (embed_dim, self.vdim), dtype=dtype))
         self.in_proj_bias = Parameter(jnp.zeros((3 * embed_dim,), dtype)) if bias else None
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, rngs=rngs, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, rngs=rngs, dtype=dtype)
         if bias:
             self.out_proj.bias[...] = jnp.zeros((embed_dim,), dtype)
         if add_bias_kv:

@@ -26,3 +26,6 @@ class ChannelShuffle(Module):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"

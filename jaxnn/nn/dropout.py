@@ -62,6 +62,9 @@ class Dropout(Module):
             key = self.rngs()
         return getattr(F, self._fn)(input, self.p, self.training, key=key)
 
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
 
 class Dropout1d(Dropout):
     """Zeroes whole channels of ``(N, C, L)`` / ``(C, L)`` input (one draw per channel), scaling by ``1 / (1 - p)``."""

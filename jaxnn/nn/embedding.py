@@ -99,6 +99,20 @@ class Embedding(Module):
             self.weight[...] = embedding_renorm(self.weight[...], jnp.asarray(input), self.max_norm, self.norm_type)
         return out
 
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        if self.sparse is not False:
+            s += ", sparse=True"
+        return s
+
 
 def _table(
     layer: str,
@@ -233,3 +247,17 @@ class EmbeddingBag(Module):
         if self.max_norm is not None:
             self.weight[...] = embedding_renorm(self.weight[...], jnp.asarray(input), self.max_norm, self.norm_type)
         return out
+
+    def extra_repr(self) -> str:
+        # torch formats every value of this one with repr (mode='mean')
+        s = f"{self.num_embeddings!r}, {self.embedding_dim!r}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm!r}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type!r}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq!r}"
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx!r}"
+        return s

@@ -44,6 +44,9 @@ class Unfold(Module):
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, stride={self.stride}"
+
 
 class Fold(Module):
     """torch.nn.Fold: ``(N, C * kH * kW, L)`` -> ``(N, C, *output_size)``, overlapping blocks summed.
@@ -70,3 +73,9 @@ class Fold(Module):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (
+            f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+            f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}"
+        )

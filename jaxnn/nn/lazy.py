@@ -141,7 +141,10 @@ class _LazyModule(Module):
         return self(input, *args, **kwargs)
 
     def extra_repr(self) -> str:
-        return ", ".join([repr(a) for a in self._args] + [f"{k}={v!r}" for k, v in self._kwargs])
+        # torch prints the eager layer's options with the missing size as 0; a throwaway
+        # eager layer of size 0 gives exactly that text (its own rngs, so ours stay untouched)
+        eager = _eager_class(self.cls_to_become)(0, *self._args, rngs=nnx.Rngs(0), **dict(self._kwargs))
+        return eager.extra_repr()
 
 
 def _shape(state_dict: Mapping[str, Any], key: str) -> Optional[tuple[int, ...]]:
@@ -265,19 +268,41 @@ class LazyBatchNorm3d(_LazyNorm):
     cls_to_become = "BatchNorm3d"
 
 
-class LazyInstanceNorm1d(_LazyNorm):
+class _LazyInstanceNorm(_LazyNorm):
+    """torch's lazy instance norms default to ``affine=True, track_running_stats=True``
+    (its ``_LazyNormBase`` defaults), unlike the eager InstanceNorm*d (both False);
+    the materialised layer keeps them."""
+
+    def __init__(
+        self,
+        eps: float = 1e-5,
+        momentum: Optional[float] = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        *,
+        bias: bool = True,
+        rngs: Optional[nnx.Rngs] = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            eps=eps, momentum=momentum, affine=affine, track_running_stats=track_running_stats, bias=bias,
+            rngs=rngs, dtype=dtype,
+        )
+
+
+class LazyInstanceNorm1d(_LazyInstanceNorm):
     """torch.nn.LazyInstanceNorm1d(eps, momentum, affine, track_running_stats): then a ``jaxnn.InstanceNorm1d``."""
 
     cls_to_become = "InstanceNorm1d"
 
 
-class LazyInstanceNorm2d(_LazyNorm):
+class LazyInstanceNorm2d(_LazyInstanceNorm):
     """torch.nn.LazyInstanceNorm2d(...): then a ``jaxnn.InstanceNorm2d``."""
 
     cls_to_become = "InstanceNorm2d"
 
 
-class LazyInstanceNorm3d(_LazyNorm):
+class LazyInstanceNorm3d(_LazyInstanceNorm):
     """torch.nn.LazyInstanceNorm3d(...): then a ``jaxnn.InstanceNorm3d``."""
 
     cls_to_become = "InstanceNorm3d"

@@ -401,6 +401,9 @@ class LocalResponseNorm(Module):
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
 
 class CrossMapLRN2d(Module):
     """torch's legacy ``nn.CrossMapLRN2d`` on ``(N, C, H, W)`` input, with torch's numbers.
@@ -424,3 +427,6 @@ class CrossMapLRN2d(Module):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         return _norm._cross_map_lrn2d(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

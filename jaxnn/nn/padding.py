@@ -49,6 +49,9 @@ class _PadNd(Module):
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.pad(input, self.padding, self._mode)
 
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
 
 class _ConstantPadNd(_PadNd):
     _mode = "constant"
@@ -59,6 +62,9 @@ class _ConstantPadNd(_PadNd):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.pad(input, self.padding, "constant", self.value)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
 
 
 class ConstantPad1d(_ConstantPadNd):
@@ -89,6 +95,9 @@ class ZeroPad1d(ConstantPad1d):
     def __init__(self, padding: PadSize, *, rngs: Optional[nnx.Rngs] = None) -> None:
         super().__init__(padding, 0.0)
 
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
 
 class ZeroPad2d(ConstantPad2d):
     """:class:`ConstantPad2d` with value 0."""
@@ -96,12 +105,18 @@ class ZeroPad2d(ConstantPad2d):
     def __init__(self, padding: PadSize, *, rngs: Optional[nnx.Rngs] = None) -> None:
         super().__init__(padding, 0.0)
 
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
 
 class ZeroPad3d(ConstantPad3d):
     """:class:`ConstantPad3d` with value 0."""
 
     def __init__(self, padding: PadSize, *, rngs: Optional[nnx.Rngs] = None) -> None:
         super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
 
 
 class ReflectionPad1d(_PadNd):

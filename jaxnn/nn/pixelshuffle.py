@@ -27,6 +27,9 @@ class PixelShuffle(Module):
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.pixel_shuffle(input, self.upscale_factor)
 
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
 
 class PixelUnshuffle(Module):
     """``(*, C, H * r, W * r) -> (*, C * r**2, H, W)`` with ``r = downscale_factor``.
@@ -40,3 +43,6 @@ class PixelUnshuffle(Module):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"

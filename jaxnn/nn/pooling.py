@@ -50,6 +50,11 @@ def _static(value):
     return tuple(value) if isinstance(value, list) else value
 
 
+def _torch_tuple(value, n: int):
+    """torch's ``_ntuple`` as its reprs show it: a sequence as a tuple, anything else repeated."""
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,) * n
+
+
 class MaxPool1d(Module):
     """torch.nn.MaxPool1d over ``(N, C, L)`` or ``(C, L)``, padding with -inf.
 
@@ -86,6 +91,12 @@ class MaxPool1d(Module):
     def __call__(self, input: ArrayLike) -> MaybeIndices:
         return self._pool(
             input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
 
 
@@ -132,6 +143,13 @@ class AvgPool1d(Module):
     def __call__(self, input: ArrayLike) -> jax.Array:
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
+    def extra_repr(self) -> str:
+        # torch stores AvgPool1d's options as 1-tuples (AvgPool2d/3d's as given)
+        return (
+            f"kernel_size={_torch_tuple(self.kernel_size, 1)}, stride={_torch_tuple(self.stride, 1)}, "
+            f"padding={_torch_tuple(self.padding, 1)}"
+        )
+
 
 class AvgPool2d(Module):
     """torch.nn.AvgPool2d over ``(N, C, H, W)`` or ``(C, H, W)``; see :class:`AvgPool1d`.
@@ -172,6 +190,9 @@ class AvgPool2d(Module):
             self.divisor_override,
         )
 
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
 
 class AvgPool3d(AvgPool2d):
     """torch.nn.AvgPool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; see :class:`AvgPool2d`."""
@@ -199,6 +220,9 @@ class AdaptiveAvgPool1d(Module):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         return self._pool(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
@@ -229,6 +253,9 @@ class AdaptiveMaxPool1d(Module):
 
     def __call__(self, input: ArrayLike) -> MaybeIndices:
         return self._pool(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
@@ -269,6 +296,12 @@ class LPPool1d(Module):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         return self._pool(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
 
 
 class LPPool2d(LPPool1d):
@@ -371,6 +404,7 @@ class MaxUnpool1d(Module):
     """
 
     _unpool = staticmethod(F.max_unpool1d)
+    _nd = 1
 
     def __init__(
         self,
@@ -387,14 +421,24 @@ class MaxUnpool1d(Module):
     def __call__(self, input: ArrayLike, indices: ArrayLike, output_size: Optional[Sequence[int]] = None) -> jax.Array:
         return self._unpool(input, indices, self.kernel_size, self.stride, self.padding, _static(output_size))
 
+    def extra_repr(self) -> str:
+        # torch stores these as n-tuples (its _single/_pair/_triple)
+        nd = self._nd
+        return (
+            f"kernel_size={_torch_tuple(self.kernel_size, nd)}, stride={_torch_tuple(self.stride, nd)}, "
+            f"padding={_torch_tuple(self.padding, nd)}"
+        )
+
 
 class MaxUnpool2d(MaxUnpool1d):
     """torch.nn.MaxUnpool2d over ``(N, C, H, W)`` or ``(C, H, W)``; see :class:`MaxUnpool1d`."""
 
     _unpool = staticmethod(F.max_unpool2d)
+    _nd = 2
 
 
 class MaxUnpool3d(MaxUnpool1d):
     """torch.nn.MaxUnpool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; see :class:`MaxUnpool1d`."""
 
     _unpool = staticmethod(F.max_unpool3d)
+    _nd = 3

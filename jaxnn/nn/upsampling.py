@@ -56,6 +56,13 @@ class Upsample(Module):
             recompute_scale_factor=self.recompute_scale_factor,
         )
 
+    def extra_repr(self) -> str:
+        if self.scale_factor is not None:
+            info = "scale_factor=" + repr(self.scale_factor)
+        else:
+            info = "size=" + repr(self.size)
+        return info + ", mode=" + repr(self.mode)
+
 
 class UpsamplingNearest2d(Upsample):
     """``Upsample(size, scale_factor, mode='nearest')`` for ``(N, C, H, W)`` input."""

@@ -59,7 +59,9 @@ def test_first_call_becomes_the_eager_layer_with_its_init(name, args, kwargs, sh
     x = randn(*shape)
     y = lazy(x)
     eager_cls = getattr(jaxnn, _eager_name(name))
-    eager = eager_cls(*eager_args, **kwargs, rngs=nnx.Rngs(0))
+    # torch's lazy instance norms default to affine and running stats, the eager ones to neither
+    lazy_defaults = {"affine": True, "track_running_stats": True} if "InstanceNorm" in name else {}
+    eager = eager_cls(*eager_args, **{**lazy_defaults, **kwargs}, rngs=nnx.Rngs(0))
     assert type(lazy) is eager_cls and repr(lazy) == repr(eager)
     chex.assert_trees_all_close(y, eager(x))
     chex.assert_trees_all_equal(jaxnn.state_dict(lazy), jaxnn.state_dict(eager))
@@ -129,3 +131,12 @@ def test_bad_arguments_and_inputs():
         jaxnn.LazyConv2d(4, 3, rngs=nnx.Rngs(0))(np.ones((3, 3), np.float32))
     with pytest.raises(ValueError, match="at least 1 dimension"):
         jaxnn.LazyLinear(4, rngs=nnx.Rngs(0))(np.float32(1.0))
+
+
+def test_lazy_instance_norm_defaults_are_torchs():
+    # torch's lazy instance norms default to affine=True, track_running_stats=True (the eager ones to False)
+    layer, reference = jaxnn.LazyInstanceNorm1d(), torch.nn.LazyInstanceNorm1d()
+    layer(jnp.ones((2, 3, 4)))
+    reference(torch.ones(2, 3, 4))
+    assert set(jaxnn.state_dict(layer)) == set(reference.state_dict())
+    assert repr(layer) == repr(reference)
