@@ -102,10 +102,15 @@ class TorchOptimizer(optax.GradientTransformationExtraArgs):
 
 
 def check_nonnegative(**values: Any) -> None:
-    """Raises torch's ``ValueError('Invalid <what>: <value>')`` for a negative hyper-parameter."""
+    """Raises torch's ``ValueError('Invalid <what>: <value>')`` for a negative hyper-parameter.
+
+    An array ``lr`` (torch's Tensor lr) must hold one element, as torch checks first.
+    """
     for name, value in values.items():
         if callable(value):
             continue
+        if name == "lr" and jnp.size(value) != 1:
+            raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= value:
             raise ValueError(f"Invalid {_LABELS[name]}: {value}")
 
