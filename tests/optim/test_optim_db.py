@@ -31,6 +31,7 @@ steps on tiny arrays, cheaper than a compile.
 from __future__ import annotations
 
 import copy
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -86,8 +87,48 @@ EXCLUDED: dict[tuple[str, str], str] = {
 }
 
 
+_UNCHECKED_LR = (
+    "jaxnn's {} does not check an array lr's size (torch: ValueError 'Tensor lr must be 1-element', "
+    "which check_nonnegative(lr=...) gives the other optimizers)"
+)
+_COMPLEX = "jaxnn's {} steps complex parameters without the error torch raises"
+# (optimizer, case description) -> a mismatch found by this database and not yet fixed. Run as a strict
+# xfail: the fix turns it into a failure that asks for the entry's removal. (Cases of optimizers
+# this branch does not have yet apply once they land.)
+KNOWN_MISMATCHES: dict[tuple[str, str], str] = {
+    ("Muon", "passing alternative ns_coefficients"): (
+        "one bfloat16 ulp of the Newton-Schulz result differs from torch's at step 2 on the 1x4 "
+        "parameter with ns_coefficients=(3.4, -4.7, 2.0) (3e-8 after lr=1e-3)"
+    ),
+    ("Adafactor", "Tensor lr must be 1-element"): _UNCHECKED_LR.format("Adafactor"),
+    ("LBFGS", "Tensor lr must be 1-element"): _UNCHECKED_LR.format("LBFGS"),
+    ("Muon", "Tensor lr must be 1-element"): _UNCHECKED_LR.format("Muon"),
+    ("SparseAdam", "Tensor lr must be 1-element"): _UNCHECKED_LR.format("SparseAdam"),
+    ("Adafactor", "does not support complex parameters"): _COMPLEX.format("Adafactor") + " (RuntimeError)",
+    ("Muon", "does not support complex parameters"): _COMPLEX.format("Muon") + " (RuntimeError)",
+    ("SparseAdam", "complex not supported"): _COMPLEX.format("SparseAdam") + " (ValueError at construction)",
+}
+
+# (optimizer, case description) -> (rtol, why torch's own rounding is coarser there).
+TOLERANCE: dict[tuple[str, str], tuple[float, str]] = {
+    ("SparseAdam", "Tensor lr"): (
+        1e-7,
+        "torch forms SparseAdam's step size lr * sqrt(1 - beta2**t) / (1 - beta1**t) in the lr tensor's "
+        "dtype (torch.tensor(0.001) is float32): 1e-8 relative; jaxnn in the parameters' float64",
+    ),
+}
+
+
 def _excluded(name: str, desc: str) -> str | None:
     return EXCLUDED.get((name, desc)) or EXCLUDED.get(("*", desc))
+
+
+def _marks(name: str, desc: str) -> list:
+    if _excluded(name, desc):
+        return [pytest.mark.skip(reason=_excluded(name, desc))]
+    if (name, desc) in KNOWN_MISMATCHES:
+        return [pytest.mark.xfail(strict=True, reason=KNOWN_MISMATCHES[(name, desc)])]
+    return []
 
 
 def _infos():
@@ -100,7 +141,7 @@ def _option_cases():
         inputs = _get_optim_inputs_including_global_cliquey_kwargs("cpu", torch.float64, info)
         for index, optim_input in enumerate(inputs):
             desc = optim_input.desc
-            marks = [pytest.mark.skip(reason=_excluded(name, desc))] if _excluded(name, desc) else []
+            marks = _marks(name, desc)
             yield pytest.param(info, index, False, id=f"{name}-{index}-{desc}", marks=marks)
             # the kernel-flag variants compute the same numbers; groups once per base set
             if info.supports_param_groups and "&" not in desc:
@@ -114,7 +155,7 @@ def _error_cases():
             continue
         for index, error_input in enumerate(info.optim_error_inputs_func("cpu", torch.float64)):
             desc = error_input.optimizer_error_input.desc
-            marks = [pytest.mark.skip(reason=_excluded(name, desc))] if _excluded(name, desc) else []
+            marks = _marks(name, desc)
             yield pytest.param(info, index, id=f"{name}-{index}-{desc}", marks=marks)
 
 
@@ -226,9 +267,11 @@ def _jax_trace(info, kwargs, params, grads, groups: bool):
     state = opt.init(p)
     f = _objective(jnp)
     trace = []
+    # a closure-driven step loops (line search) inside: one compile beats eager dispatch there
+    closure_step = jax.jit(functools.partial(opt.update, value_fn=f)) if info.step_requires_closure else None
     for s in range(STEPS):
-        if info.step_requires_closure:
-            updates, state = opt.update(jax.grad(f)(p), state, p, value_fn=f)
+        if closure_step is not None:
+            updates, state = closure_step(jax.grad(f)(p), state, p)
         else:
             updates, state = opt.update({k: jnp.asarray(g[s]) for k, g in grads.items()}, state, p)
         p = jax.tree.map(lambda a, u: a + u, p, updates)
@@ -246,9 +289,10 @@ def test_optim_db_option_set(info, index, groups):
     expected = _torch_trace(info, optim_input.kwargs, params, grads, groups)
     with jax.enable_x64(True):
         got = _jax_trace(info, optim_input.kwargs, params, grads, groups)
+    rtol = TOLERANCE.get((name, optim_input.desc), (RTOL,))[0]
     for s, (g, e) in enumerate(zip(got, expected)):
         for k in e:
-            np.testing.assert_allclose(g[k], e[k], rtol=RTOL, atol=ATOL, err_msg=f"{k} after step {s + 1}")
+            np.testing.assert_allclose(g[k], e[k], rtol=rtol, atol=ATOL, err_msg=f"{k} after step {s + 1}")
 
 
 def _jax_params(params):
