@@ -113,8 +113,10 @@ KNOWN_MISMATCHES: dict[tuple[str, str], str] = {
 TOLERANCE: dict[tuple[str, str], tuple[float, str]] = {
     ("SparseAdam", "Tensor lr"): (
         1e-7,
-        "torch forms SparseAdam's step size lr * sqrt(1 - beta2**t) / (1 - beta1**t) in the lr tensor's "
-        "dtype (torch.tensor(0.001) is float32): 1e-8 relative; jaxnn in the parameters' float64",
+        (
+            "torch forms SparseAdam's step size lr * sqrt(1 - beta2**t) / (1 - beta1**t) in the lr tensor's "
+            "dtype (torch.tensor(0.001) is float32): 1e-8 relative; jaxnn in the parameters' float64"
+        ),
     ),
 }
 
