@@ -101,6 +101,12 @@ class TorchOptimizer(optax.GradientTransformationExtraArgs):
     """
 
 
+def check_lr_elements(lr: Any) -> None:
+    """torch's first check of a Tensor lr (here an array): it must hold one element."""
+    if not callable(lr) and jnp.size(lr) != 1:
+        raise ValueError("Tensor lr must be 1-element")
+
+
 def check_nonnegative(**values: Any) -> None:
     """Raises torch's ``ValueError('Invalid <what>: <value>')`` for a negative hyper-parameter.
 
@@ -109,8 +115,8 @@ def check_nonnegative(**values: Any) -> None:
     for name, value in values.items():
         if callable(value):
             continue
-        if name == "lr" and jnp.size(value) != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        if name == "lr":
+            check_lr_elements(value)
         if not 0.0 <= value:
             raise ValueError(f"Invalid {_LABELS[name]}: {value}")
 

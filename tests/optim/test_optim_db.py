@@ -87,10 +87,6 @@ EXCLUDED: dict[tuple[str, str], str] = {
 }
 
 
-_UNCHECKED_LR = (
-    "jaxnn's {} does not check an array lr's size (torch: ValueError 'Tensor lr must be 1-element', "
-    "which check_nonnegative(lr=...) gives the other optimizers)"
-)
 _COMPLEX = "jaxnn's {} steps complex parameters without the error torch raises"
 # (optimizer, case description) -> a mismatch found by this database and not yet fixed. Run as a strict
 # xfail: the fix turns it into a failure that asks for the entry's removal. (Cases of optimizers
@@ -100,10 +96,6 @@ KNOWN_MISMATCHES: dict[tuple[str, str], str] = {
         "one bfloat16 ulp of the Newton-Schulz result differs from torch's at step 2 on the 1x4 "
         "parameter with ns_coefficients=(3.4, -4.7, 2.0) (3e-8 after lr=1e-3)"
     ),
-    ("Adafactor", "Tensor lr must be 1-element"): _UNCHECKED_LR.format("Adafactor"),
-    ("LBFGS", "Tensor lr must be 1-element"): _UNCHECKED_LR.format("LBFGS"),
-    ("Muon", "Tensor lr must be 1-element"): _UNCHECKED_LR.format("Muon"),
-    ("SparseAdam", "Tensor lr must be 1-element"): _UNCHECKED_LR.format("SparseAdam"),
     ("Adafactor", "does not support complex parameters"): _COMPLEX.format("Adafactor") + " (RuntimeError)",
     ("Muon", "does not support complex parameters"): _COMPLEX.format("Muon") + " (RuntimeError)",
     ("SparseAdam", "complex not supported"): _COMPLEX.format("SparseAdam") + " (ValueError at construction)",
