@@ -89,8 +89,7 @@ EXCLUDED: dict[tuple[str, str], str] = {
 
 _COMPLEX = "jaxnn's {} steps complex parameters without the error torch raises"
 # (optimizer, case description) -> a mismatch found by this database and not yet fixed. Run as a strict
-# xfail: the fix turns it into a failure that asks for the entry's removal. (Cases of optimizers
-# this branch does not have yet apply once they land.)
+# xfail: the fix turns it into a failure that asks for the entry's removal.
 KNOWN_MISMATCHES: dict[tuple[str, str], str] = {
     ("Muon", "passing alternative ns_coefficients"): (
         "one bfloat16 ulp of the Newton-Schulz result differs from torch's at step 2 on the 1x4 "
