@@ -101,11 +101,22 @@ class TorchOptimizer(optax.GradientTransformationExtraArgs):
     """
 
 
+def check_lr_elements(lr: Any) -> None:
+    """torch's first check of a Tensor lr (here an array): it must hold one element."""
+    if not callable(lr) and jnp.size(lr) != 1:
+        raise ValueError("Tensor lr must be 1-element")
+
+
 def check_nonnegative(**values: Any) -> None:
-    """Raises torch's ``ValueError('Invalid <what>: <value>')`` for a negative hyper-parameter."""
+    """Raises torch's ``ValueError('Invalid <what>: <value>')`` for a negative hyper-parameter.
+
+    An array ``lr`` (torch's Tensor lr) must hold one element, as torch checks first.
+    """
     for name, value in values.items():
         if callable(value):
             continue
+        if name == "lr":
+            check_lr_elements(value)
         if not 0.0 <= value:
             raise ValueError(f"Invalid {_LABELS[name]}: {value}")
 

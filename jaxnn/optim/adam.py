@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import jax
 import jax.numpy as jnp
 
 from ._core import rejects_parameters
@@ -42,7 +43,11 @@ RULE = Rule("Adam", _slots, _step, decoupled=lambda group: group["decoupled_weig
 
 def adam_group(lr, betas, eps, weight_decay, amsgrad, **flags) -> dict:
     """Validates Adam-family hyper-parameters and returns torch's param-group dict."""
-    betas = check_adam_family(lr, eps, betas, weight_decay)
+    checked = check_adam_family(lr, eps, betas, weight_decay)
+    # torch's Adam/AdamW then refuse a pair mixing a Python number and a Tensor (here an array)
+    if isinstance(betas[0], jax.Array) != isinstance(betas[1], jax.Array):
+        raise ValueError("betas must be either both floats or both Tensors")
+    betas = checked
     return dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, **flags)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
-from ._core import rejects_parameters
+from ._core import check_lr_elements, rejects_parameters
 from ._core import TorchOptimizer, update_to
 
 __all__ = ["LBFGS", "LBFGSState"]
@@ -246,6 +246,7 @@ def LBFGS(
 
     Reference: ``torch.optim.LBFGS``.
     """
+    check_lr_elements(lr)
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
     if max_eval is None:

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import jax
 import jax.numpy as jnp
 
-from ._core import rejects_parameters
+from ._core import check_lr_elements, rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, lerp
 
 __all__ = ["Muon"]
@@ -128,6 +128,7 @@ def Muon(
 
     Reference: ``torch.optim.Muon``.
     """
+    check_lr_elements(lr)
     if not callable(lr) and not 0.0 <= lr:
         raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
     if not 0.0 <= momentum:

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
-from ._core import rejects_parameters
+from ._core import check_lr_elements, rejects_parameters
 from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, one_minus_pow
 
 __all__ = ["SparseAdam"]
@@ -79,6 +79,7 @@ def SparseAdam(
 
     Reference: ``torch.optim.SparseAdam``.
     """
+    check_lr_elements(lr)
     if not callable(lr) and not 0.0 < lr:
         raise ValueError(f"Invalid learning rate: {lr}")
     if not 0.0 < eps:
