@@ -13,6 +13,7 @@ import torch
 import torch.fx
 from flax import nnx
 
+from .. import functional as F
 from ..module import Module
 from ..parameter import Buffer, Parameter
 from ..state_dict import _as_numpy, _named_variables, load_state_dict
@@ -47,6 +48,22 @@ def convert(module: torch.nn.Module, example_inputs: Any, rngs: Optional[nnx.Rng
     return converted
 
 
+def _activation(fn: Any) -> Any:
+    """A transformer layer's activation as jaxnn takes it: torch stores F.relu / F.gelu
+    (from 'relu' / 'gelu'), another F function, or a module."""
+    import torch.nn.functional as TF
+
+    if fn is TF.relu or fn is TF.gelu:
+        return fn.__name__
+    if getattr(fn, "__module__", "") in ("torch.nn.functional", "torch._C._nn") and hasattr(F, fn.__name__):
+        return getattr(F, fn.__name__)
+    if isinstance(fn, torch.nn.Module):
+        from .from_torch import from_torch
+
+        return from_torch(fn)
+    raise ConversionError(f"a transformer layer's activation {fn!r} has no jaxnn counterpart")
+
+
 def _layer_args(layer: torch.nn.Module) -> dict[str, Any]:
     """Arguments of a Transformer{Encoder,Decoder}Layer that torch keeps on its children."""
     return dict(
@@ -54,7 +71,7 @@ def _layer_args(layer: torch.nn.Module) -> dict[str, Any]:
         nhead=layer.self_attn.num_heads,
         dim_feedforward=layer.linear1.out_features,
         dropout=layer.dropout.p,
-        activation=layer.activation,
+        activation=_activation(layer.activation),
         layer_norm_eps=layer.norm1.eps,
         batch_first=layer.self_attn.batch_first,
         norm_first=layer.norm_first,
