@@ -20,6 +20,7 @@ report header names the allocator in use.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
@@ -91,8 +92,8 @@ def measure_floor(device: str, array_mib: int = 256, gemm_n: int = 2048, tries: 
     torch_ok = device == "cpu" or torch.cuda.is_available()
 
     x = jax.device_put(jnp.arange(n, dtype=jnp.float32), jax_device)
-    read_t = [_best(lambda: _jax_sum(x), tries)]
-    copy_t = [_best(lambda: _jax_copy(x), tries)]
+    read_t = [_best(functools.partial(_jax_sum, x), tries)]
+    copy_t = [_best(functools.partial(_jax_copy, x), tries)]
     fresh_t = list(copy_t)  # the jitted copy allocates its result
     del x
     if torch_ok:

@@ -60,7 +60,7 @@ def run_memory(cfg: Config, log=lambda group: None, contenders: Optional[Sequenc
                 command, capture_output=True, text=True, timeout=cfg.compile_timeout + 120,
                 cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
             )
-            lines = [l for l in done.stdout.splitlines() if l.startswith(_MARK)]
+            lines = [line for line in done.stdout.splitlines() if line.startswith(_MARK)]
             row = json.loads(lines[-1][len(_MARK):]) if lines else {
                 "status": f"failed: exit {done.returncode}: {(done.stderr.strip().splitlines() or [''])[-1][:160]}"
             }

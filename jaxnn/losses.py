@@ -389,7 +389,8 @@ class TripletMarginWithDistanceLoss(_Loss):
 
 
 class CTCLoss(_Loss):
-    """Criterion for :func:`jaxnn.functional.ctc_loss`; called as ``(log_probs, targets, input_lengths, target_lengths)``."""
+    """Criterion for :func:`jaxnn.functional.ctc_loss`; called as
+    ``(log_probs, targets, input_lengths, target_lengths)``."""
 
     _function = "ctc_loss"
 

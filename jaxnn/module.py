@@ -331,10 +331,10 @@ class Module(nnx.Module):
             return self
         dtype = _as_dtype(dtype)
         if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.complexfloating)):
-            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
-        return self._cast(
-            lambda d: jnp.issubdtype(d, jnp.floating) or jnp.issubdtype(d, jnp.complexfloating), dtype
-        )
+            raise TypeError(
+                f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}"
+            )
+        return self._cast(lambda d: jnp.issubdtype(d, jnp.floating) or jnp.issubdtype(d, jnp.complexfloating), dtype)
 
     def half(self) -> "Module":
         """Floating parameters and buffers to float16 (others kept); returns ``self``."""

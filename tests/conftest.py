@@ -1,4 +1,5 @@
 import jax
+from hypothesis import HealthCheck, settings
 import pytest
 
 # Parity tests compare against torch's full-float32 matmuls.
@@ -21,7 +22,6 @@ def float_dtype(request):
     else:
         yield request.param
 
-from hypothesis import HealthCheck, settings
 
 # CI runs a fixed, derandomised sample; `pytest --hypothesis-profile=deep` fuzzes longer.
 settings.register_profile(

@@ -305,7 +305,9 @@ def mish(input: ArrayLike, inplace: bool = False) -> jax.Array:
 
 def _check_rrelu_bounds(lower: float, upper: float) -> None:
     if lower > upper:
-        raise ValueError(f"rrelu: Lower bound should be less than or equal to the upper bound, got lower={lower}, upper={upper}")
+        raise ValueError(
+            f"rrelu: Lower bound should be less than or equal to the upper bound, got lower={lower}, upper={upper}"
+        )
 
 
 def rrelu(
@@ -344,9 +346,7 @@ def rrelu(
     return jnp.where(x > 0, x, x * slope)
 
 
-def softmin(
-    input: ArrayLike, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None
-) -> jax.Array:
+def softmin(input: ArrayLike, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> jax.Array:
     """softmax(-x) along ``dim`` (see :func:`softmax` for ``dim`` and ``dtype``).
 
     >>> softmin(jnp.array([0.0, 1.0]), dim=0)  # [0.7311, 0.2689]
@@ -439,9 +439,7 @@ def _softmax_input(input: ArrayLike, dtype) -> jax.Array:
     return x.astype(dtype) if dtype is not None else x
 
 
-def softmax(
-    input: ArrayLike, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None
-) -> jax.Array:
+def softmax(input: ArrayLike, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> jax.Array:
     """exp(x_i) / sum_j exp(x_j) along ``dim``.
 
     Args:
@@ -456,9 +454,7 @@ def softmax(
     return jax.nn.softmax(x, axis=_softmax_dim("softmax", x.ndim, dim))
 
 
-def log_softmax(
-    input: ArrayLike, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None
-) -> jax.Array:
+def log_softmax(input: ArrayLike, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> jax.Array:
     """x_i - logsumexp_j(x_j) along ``dim`` (see :func:`softmax` for ``dim`` and ``dtype``)."""
     x = _softmax_input(input, dtype)
     if x.ndim == 0:
@@ -506,9 +502,7 @@ def gumbel_softmax(
     return y_hard - jax.lax.stop_gradient(y_soft) + y_soft
 
 
-def normalize(
-    input: ArrayLike, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: None = None
-) -> jax.Array:
+def normalize(input: ArrayLike, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: None = None) -> jax.Array:
     """x / max(||x||_p, eps) along ``dim``.
 
     Args:
@@ -567,6 +561,8 @@ def one_hot(tensor: ArrayLike, num_classes: int = -1) -> jax.Array:
             raise ValueError("one_hot: Can not infer total number of classes from empty tensor.")
         num_classes = int(jnp.max(idx)) + 1
     check_static_value(lambda i: i >= 0, idx, "one_hot: Class values must be non-negative.")
-    check_static_value(lambda i: i < num_classes, idx, f"one_hot: Class values must be smaller than num_classes ({num_classes}).")
+    check_static_value(
+        lambda i: i < num_classes, idx, f"one_hot: Class values must be smaller than num_classes ({num_classes})."
+    )
     dtype = jax.dtypes.canonicalize_dtype(jnp.int64)
     return (idx[..., None] == jnp.arange(num_classes, dtype=idx.dtype)).astype(dtype)

@@ -44,7 +44,9 @@ def _dropout(
 ) -> jax.Array:
     """torch's ``_dropout_impl``: the shared body of the six functions."""
     if feature and x.ndim < 2:
-        raise ValueError(f"{name}: Feature dropout requires at least 2 dimensions in the input, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name}: Feature dropout requires at least 2 dimensions in the input, got shape {tuple(x.shape)}"
+        )
     if not training or p == 0.0 or x.size == 0:
         return x
     if p == 1.0:

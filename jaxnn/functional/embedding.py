@@ -296,7 +296,8 @@ def triplet_margin_with_distance_loss(
 
     Example:
       >>> l1 = lambda a, b: jnp.abs(a - b).sum(-1)
-      >>> F.triplet_margin_with_distance_loss(jnp.zeros((1, 2)), jnp.zeros((1, 2)), jnp.ones((1, 2)), distance_function=l1)
+      >>> zeros = jnp.zeros((1, 2))
+      >>> F.triplet_margin_with_distance_loss(zeros, zeros, jnp.ones((1, 2)), distance_function=l1)
       Array(0., dtype=float32)
     """
     reduction = resolve(reduction)

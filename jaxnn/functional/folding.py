@@ -29,7 +29,9 @@ def _blocks(name, spatial, kernel, dilation, padding, stride) -> list[int]:
             raise ValueError(f"{name}: {arg} must be greater than zero, got {value}")
     if any(p < 0 for p in padding):
         raise ValueError(f"{name}: padding must be non-negative, got {padding}")
-    blocks = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, d, p, s in zip(spatial, kernel, dilation, padding, stride)]
+    blocks = [
+        (n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, d, p, s in zip(spatial, kernel, dilation, padding, stride)
+    ]
     if any(b < 1 for b in blocks):
         raise ValueError(
             f"{name}: given spatial size {tuple(spatial)}, kernel_size={kernel}, dilation={dilation}, "

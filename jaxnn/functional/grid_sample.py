@@ -244,7 +244,8 @@ def affine_grid(theta: ArrayLike, size: Sequence[int], align_corners: Optional[b
     size = tuple(int(s) for s in size)
     if len(size) not in (4, 5):
         raise ValueError(
-            f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, respectively. Got size {size}."
+            "affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, respectively. "
+            f"Got size {size}."
         )
     nd = len(size) - 2
     if th.ndim != 3 or th.shape[1:] != (nd, nd + 1):

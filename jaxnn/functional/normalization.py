@@ -425,7 +425,9 @@ def group_norm(
     """
     x = _float_input(input, "group_norm")
     if x.ndim < 2:
-        raise ValueError(f"group_norm: expected at least 2 dimensions for input but received {x.ndim} (shape {x.shape})")
+        raise ValueError(
+            f"group_norm: expected at least 2 dimensions for input but received {x.ndim} (shape {x.shape})"
+        )
     n, channels = x.shape[0], x.shape[1]
     if num_groups <= 0 or channels % num_groups:
         raise ValueError(

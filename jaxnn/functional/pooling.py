@@ -101,7 +101,11 @@ def _accumulator(dtype) -> jnp.dtype:
 def _window(name, nd, kernel_size, stride, padding, dilation, half_of_effective: bool):
     kernel, padding, dilation = tuples(name, nd, kernel_size=kernel_size, padding=padding, dilation=dilation)
     # torch: a missing (None or empty) stride is the kernel size
-    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else tuples(name, nd, stride=stride)[0]
+    stride = (
+        kernel
+        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
+        else tuples(name, nd, stride=stride)[0]
+    )
     for arg, value in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
         if any(v <= 0 for v in value):
             raise ValueError(f"{name}: {arg} must be greater than zero, got {value}")
@@ -160,7 +164,7 @@ def _max_pool_doc(nd: int) -> str:
     Returns ``(N, C, *out)`` (and the indices, int64 under x64, else int32).
     The gradient goes to each window's first maximum (the last nan if any), as torch's.
 
-    >>> max_pool{nd}d(jnp.arange({4 ** nd}.).reshape((1, 1) + ({", ".join(["4"] * nd)},)), 2).shape
+    >>> max_pool{nd}d(jnp.arange({4**nd}.).reshape((1, 1) + ({", ".join(["4"] * nd)},)), 2).shape
     (1, 1, {", ".join(["2"] * nd)})
     """
 
@@ -266,7 +270,9 @@ def avg_pool2d(
     Array([[2., 2.],
            [2., 2.]], dtype=float32)
     """
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    return _avg_pool(
+        "avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
 
 
 def avg_pool3d(
@@ -283,7 +289,9 @@ def avg_pool3d(
     >>> avg_pool3d(jnp.ones((1, 1, 2, 2, 2)), 2).shape
     (1, 1, 1, 1, 1)
     """
-    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    return _avg_pool(
+        "avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
 
 
 def _adaptive_sizes(name: str, nd: int, output_size: OptionalSize, spatial: Sequence[int]) -> list[int]:
@@ -435,7 +443,11 @@ def lp_pool1d(
 
 
 def lp_pool2d(
-    input: ArrayLike, norm_type: float, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None, ceil_mode: bool = False
+    input: ArrayLike,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: Optional[IntOrTuple] = None,
+    ceil_mode: bool = False,
 ) -> jax.Array:
     """torch.nn.functional.lp_pool2d over ``(N, C, H, W)`` or ``(C, H, W)``; see :func:`lp_pool1d`.
 
@@ -446,7 +458,11 @@ def lp_pool2d(
 
 
 def lp_pool3d(
-    input: ArrayLike, norm_type: float, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None, ceil_mode: bool = False
+    input: ArrayLike,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: Optional[IntOrTuple] = None,
+    ceil_mode: bool = False,
 ) -> jax.Array:
     """torch.nn.functional.lp_pool3d over ``(N, C, D, H, W)`` or ``(C, D, H, W)``; see :func:`lp_pool1d`.
 
@@ -495,7 +511,9 @@ def _fractional(name, nd, input, kernel_size, output_size, output_ratio, with_in
         # torch reads samples[n, c] for the batch it has: extra leading rows are unused
         # (its module_db passes a batch-2 sample with unbatched input)
         if samples.ndim != 3 or samples.shape[0] < samples_shape[0] or samples.shape[1:] != samples_shape[1:]:
-            raise ValueError(f"{name}: _random_samples must have shape {samples_shape} (N, C, {nd}), got {samples.shape}")
+            raise ValueError(
+                f"{name}: _random_samples must have shape {samples_shape} (N, C, {nd}), got {samples.shape}"
+            )
         samples = samples[: samples_shape[0]].astype(acc)
     elif key is None:
         raise ValueError(f"{name}: pass _random_samples or a PRNG key (key=jax.random.key(seed))")
@@ -514,7 +532,9 @@ def _fractional(name, nd, input, kernel_size, output_size, output_ratio, with_in
         flat.append(position)
     flat = jnp.stack(flat, axis=2).astype(index_dtype())  # (N, C, window offset, *outs)
     planes = x.reshape(x.shape[:2] + (math.prod(spatial),))
-    windows = jnp.take_along_axis(planes, flat.reshape(flat.shape[:2] + (math.prod(flat.shape[2:]),)), axis=2).reshape(flat.shape)
+    windows = jnp.take_along_axis(planes, flat.reshape(flat.shape[:2] + (math.prod(flat.shape[2:]),)), axis=2).reshape(
+        flat.shape
+    )
     chosen = torch_argmax(windows)
     y = jnp.take_along_axis(windows, chosen, axis=2)[:, :, 0]
     if not with_indices:
@@ -536,7 +556,15 @@ def _make_fractional(nd: int, with_indices: bool):
         key: Optional[jax.Array] = None,
     ) -> Union[jax.Array, tuple[jax.Array, jax.Array]]:
         return _fractional(
-            name, nd, input, kernel_size, output_size, output_ratio, with_indices or return_indices, _random_samples, key
+            name,
+            nd,
+            input,
+            kernel_size,
+            output_size,
+            output_ratio,
+            with_indices or return_indices,
+            _random_samples,
+            key,
         )
 
     pool.__name__ = pool.__qualname__ = name
@@ -615,7 +643,9 @@ def _max_unpool(name, nd, input, indices, kernel_size, stride, padding, output_s
             )
         for d, (o, base, s) in enumerate(zip(outs, default, stride)):
             if not base - s < o < base + s:
-                raise ValueError(f'{name}: invalid output_size "{outs}" (dim {d} must be between {base - s} and {base + s})')
+                raise ValueError(
+                    f'{name}: invalid output_size "{outs}" (dim {d} must be between {base - s} and {base + s})'
+                )
     if any(o < 0 for o in outs):
         raise ValueError(f"{name}: output size {outs} must be non-negative")
     size = math.prod(outs)
@@ -654,9 +684,9 @@ def _make_max_unpool(nd: int):
     torch raises for an index outside the output plane; here such an element is
     dropped unless :mod:`jaxnn.checks` is enabled (then it raises).
 
-    >>> y, i = max_pool{nd}d_with_indices(jnp.arange({2 ** nd}.).reshape((1, 1) + ({", ".join(["2"] * nd)},)), 2)
+    >>> y, i = max_pool{nd}d_with_indices(jnp.arange({2**nd}.).reshape((1, 1) + ({", ".join(["2"] * nd)},)), 2)
     >>> {name}(y, i, 2).reshape(-1)[-1]
-    Array({2 ** nd - 1}., dtype=float32)
+    Array({2**nd - 1}., dtype=float32)
     """
     return unpool
 

@@ -103,7 +103,9 @@ def _bag_freq_divisor(idx: jax.Array, num_embeddings: int, dtype) -> jax.Array:
     return jnp.take(counts, jnp.take(ordered, jnp.clip(rank, 0, ordered.shape[0] - 1)))
 
 
-def _lookup(weight: jax.Array, idx: jax.Array, padding_idx: Optional[int], freq_divisor: Optional[jax.Array]) -> jax.Array:
+def _lookup(
+    weight: jax.Array, idx: jax.Array, padding_idx: Optional[int], freq_divisor: Optional[jax.Array]
+) -> jax.Array:
     """``weight[idx]`` whose gradient is 0 on the padding row and, with a
     ``freq_divisor`` (one entry per table row), divided by it."""
     rows = jnp.take(weight, idx, axis=0)
@@ -294,7 +296,9 @@ def embedding_bag(
     if mode == "max":
         masked = jnp.where(valid[:, None], rows, -jnp.inf)
         best = jax.ops.segment_max(jax.lax.stop_gradient(masked), bag, num_bags)
-        hits = valid[:, None] & (jax.lax.stop_gradient(masked) == jnp.take(best, jnp.clip(bag, 0, num_bags - 1), axis=0))
+        hits = valid[:, None] & (
+            jax.lax.stop_gradient(masked) == jnp.take(best, jnp.clip(bag, 0, num_bags - 1), axis=0)
+        )
         # an empty bag's segment_min is the dtype's max: point it at the zero row
         first = jnp.minimum(jax.ops.segment_min(jnp.where(hits, positions[:, None], n), bag, num_bags), n)
         padded = jnp.concatenate([rows, jnp.zeros((1, dim), w.dtype)])

@@ -296,7 +296,9 @@ def _needs_trace(m: torch.nn.Module) -> bool:
 
 
 def _check_example(module: torch.nn.Module, converted: Module, example: Sequence[Any]) -> None:
-    to_jax = lambda v: jnp.asarray(v.detach().cpu().numpy()) if isinstance(v, torch.Tensor) else v
+    def to_jax(v: Any) -> Any:
+        return jnp.asarray(v.detach().cpu().numpy()) if isinstance(v, torch.Tensor) else v
+
     with torch.no_grad():
         expected = module(*example)
     got = converted(*[to_jax(v) for v in example])

@@ -313,12 +313,15 @@ def compare(
     jax_state = jaxnn_state_dict(jaxnn_module)
     for key, tensor in torch_state.items():
         if key not in jax_state:
-            report.rows.append(Row(key, "param", tuple(tensor.shape), float("inf"), float("inf"), False, "missing in jaxnn"))
+            inf = float("inf")
+            report.rows.append(Row(key, "param", tuple(tensor.shape), inf, inf, False, "missing in jaxnn"))
         else:
             report.rows.append(_row(key, "param", jax_state[key], _numpy(tensor), rtol, atol))
     for key in jax_state:
         if key not in torch_state:
-            report.rows.append(Row(key, "param", tuple(np.shape(jax_state[key])), float("inf"), float("inf"), False, "not in torch"))
+            report.rows.append(
+                Row(key, "param", tuple(np.shape(jax_state[key])), float("inf"), float("inf"), False, "not in torch")
+            )
 
     _, torch_outputs, order = _capture_torch(torch_module, args, kwargs)
     jax_outputs = _capture_jax(jaxnn_module, _to_jax(args), _to_jax(kwargs))
@@ -329,8 +332,15 @@ def compare(
         for call, (expected, got) in enumerate(zip(torch_outputs[name], jax_outputs[name])):
             label = _display(name) + (f" (call {call})" if len(torch_outputs[name]) > 1 else "")
             if len(expected) != len(got):
-                row = Row(label, "output", (), float("inf"), float("inf"), False,
-                          f"torch returns {len(expected)} arrays, jaxnn {len(got)}")
+                row = Row(
+                    label,
+                    "output",
+                    (),
+                    float("inf"),
+                    float("inf"),
+                    False,
+                    f"torch returns {len(expected)} arrays, jaxnn {len(got)}",
+                )
                 report.rows.append(row)
             for i, (e, g) in enumerate(zip(expected, got)):
                 suffix = f"[{i}]" if len(expected) > 1 else ""
@@ -345,5 +355,7 @@ def compare(
             if key in jax_grads:
                 report.rows.append(_row(key, "grad", jax_grads[key], g, rtol, atol))
             else:
-                report.rows.append(Row(key, "grad", tuple(g.shape), float("inf"), float("inf"), False, "no jaxnn gradient"))
+                report.rows.append(
+                    Row(key, "grad", tuple(g.shape), float("inf"), float("inf"), False, "no jaxnn gradient")
+                )
     return report

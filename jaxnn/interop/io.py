@@ -73,14 +73,20 @@ def read_state_dict(path: PathLike) -> dict[str, np.ndarray]:
     )
 
 
-def write_state_dict(state: Mapping[str, np.ndarray], path: PathLike, metadata: Optional[Mapping[str, str]] = None) -> None:
+def write_state_dict(
+    state: Mapping[str, np.ndarray], path: PathLike, metadata: Optional[Mapping[str, str]] = None
+) -> None:
     """Writes ``state`` to ``.safetensors`` (or, with torch installed, a torch ``.pt``/``.pth``/``.bin``)."""
     suffix = _suffix(path)
     if suffix == ".safetensors":
         _require("safetensors", "io")
         from safetensors.numpy import save_file
 
-        save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, os.fspath(path), metadata=dict(metadata or {}) or None)
+        save_file(
+            {k: np.ascontiguousarray(v) for k, v in state.items()},
+            os.fspath(path),
+            metadata=dict(metadata or {}) or None,
+        )
         return
     if suffix in _TORCH_SUFFIXES:
         torch = _require("torch", "test")
@@ -105,7 +111,7 @@ def rename_keys(
     out = {}
     for key, value in state.items():
         if strip_prefix and key.startswith(strip_prefix):
-            key = key[len(strip_prefix):]
+            key = key[len(strip_prefix) :]
         if key_map is not None:
             key = key_map(key) if callable(key_map) else key_map.get(key, key)
         if key in out:

@@ -318,7 +318,9 @@ class Threshold(_Activation):
 
     _fn, _options = "threshold", ("threshold", "value")
 
-    def __init__(self, threshold: float, value: float, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
+    def __init__(
+        self, threshold: float, value: float, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None
+    ) -> None:
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
     def extra_repr(self) -> str:
@@ -338,7 +340,9 @@ class Softmax2d(_PlainActivation):
     def __call__(self, input: ArrayLike) -> jax.Array:
         x = as_array(input, "input")
         if x.ndim not in (3, 4):
-            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {x.ndim}D (shape {tuple(x.shape)}) instead")
+            raise ValueError(
+                f"Softmax2d: expected input to be 3D or 4D, got {x.ndim}D (shape {tuple(x.shape)}) instead"
+            )
         return F.softmax(x, -3)
 
 
@@ -365,7 +369,9 @@ class RReLU(Module):
         rngs: Optional[Union[nnx.Rngs, nnx.RngStream]] = None,
     ) -> None:
         if lower > upper:
-            raise ValueError(f"RReLU: Lower bound should be less than or equal to the upper bound, got lower={lower}, upper={upper}")
+            raise ValueError(
+                f"RReLU: Lower bound should be less than or equal to the upper bound, got lower={lower}, upper={upper}"
+            )
         self.lower, self.upper, self.inplace = lower, upper, inplace
         self.rngs = rng_stream(rngs, "dropout")
 

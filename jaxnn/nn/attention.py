@@ -117,7 +117,9 @@ class MultiheadAttention(Module):
         self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
         self.head_dim = embed_dim // num_heads
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(init.xavier_uniform_(rngs.params(), (3 * embed_dim, embed_dim), dtype=dtype))
+            self.in_proj_weight = Parameter(
+                init.xavier_uniform_(rngs.params(), (3 * embed_dim, embed_dim), dtype=dtype)
+            )
             self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
         else:
             self.in_proj_weight = None

@@ -185,7 +185,9 @@ class Conv1d(_Conv):
         rngs: Optional[nnx.Rngs] = None,
         dtype: Any = None,
     ) -> None:
-        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, rngs, dtype)
+        self._setup(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, rngs, dtype
+        )
 
 
 class Conv2d(Conv1d):
@@ -234,7 +236,9 @@ class _ConvTranspose(_ConvNd):
             raise ValueError(f'{name}: only "zeros" padding_mode is supported, got {padding_mode!r}')
         if isinstance(padding, str):
             raise ValueError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
-        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, rngs, dtype)
+        self._setup(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, rngs, dtype
+        )
         self.output_padding = ntuple(output_padding, self._nd, "output_padding")
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
@@ -275,8 +279,14 @@ class _ConvTranspose(_ConvNd):
         output_padding = self._output_padding(jnp.shape(input), output_size)
         conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._nd - 1]
         return conv(
-            self._checked(input), self.weight[...], self._bias(), self.stride, self.padding, output_padding,
-            self.groups, self.dilation,
+            self._checked(input),
+            self.weight[...],
+            self._bias(),
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
         )
 
 

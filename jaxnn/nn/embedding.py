@@ -61,7 +61,12 @@ class Embedding(Module):
         sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         padding_idx = _padding_idx("Embedding", padding_idx, num_embeddings)
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
-        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, scale_grad_by_freq, sparse
+        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = (
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            sparse,
+        )
         weight = _table("Embedding", num_embeddings, embedding_dim, padding_idx, _weight, rngs, dtype)
         self.weight = Parameter(weight, requires_grad=not _freeze)
 
@@ -93,7 +98,13 @@ class Embedding(Module):
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         out = F.embedding(
-            input, self.weight[...], self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse
+            input,
+            self.weight[...],
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.sparse,
         )
         if self.max_norm is not None:
             self.weight[...] = embedding_renorm(self.weight[...], jnp.asarray(input), self.max_norm, self.norm_type)

@@ -78,7 +78,9 @@ class _InstanceNorm(Module):
         x = jnp.asarray(input)
         name, batched = type(self).__name__, self._batched_ndim
         if x.ndim not in (batched - 1, batched):
-            raise ValueError(f"{name}: expected {batched - 1}D or {batched}D input (got {x.ndim}D input of shape {x.shape})")
+            raise ValueError(
+                f"{name}: expected {batched - 1}D or {batched}D input (got {x.ndim}D input of shape {x.shape})"
+            )
         feature_dim = x.ndim - (batched - 1)
         if x.shape[feature_dim] != self.num_features:
             if self.affine or self.track_running_stats:

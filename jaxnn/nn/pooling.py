@@ -248,7 +248,9 @@ class AdaptiveMaxPool1d(Module):
 
     _pool = staticmethod(F.adaptive_max_pool1d)
 
-    def __init__(self, output_size: OutputSize, return_indices: bool = False, *, rngs: Optional[nnx.Rngs] = None) -> None:
+    def __init__(
+        self, output_size: OutputSize, return_indices: bool = False, *, rngs: Optional[nnx.Rngs] = None
+    ) -> None:
         self.output_size, self.return_indices = _static(output_size), return_indices
 
     def __call__(self, input: ArrayLike) -> MaybeIndices:

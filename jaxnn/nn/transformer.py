@@ -271,7 +271,9 @@ class TransformerEncoder(Module):
         is_causal: Optional[bool] = None,
     ) -> jax.Array:
         output = jnp.asarray(src)
-        src_key_padding_mask, mask = _canonical(src_key_padding_mask, mask, output.dtype, "src_key_padding_mask", "mask")
+        src_key_padding_mask, mask = _canonical(
+            src_key_padding_mask, mask, output.dtype, "src_key_padding_mask", "mask"
+        )
         for layer in self.layers:
             output = layer(output, src_mask=mask, is_causal=bool(is_causal), src_key_padding_mask=src_key_padding_mask)
         return self.norm(output) if self.norm is not None else output
@@ -358,7 +360,17 @@ class Transformer(Module):
         dtype: Any = None,
     ) -> None:
         rngs = require_rngs(rngs, "Transformer")
-        layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias)
+        layer_args = (
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            activation,
+            layer_norm_eps,
+            batch_first,
+            norm_first,
+            bias,
+        )
         if custom_encoder is not None:
             self.encoder = custom_encoder
         else:

@@ -94,10 +94,18 @@ def state_dict(
     if count > 0 or rule.name in _EAGER_STATE:
         for i, leaf in enumerate(order):
             group = optimizer.param_groups[groups_of[leaf]]
-            entry = {} if rule.name in _NO_STEP else {"step": count if rule.name in _INT_STEP else torch.tensor(float(count))}
+            entry = (
+                {}
+                if rule.name in _NO_STEP
+                else {"step": count if rule.name in _INT_STEP else torch.tensor(float(count))}
+            )
             for name in slots_of(rule, group, flat_params[leaf]):
                 value = np.asarray(slots[name][leaf])
-                entry[name] = torch.tensor(value, dtype=torch.get_default_dtype()) if value.ndim == 0 else torch.from_numpy(value.copy())
+                entry[name] = (
+                    torch.tensor(value, dtype=torch.get_default_dtype())
+                    if value.ndim == 0
+                    else torch.from_numpy(value.copy())
+                )
             if entry:
                 torch_state[i] = entry
     param_groups = []
@@ -123,8 +131,7 @@ def _to_numpy(value: Any) -> np.ndarray:
 def _check_groups(optimizer: TorchOptimizer, saved_groups: Sequence[dict], sizes: list[int]) -> None:
     if len(saved_groups) != len(optimizer.param_groups):
         raise ValueError(
-            f"loaded state dict has {len(saved_groups)} parameter groups, the optimizer "
-            f"{len(optimizer.param_groups)}"
+            f"loaded state dict has {len(saved_groups)} parameter groups, the optimizer {len(optimizer.param_groups)}"
         )
     for k, (saved, ours) in enumerate(zip(saved_groups, optimizer.param_groups)):
         if len(saved["params"]) != sizes[k]:

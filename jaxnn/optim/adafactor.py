@@ -32,7 +32,8 @@ def _rms(x):
 
 
 def _py_max(a, b):
-    """Python's ``max(a, b)`` (torch computes these scalars on the host): ``a`` unless ``b > a``, so a nan ``b`` loses."""
+    """Python's ``max(a, b)`` (torch computes these scalars on the host): ``a`` unless
+    ``b > a``, so a nan ``b`` loses."""
     return jnp.where(b > a, b, jnp.asarray(a, b.dtype))
 
 
@@ -136,7 +137,12 @@ def Adafactor(
     if not 0.0 <= weight_decay:
         raise ValueError(f"weight_decay should be >= 0 but is: {weight_decay}")
     group = dict(
-        lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d, weight_decay=weight_decay,
-        foreach=foreach, maximize=maximize,
+        lr=lr,
+        beta2_decay=beta2_decay,
+        eps=tuple(eps),
+        d=d,
+        weight_decay=weight_decay,
+        foreach=foreach,
+        maximize=maximize,
     )
     return build(RULE, [group])

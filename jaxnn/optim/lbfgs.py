@@ -54,7 +54,8 @@ def _py_min(a, b):
 
 
 def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
-    """torch's ``_cubic_interpolate``: the minimiser of the cubic through two points and slopes, clamped to ``bounds``."""
+    """torch's ``_cubic_interpolate``: the minimiser of the cubic through two points and
+    slopes, clamped to ``bounds``."""
     if bounds is None:
         xmin_bound, xmax_bound = jnp.where(x1 <= x2, x1, x2), jnp.where(x1 <= x2, x2, x1)
     else:
@@ -105,13 +106,21 @@ def strong_wolfe(obj_func, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e
         armijo_fails = (f_new > f + c1 * t * gtd) | ((ls_iter > 1) & (f_new >= f_prev))
         wolfe = jnp.abs(gtd_new) <= -c2 * gtd
         uphill = gtd_new >= 0
-        pair = _Bracket(jnp.stack([t_prev, t]), jnp.stack([f_prev, f_new]), jnp.stack([g_prev, g_new]),
-                        jnp.stack([gtd_prev, gtd_new]))
-        single = _Bracket(jnp.stack([t, t]), jnp.stack([f_new, f_new]), jnp.stack([g_new, g_new]),
-                          jnp.stack([gtd_new, gtd_new]))
+        pair = _Bracket(
+            jnp.stack([t_prev, t]),
+            jnp.stack([f_prev, f_new]),
+            jnp.stack([g_prev, g_new]),
+            jnp.stack([gtd_prev, gtd_new]),
+        )
+        single = _Bracket(
+            jnp.stack([t, t]), jnp.stack([f_new, f_new]), jnp.stack([g_new, g_new]), jnp.stack([gtd_new, gtd_new])
+        )
         found = armijo_fails | wolfe | uphill
-        bracket = jax.tree.map(lambda a, b: jnp.where(armijo_fails, a, b), pair,
-                               jax.tree.map(lambda a, b: jnp.where(wolfe, a, b), single, pair))
+        bracket = jax.tree.map(
+            lambda a, b: jnp.where(armijo_fails, a, b),
+            pair,
+            jax.tree.map(lambda a, b: jnp.where(wolfe, a, b), single, pair),
+        )
         done = ~armijo_fails & wolfe
 
         def extrapolate(_):
@@ -254,8 +263,13 @@ def LBFGS(
     if line_search_fn not in (None, "strong_wolfe"):
         raise ValueError(f"line_search_fn: only 'strong_wolfe' is supported, got {line_search_fn!r}")
     group = dict(
-        lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
-        tolerance_change=tolerance_change, history_size=history_size, line_search_fn=line_search_fn,
+        lr=lr,
+        max_iter=max_iter,
+        max_eval=max_eval,
+        tolerance_grad=tolerance_grad,
+        tolerance_change=tolerance_change,
+        history_size=history_size,
+        line_search_fn=line_search_fn,
     )
 
     def init_fn(params):
@@ -263,15 +277,22 @@ def LBFGS(
         n, dtype = flat.shape[0], flat.dtype
         zeros = jnp.zeros(n, dtype)
         return LBFGSState(
-            func_evals=jnp.zeros([], jnp.int32), n_iter=jnp.zeros([], jnp.int32), d=zeros,
-            t=jnp.zeros([], dtype), old_dirs=jnp.zeros((history_size, n), dtype),
-            old_stps=jnp.zeros((history_size, n), dtype), ro=jnp.zeros(history_size, dtype),
-            num_old=jnp.zeros([], jnp.int32), H_diag=jnp.ones([], dtype), prev_flat_grad=zeros,
+            func_evals=jnp.zeros([], jnp.int32),
+            n_iter=jnp.zeros([], jnp.int32),
+            d=zeros,
+            t=jnp.zeros([], dtype),
+            old_dirs=jnp.zeros((history_size, n), dtype),
+            old_stps=jnp.zeros((history_size, n), dtype),
+            ro=jnp.zeros(history_size, dtype),
+            num_old=jnp.zeros([], jnp.int32),
+            H_diag=jnp.ones([], dtype),
+            prev_flat_grad=zeros,
             prev_loss=jnp.zeros([], dtype),
         )
 
-    def update_fn(grads, state, params=None, *, value_fn: Optional[Callable[[Any], Any]] = None,
-                  value: Any = None, **extra_args):
+    def update_fn(
+        grads, state, params=None, *, value_fn: Optional[Callable[[Any], Any]] = None, value: Any = None, **extra_args
+    ):
         del extra_args
         if value_fn is None:
             raise ValueError(
@@ -302,8 +323,14 @@ def LBFGS(
             first = state_n_iter == 1
 
             def restart(_):
-                return (-g, jnp.zeros_like(st.old_dirs), jnp.zeros_like(st.old_stps), jnp.zeros_like(st.ro),
-                        jnp.zeros([], jnp.int32), jnp.ones([], dtype))
+                return (
+                    -g,
+                    jnp.zeros_like(st.old_dirs),
+                    jnp.zeros_like(st.old_stps),
+                    jnp.zeros_like(st.ro),
+                    jnp.zeros([], jnp.int32),
+                    jnp.ones([], dtype),
+                )
 
             def lbfgs_direction(_):
                 y = g - st.prev_flat_grad
@@ -343,8 +370,18 @@ def LBFGS(
             inv_sum = 1.0 / jnp.sum(jnp.abs(g))
             t = jnp.where(first, jnp.where(inv_sum < 1, inv_sum, scalar(1.0)) * lr_, lr_)
             gtd = g @ d
-            st = st._replace(n_iter=state_n_iter, d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro,
-                             num_old=num_old, H_diag=h_diag, prev_flat_grad=g, prev_loss=loss)
+            st = st._replace(
+                n_iter=state_n_iter,
+                d=d,
+                t=t,
+                old_dirs=old_dirs,
+                old_stps=old_stps,
+                ro=ro,
+                num_old=num_old,
+                H_diag=h_diag,
+                prev_flat_grad=g,
+                prev_loss=loss,
+            )
             # torch breaks on ``gtd > -tolerance_change``: a nan gtd goes on, as there.
             descends = ~(gtd > -tol_change)
 
@@ -352,7 +389,13 @@ def LBFGS(
                 if line_search_fn == "strong_wolfe":
                     new_loss, new_g, t_ls, ls_evals = strong_wolfe(
                         # torch leaves the line search's own tolerance_change at its default 1e-9.
-                        lambda tt: evaluate(x + tt * d), t, d, loss, g, gtd, max_ls=max_eval - current_evals,
+                        lambda tt: evaluate(x + tt * d),
+                        t,
+                        d,
+                        loss,
+                        g,
+                        gtd,
+                        max_ls=max_eval - current_evals,
                     )
                     return x + t_ls * d, new_g, new_loss, t_ls, ls_evals, jnp.max(jnp.abs(new_g)) <= tol_grad
                 x_new = x + t * d
@@ -384,8 +427,15 @@ def LBFGS(
             return (n_iter, st, x, g, loss, current_evals, stop)
 
         def run(_):
-            carry = (jnp.asarray(0, jnp.int32), state._replace(func_evals=func_evals), x0, flat_grad, loss,
-                     jnp.asarray(1, jnp.int32), jnp.asarray(max_iter <= 0))
+            carry = (
+                jnp.asarray(0, jnp.int32),
+                state._replace(func_evals=func_evals),
+                x0,
+                flat_grad,
+                loss,
+                jnp.asarray(1, jnp.int32),
+                jnp.asarray(max_iter <= 0),
+            )
             return lax.while_loop(lambda c: ~c[-1], iteration, carry)[1:3]
 
         def converged(_):
@@ -415,11 +465,13 @@ def _state_dict(group: dict, state: LBFGSState, params: Any) -> dict[str, Any]:
         tensor = lambda a: torch.from_numpy(np.array(a))  # noqa: E731
         n = int(state.num_old)
         entry.update(
-            d=tensor(state.d), t=float(state.t),
+            d=tensor(state.d),
+            t=float(state.t),
             old_dirs=[tensor(row) for row in state.old_dirs[:n]],
             old_stps=[tensor(row) for row in state.old_stps[:n]],
             ro=[tensor(r) for r in state.ro[:n]],
-            H_diag=tensor(state.H_diag), prev_flat_grad=tensor(state.prev_flat_grad),
+            H_diag=tensor(state.H_diag),
+            prev_flat_grad=tensor(state.prev_flat_grad),
             prev_loss=float(state.prev_loss),
         )
     return {"state": {0: entry}, "param_groups": [{**group, "params": list(range(n_leaves))}]}
@@ -439,8 +491,9 @@ def _load_state_dict(group: dict, state: LBFGSState, saved: dict[str, Any]) -> L
         return state
     dtype = state.d.dtype
     as_array = lambda v: jnp.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype)  # noqa: E731
-    state = state._replace(func_evals=jnp.asarray(entry["func_evals"], jnp.int32),
-                           n_iter=jnp.asarray(entry["n_iter"], jnp.int32))
+    state = state._replace(
+        func_evals=jnp.asarray(entry["func_evals"], jnp.int32), n_iter=jnp.asarray(entry["n_iter"], jnp.int32)
+    )
     if entry.get("d") is None:
         return state
     if as_array(entry["d"]).shape != state.d.shape:
@@ -453,8 +506,13 @@ def _load_state_dict(group: dict, state: LBFGSState, saved: dict[str, Any]) -> L
         return buf.at[:n].set(jnp.stack([as_array(v) for v in values])) if n else buf
 
     return state._replace(
-        d=as_array(entry["d"]), t=as_array(entry["t"]), old_dirs=rows(entry["old_dirs"], state.old_dirs),
-        old_stps=rows(entry["old_stps"], state.old_stps), ro=rows(entry["ro"], state.ro),
-        num_old=jnp.asarray(n, jnp.int32), H_diag=as_array(entry["H_diag"]),
-        prev_flat_grad=as_array(entry["prev_flat_grad"]), prev_loss=as_array(entry["prev_loss"]),
+        d=as_array(entry["d"]),
+        t=as_array(entry["t"]),
+        old_dirs=rows(entry["old_dirs"], state.old_dirs),
+        old_stps=rows(entry["old_stps"], state.old_stps),
+        ro=rows(entry["ro"], state.ro),
+        num_old=jnp.asarray(n, jnp.int32),
+        H_diag=as_array(entry["H_diag"]),
+        prev_flat_grad=as_array(entry["prev_flat_grad"]),
+        prev_loss=as_array(entry["prev_loss"]),
     )

@@ -127,7 +127,9 @@ def ReduceLROnPlateau(
     _check(mode, factor, threshold_mode)
     if isinstance(min_lr, (list, tuple)):
         raise ValueError("jaxnn's ReduceLROnPlateau takes one min_lr: use one per param group (optax.multi_transform)")
-    config = (mode, float(factor), int(patience), float(threshold), threshold_mode, int(cooldown), float(min_lr), float(eps))
+    config = (
+        mode, float(factor), int(patience), float(threshold), threshold_mode, int(cooldown), float(min_lr), float(eps)
+    )
 
     def init_fn(params):
         del params
@@ -189,11 +191,20 @@ def plateau_state_dict(state: ReduceLROnPlateauState) -> dict[str, Any]:
 def load_plateau_state_dict(state: ReduceLROnPlateauState, state_dict: dict[str, Any]) -> ReduceLROnPlateauState:
     """``state`` with the counters, best metric and lr of a torch ``ReduceLROnPlateau.state_dict()``
     (its options must be the ones ``state`` was built with; a mismatch raises)."""
-    options = (state_dict["mode"], float(state_dict["factor"]), int(state_dict["patience"]),
-               float(state_dict["threshold"]), state_dict["threshold_mode"], int(state_dict["cooldown"]),
-               float(state_dict["min_lrs"][0]), float(state_dict["eps"]))
+    options = (
+        state_dict["mode"],
+        float(state_dict["factor"]),
+        int(state_dict["patience"]),
+        float(state_dict["threshold"]),
+        state_dict["threshold_mode"],
+        int(state_dict["cooldown"]),
+        float(state_dict["min_lrs"][0]),
+        float(state_dict["eps"]),
+    )
     if options != state.config:
-        raise ValueError(f"load_plateau_state_dict: the saved options {options} differ from this scheduler's {state.config}")
+        raise ValueError(
+            f"load_plateau_state_dict: the saved options {options} differ from this scheduler's {state.config}"
+        )
     return state.replace(
         lr=jnp.asarray(state_dict["_last_lr"][0], state.lr.dtype),
         best=jnp.asarray(state_dict["best"], state.best.dtype),

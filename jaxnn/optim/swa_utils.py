@@ -236,7 +236,9 @@ def _batch_norms(model: nnx.Module) -> list:
     from ..nn import BatchNorm1d
 
     base = BatchNorm1d.__mro__[1]  # the shared batch-norm base class
-    return [m for _, m in nnx.iter_modules(model) if isinstance(m, base) and getattr(m, "running_mean", None) is not None]
+    return [
+        m for _, m in nnx.iter_modules(model) if isinstance(m, base) and getattr(m, "running_mean", None) is not None
+    ]
 
 
 def update_bn(loader: Iterable[Any], model: nnx.Module, device: Any = None) -> None:

@@ -63,7 +63,8 @@ class Data:
         return self.arrays is not None or hasattr(self.iterable, "__len__")
 
     def epoch(self, epoch: int, seed: int) -> Iterator[tuple[Any, Any]]:
-        """The batches of 0-based pass ``epoch``; shuffled from ``(seed, epoch)`` only, so a resumed run sees the same."""
+        """The batches of 0-based pass ``epoch``; shuffled from ``(seed, epoch)`` only, so a
+        resumed run sees the same."""
         if self.arrays is None:
             if epoch > 0 and iter(self.iterable) is self.iterable:
                 raise ValueError(

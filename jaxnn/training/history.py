@@ -64,7 +64,9 @@ class History:
         fig, axes = plt.subplots(1, 2 if metric_keys else 1, figsize=(11 if metric_keys else 6, 4), squeeze=False)
         ax = axes[0][0]
         if self.steps:
-            ax.plot([r["step"] for r in self.steps], [r["loss"] for r in self.steps], alpha=0.3, label="train loss (step)")
+            ax.plot(
+                [r["step"] for r in self.steps], [r["loss"] for r in self.steps], alpha=0.3, label="train loss (step)"
+            )
         epoch_end = [e["step"] for e in self.epochs]
         # An epoch's mean training loss sits at the middle of its steps, the validation loss at its end.
         middle = [

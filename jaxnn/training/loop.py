@@ -118,7 +118,9 @@ class _CheckpointPolicy:
         history = History.from_dict(meta["history"])
         step = history.steps[-1]["step"] if history.steps else 0
         self.saved_at = step
-        return _State(params, other, opt_state, arrays["rng"], history, step, meta["epoch"], meta["batch"], meta["seed"])
+        return _State(
+            params, other, opt_state, arrays["rng"], history, step, meta["epoch"], meta["batch"], meta["seed"]
+        )
 
     def due(self, first: int, last: int) -> bool:
         """Whether steps ``first..last`` crossed a multiple of ``every``."""
@@ -127,8 +129,13 @@ class _CheckpointPolicy:
     def save(self, state: _State) -> None:
         if self.ckpt is None or self.saved_at == state.step:
             return
-        meta = {"step": state.step, "epoch": state.epoch, "batch": state.batch, "seed": state.seed,
-                "history": state.history.to_dict()}
+        meta = {
+            "step": state.step,
+            "epoch": state.epoch,
+            "batch": state.batch,
+            "seed": state.seed,
+            "history": state.history.to_dict(),
+        }
         self.ckpt.save(state.step, state.arrays(), meta)
         self.saved_at = state.step
 
@@ -231,8 +238,16 @@ class _Steps:
         return {k: np.asarray(v) for k, v in out.items()}
 
 
-def _run_epoch(state: _State, steps: _Steps, train: Data, place: _Placement, policy: _NonFinitePolicy,
-               checkpoints: _CheckpointPolicy, callbacks: Sequence[Callback], bar: _Bar) -> bool:
+def _run_epoch(
+    state: _State,
+    steps: _Steps,
+    train: Data,
+    place: _Placement,
+    policy: _NonFinitePolicy,
+    checkpoints: _CheckpointPolicy,
+    callbacks: Sequence[Callback],
+    bar: _Bar,
+) -> bool:
     """One pass over ``train`` from ``state.batch`` on; returns whether a callback asked to stop."""
     epoch = state.epoch + 1
     batches = train.epoch(state.epoch, state.seed)
@@ -314,7 +329,9 @@ def _check_arguments(model: Any, optimizer: Any, epochs: int, batch_size: int, s
         )
     _check_optimizer(optimizer)
     if not isinstance(model, nnx.Module):
-        hint = " (a torch module: build its jaxnn twin and load its weights)" if "torch" in type(model).__module__ else ""
+        hint = (
+            " (a torch module: build its jaxnn twin and load its weights)" if "torch" in type(model).__module__ else ""
+        )
         raise TypeError(f"model must be an nnx.Module such as a jaxnn layer, got {type(model).__name__}{hint}")
 
 

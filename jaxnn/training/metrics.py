@@ -85,5 +85,7 @@ def resolve_metrics(metrics: Iterable[str | MetricFn] | Mapping[str, MetricFn] |
         elif isinstance(m, str) and (match := _TOPK.match(m)):
             out[f"top{match.group(1)}_accuracy"] = top_k_accuracy(int(match.group(1)))
         else:
-            raise ValueError(f"unknown metric {m!r}: use 'accuracy', 'top<k>' or a function (output, target) -> per-sample values")
+            raise ValueError(
+                f"unknown metric {m!r}: use 'accuracy', 'top<k>' or a function (output, target) -> per-sample values"
+            )
     return out

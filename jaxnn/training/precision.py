@@ -67,7 +67,9 @@ def dynamic_loss_scale(
         inner = jax.tree.map(lambda n, o: jnp.where(finite, n, o), inner, state.inner)
         good = jnp.where(finite, state.good_steps + 1, 0)
         grow = good >= growth_interval
-        scale = jnp.where(finite, jnp.where(grow, state.scale * growth_factor, state.scale), state.scale * backoff_factor)
+        scale = jnp.where(
+            finite, jnp.where(grow, state.scale * growth_factor, state.scale), state.scale * backoff_factor
+        )
         return updates, DynamicLossScaleState(inner, scale, jnp.where(grow, 0, good))
 
     return DynamicLossScale(init, update)

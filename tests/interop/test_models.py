@@ -5,7 +5,6 @@ inputs, no downloads) and torch's own nn.Transformer."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 import jaxnn

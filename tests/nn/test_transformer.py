@@ -225,7 +225,7 @@ def test_dropout_train_random_eval_deterministic():
     layer = jaxnn.TransformerEncoderLayer(D, H, FF, dropout=0.5, rngs=nnx.Rngs(0))
     enc = jaxnn.TransformerEncoder(layer, 2)
     # Each clone has its own dropout streams: the layers draw different masks.
-    keys = [np.asarray(jax.random.key_data(l.dropout.rngs.key[...])) for l in enc.layers]
+    keys = [np.asarray(jax.random.key_data(layer_.dropout.rngs.key[...])) for layer_ in enc.layers]
     assert not np.array_equal(keys[0], keys[1])
     x = _seq(S, False, "float32")
 
