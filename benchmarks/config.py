@@ -66,10 +66,11 @@ class Config:
         """``--only`` tokens name a suite or a row; a token selects rows whose name starts with it.
 
         Without ``--only``, quick mode leaves out the memory suite (a fresh
-        process per contender costs more than the minute quick mode has).
+        process per contender costs more than the minute quick mode has) and
+        the model-family suites (their compiles alone take longer).
         """
         if not self.only:
-            return not (self.quick and suite == "memory")
+            return not (self.quick and (suite == "memory" or suite in FAMILY_ROWS))
         if suite in self.only:
             return True
         if name is None:

@@ -285,3 +285,4 @@ def test_only_selects_family_rows():
     assert cfg.selects("recurrent", "lstm") and not cfg.selects("recurrent", "gru")
     assert cfg.selects("spatial", "conv3d") and not cfg.selects("spatial", "unet2d")
     assert not cfg.selects("transformer", "encoder") and Config(only=("transformer",)).selects("transformer", "lce")
+    assert not Config(quick=True).selects("spatial") and Config(quick=True, only=("spatial",)).selects("spatial")
