@@ -13,8 +13,10 @@ import jax
 from .floor import Floor
 from .harness import Timing
 
-SUITES = ("losses", "training", "dispatch", "memory")
+SUITES = ("losses", "training", "dispatch", "memory", "transformer", "recurrent", "spatial")
 TRAIN_CONFIGS = ("tiny", "mlp128", "mlp1024", "cnn64")
+# Row names of the model-family suites, for --only.
+FAMILY_ROWS = {"transformer": ("encoder", "lce"), "recurrent": ("lstm", "gru"), "spatial": ("conv3d", "unet2d")}
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Config:
     memory_config: str = "mlp1024"
     floor_mib: int = 256
     gemm_n: int = 2048
+    # Model-family suites: every size (width, sequence, batch, classes) times this.
+    family_scale: float = 1.0
 
     @classmethod
     def preset(cls, quick: bool, **overrides: Any) -> "Config":
@@ -52,6 +56,7 @@ class Config:
                 memory_steps=3,
                 floor_mib=64,
                 gemm_n=1024,
+                family_scale=0.25,
             )
         else:
             base = cls()
@@ -61,10 +66,11 @@ class Config:
         """``--only`` tokens name a suite or a row; a token selects rows whose name starts with it.
 
         Without ``--only``, quick mode leaves out the memory suite (a fresh
-        process per contender costs more than the minute quick mode has).
+        process per contender costs more than the minute quick mode has) and
+        the model-family suites (their compiles alone take longer).
         """
         if not self.only:
-            return not (self.quick and suite == "memory")
+            return not (self.quick and (suite == "memory" or suite in FAMILY_ROWS))
         if suite in self.only:
             return True
         if name is None:

@@ -163,6 +163,42 @@ def contenders(kind: str, args: argparse.Namespace) -> dict[str, Callable[[], Ca
     return out
 
 
+def run_recurrent(env, cfg) -> list[dict]:
+    """The ``recurrent`` suite (rows ``lstm``, ``gru``): the contenders above, timed by the shared harness."""
+    from .family import group
+    from .harness import Contender, Skipped, measure
+
+    s = cfg.family_scale
+    hidden = max(8, int(256 * s))
+    args = argparse.Namespace(seq=max(4, int(100 * s)), batch=max(2, int(32 * s)), features=hidden, hidden=hidden,
+                              layers=2, scan=max(2, int(4 * cfg.scan_scale)), unroll=1, compile=True)
+    groups = []
+    for kind in ("LSTM", "GRU"):
+        if not cfg.selects("recurrent", kind.lower()):
+            continue
+        builds = contenders(kind, args)
+
+        def compiled(build=builds["torch.compile"]):
+            if not cfg.torch_compile:
+                raise Skipped("torch.compile off (--quick or --no-compile)")
+            return build()
+
+        timed = [
+            Contender("jaxnn step", builds["jaxnn step"], peer=False),
+            Contender("jaxnn scan", builds["jaxnn scan"], peer=False, units=args.scan),
+            Contender("torch eager", builds["torch eager"], peer=True),
+            Contender("torch.compile", compiled, peer=True, time_box=cfg.compile_timeout),
+            Contender("flax nnx.RNN", builds["flax nnx.RNN"], peer=True, note="own init, same computation"),
+        ]
+        name = f"{kind} h{hidden} L2 seq{args.seq} b{args.batch}"
+        g = group("recurrent", name, cfg, scan_steps=args.scan,
+                  notes=["SGD(lr 0.01, momentum 0.9), MSE of the output sequence to a fixed target"])
+        g["results"] = measure(timed, cfg.timing)
+        env.log(g)
+        groups.append(g)
+    return groups
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seq", type=int, default=100)

@@ -160,6 +160,16 @@ def _memory(groups: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _temp(groups: list[dict[str, Any]]) -> list[str]:
+    """XLA's temporary memory per contender, for groups that record it (linear_cross_entropy)."""
+    lines = []
+    for g in groups:
+        if g.get("temp_mib"):
+            lines += [f"{g['name']}: XLA temporary memory " + ", ".join(
+                f"{k} {v:,.1f} MiB" for k, v in g["temp_mib"].items()), ""]
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     suites = report["suites"]
     lines = _header(report)
@@ -171,6 +181,10 @@ def markdown(report: dict[str, Any]) -> str:
         lines += _long(suites["dispatch"], "Dispatch: per-call overhead", per_step=False)
     if suites.get("memory"):
         lines += _memory(suites["memory"])
+    for suite, title in (("transformer", "Transformer"), ("recurrent", "Recurrent training steps"),
+                         ("spatial", "Spatial blocks, forward + backward")):
+        if suites.get(suite):
+            lines += _long(suites[suite], title, per_step=True) + _temp(suites[suite])
     return "\n".join(lines)
 
 

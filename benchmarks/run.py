@@ -15,7 +15,7 @@ import jax
 import torch
 
 from . import report as report_mod
-from .config import SUITES, Config, Env, progress
+from .config import FAMILY_ROWS, SUITES, Config, Env, progress
 from .floor import measure_floor
 from .harness import cores, machine, use_cuda
 from .peers import configure_torch
@@ -86,6 +86,10 @@ def run_benchmarks(cfg: Config, log=progress) -> dict[str, Any]:
             suites["dispatch"] = run_dispatch(env, cfg)
         if cfg.selects("memory"):
             suites["memory"] = run_memory(cfg, log)
+        for suite, run_family in _families().items():
+            if cfg.runs(suite, FAMILY_ROWS[suite]):
+                _settle()
+                suites[suite] = run_family(env, cfg)
     info["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "mode": "quick" if cfg.quick else "full",
@@ -97,12 +101,20 @@ def run_benchmarks(cfg: Config, log=progress) -> dict[str, Any]:
     }
 
 
+def _families() -> dict[str, Any]:
+    from .recurrent import run_recurrent
+    from .spatial import run_spatial
+    from .transformer import run_transformer
+
+    return {"transformer": run_transformer, "recurrent": run_recurrent, "spatial": run_spatial}
+
+
 def _names() -> tuple[str, ...]:
     """Every name ``--only`` accepts: suites, losses and training configurations."""
     from .loss_table import LOSSES
     from .models import CONFIGS
 
-    return (*SUITES, *(r.name for r in LOSSES), *CONFIGS)
+    return (*SUITES, *(r.name for r in LOSSES), *CONFIGS, *(row for rows in FAMILY_ROWS.values() for row in rows))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -92,7 +92,7 @@ BLOCKS: dict[str, tuple[Any, Any, int, tuple[int, ...], tuple[int, ...]]] = {
 }
 
 
-def contenders(name: str, quick: bool, compile_torch: bool) -> list[Contender]:
+def contenders(name: str, quick: bool, compile_torch: bool, time_box: float = 300) -> list[Contender]:
     jcls, tcls, channels, full, small = BLOCKS[name]
     shape = small if quick else full
     torch.manual_seed(0)
@@ -127,8 +127,31 @@ def contenders(name: str, quick: bool, compile_torch: bool) -> list[Contender]:
         Contender("torch eager", lambda: torch_build(lambda fn: fn), peer=True),
     ]
     if compile_torch:
-        out.append(Contender("torch.compile", lambda: torch_build(lambda fn: torch.compile(fn, dynamic=False)), peer=True, time_box=300))
+        out.append(Contender("torch.compile", lambda: torch_build(lambda fn: torch.compile(fn, dynamic=False)), peer=True, time_box=time_box))
     return out
+
+
+def run_spatial(env, cfg) -> list[dict]:
+    """The ``spatial`` suite (rows ``conv3d``, ``unet2d``); ``--quick`` takes the small shapes."""
+    from .family import group
+    from .harness import Contender, Skipped
+
+    groups = []
+    for name, (_, _, _, full, small) in BLOCKS.items():
+        if not cfg.selects("spatial", name.split()[0]):
+            continue
+        timed = contenders(name, cfg.quick, True, cfg.compile_timeout)
+        if not cfg.torch_compile:
+            def off():
+                raise Skipped("torch.compile off (--quick or --no-compile)")
+
+            timed[-1] = Contender("torch.compile", off, peer=True)
+        g = group("spatial", f"{name} {'x'.join(map(str, small if cfg.quick else full))}", cfg,
+                  notes=["gradient of mean(out ** 2) w.r.t. every parameter, forward + backward"])
+        g["results"] = measure(timed, cfg.timing)
+        env.log(g)
+        groups.append(g)
+    return groups
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -231,3 +231,58 @@ def test_memory_child_reports_a_peak():
     (row,) = group["rows"]
     assert row["status"] == "ok", row["status"]
     assert row["peak_rss_mib"] >= row["rss_before_mib"] > 0
+
+
+@pytest.fixture(scope="module")
+def family_run():
+    """The three model-family suites at a twentieth of their sizes, one row each, no torch.compile."""
+    cfg = Config(only=("encoder", "lce", "lstm", "unet2d"), family_scale=0.05, **TINY)
+    return run_benchmarks(cfg, log=lambda group: None)
+
+
+def test_family_suites_have_their_peers_side_by_side(family_run):
+    suites = family_run["suites"]
+    assert set(suites) == {"transformer", "recurrent", "spatial"}
+    encoder, lce = suites["transformer"]
+    (lstm,) = suites["recurrent"]
+    (unet,) = suites["spatial"]
+    expected = {
+        encoder["name"]: ["jaxnn step", "jaxnn scan", "torch eager", "torch.compile", "flax nnx"],
+        lstm["name"]: ["jaxnn step", "jaxnn scan", "torch eager", "torch.compile", "flax nnx.RNN"],
+        unet["name"]: ["jaxnn jit", "torch eager", "torch.compile"],
+    }
+    for g in (encoder, lstm, unet):
+        results = {r.contender: r for r in g["results"]}
+        assert list(results) == expected[g["name"]]
+        assert results["torch.compile"].status.startswith("skipped")
+        for name, r in results.items():
+            if name != "torch.compile":
+                assert r.status == "ok" and r.median_s > 0 and r.ratio_best_peer > 0, (g["name"], name, r.status)
+    assert encoder["name"].startswith("encoder d12 h4 L4") and lstm["name"].startswith("LSTM h12 L2")
+    # The scan driver's time is per step, over scan_steps steps a call.
+    assert encoder["scan_steps"] >= 2 and lstm["scan_steps"] >= 2
+
+
+def test_linear_cross_entropy_row_records_xla_temporary_memory(family_run):
+    lce = family_run["suites"]["transformer"][1]
+    assert [r.contender for r in lce["results"]] == ["chunked(25)", "unchunked"]
+    temp = lce["temp_mib"]
+    # The unchunked path holds the (N, C) logits and their gradient; chunks of 25 rows cannot.
+    assert temp["unchunked"] > 4 * temp["chunked(25)"] > 0
+    assert lce["results"][1].ratio_best_peer == 1.0
+
+
+def test_family_markdown_sections(family_run):
+    table = report.markdown(family_run)
+    for title in ("## Transformer", "## Recurrent training steps", "## Spatial blocks, forward + backward"):
+        assert title in table
+    assert "XLA temporary memory chunked(25)" in table
+    assert "| LSTM h12 L2 seq5 b2 | flax nnx.RNN |" in table
+
+
+def test_only_selects_family_rows():
+    cfg = Config(only=("lstm", "conv3d"))
+    assert cfg.selects("recurrent", "lstm") and not cfg.selects("recurrent", "gru")
+    assert cfg.selects("spatial", "conv3d") and not cfg.selects("spatial", "unet2d")
+    assert not cfg.selects("transformer", "encoder") and Config(only=("transformer",)).selects("transformer", "lce")
+    assert not Config(quick=True).selects("spatial") and Config(quick=True, only=("spatial",)).selects("spatial")
