@@ -84,7 +84,9 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups) -> j
         raise ValueError(f"{name}: stride {stride} and dilation {dilation} must be positive")
     out_channels, in_per_group = w.shape[:2]
     if out_channels % groups:
-        raise ValueError(f"{name}: weight of shape {w.shape} has {out_channels} output channels, not divisible by groups={groups}")
+        raise ValueError(
+            f"{name}: weight of shape {w.shape} has {out_channels} output channels, not divisible by groups={groups}"
+        )
     if x.shape[1] != in_per_group * groups:
         raise ValueError(
             f"{name}: given groups={groups}, weight of size {list(w.shape)}, expected input {list(jnp.shape(input))} "
@@ -140,7 +142,8 @@ def conv1d(
     """torch.nn.functional.conv1d: cross-correlation of ``(N, C_in, L)`` (or ``(C_in, L)``) with
     ``weight`` ``(C_out, C_in // groups, k)``, plus ``bias`` ``(C_out,)``.
 
-    ``y[n, o, i] = bias[o] + sum_{c, j} x[n, g(o) * C_in/groups + c, i * stride + j * dilation - padding] * weight[o, c, j]``
+    ``y[n, o, i] = bias[o]
+    + sum_{c, j} x[n, g(o) * C_in/groups + c, i * stride + j * dilation - padding] * weight[o, c, j]``
     with zero padding; ``padding`` is an int, 'valid' (0) or 'same' (output length
     equals input length, stride 1 only; an odd total pad puts the extra on the right).
     Output length ``floor((L + 2 * padding - dilation * (k - 1) - 1) / stride) + 1``.
@@ -202,11 +205,14 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= max(s, d):
             raise ValueError(
-                f"{name}: output padding {output_padding} must be smaller than either stride {stride} or dilation {dilation}"
+                f"{name}: output padding {output_padding} must be smaller than either stride {stride} "
+                f"or dilation {dilation}"
             )
     in_channels, out_per_group = w.shape[:2]
     if in_channels % groups:
-        raise ValueError(f"{name}: weight of shape {w.shape} has {in_channels} input channels, not divisible by groups={groups}")
+        raise ValueError(
+            f"{name}: weight of shape {w.shape} has {in_channels} input channels, not divisible by groups={groups}"
+        )
     if x.shape[1] != in_channels:
         raise ValueError(
             f"{name}: given transposed=1, weight of size {list(w.shape)}, expected input {list(jnp.shape(input))} "
@@ -219,7 +225,9 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
         for n, s, p, d, k, op in zip(x.shape[2:], stride, padding, dilation, kernel, output_padding)
     ]
     if any(o < 1 for o in outs):
-        raise ValueError(f"{name}: output size {outs} is too small (input shape {jnp.shape(input)}, weight shape {w.shape})")
+        raise ValueError(
+            f"{name}: output size {outs} is too small (input shape {jnp.shape(input)}, weight shape {w.shape})"
+        )
     # (in, out/g, *k) -> (out, in/g, *k), spatially flipped: the kernel of the equivalent convolution.
     w = w.reshape((groups, in_channels // groups, out_per_group) + kernel)
     w = jnp.swapaxes(w, 1, 2).reshape((out_channels, in_channels // groups) + kernel)
@@ -259,7 +267,9 @@ def conv_transpose1d(
     >>> conv_transpose1d(jnp.ones((1, 2, 3)), jnp.ones((2, 4, 3)), stride=2).shape
     (1, 4, 7)
     """
-    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _conv_transpose(
+        "conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 def conv_transpose2d(
@@ -278,7 +288,9 @@ def conv_transpose2d(
     >>> conv_transpose2d(jnp.ones((1, 2, 3, 3)), jnp.ones((2, 4, 2, 2)), stride=2).shape
     (1, 4, 6, 6)
     """
-    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _conv_transpose(
+        "conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 def conv_transpose3d(
@@ -297,7 +309,9 @@ def conv_transpose3d(
     >>> conv_transpose3d(jnp.ones((1, 2, 2, 3, 3)), jnp.ones((2, 4, 2, 2, 2)), stride=2).shape
     (1, 4, 4, 6, 6)
     """
-    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return _conv_transpose(
+        "conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 def conv_tbc(input: ArrayLike, weight: ArrayLike, bias: ArrayLike, pad: int = 0) -> jax.Array:
@@ -317,7 +331,9 @@ def conv_tbc(input: ArrayLike, weight: ArrayLike, bias: ArrayLike, pad: int = 0)
     if x.ndim != 3:
         raise ValueError(f"conv_tbc: input must have 3 dims (time, batch, in_channel), got shape {x.shape}")
     if w.ndim != 3:
-        raise ValueError(f"conv_tbc: weight must have 3 dims (kernel_width, in_channel, out_channel), got shape {w.shape}")
+        raise ValueError(
+            f"conv_tbc: weight must have 3 dims (kernel_width, in_channel, out_channel), got shape {w.shape}"
+        )
     if b.shape != (w.shape[2],):
         raise ValueError(f"conv_tbc: bias must have shape ({w.shape[2]},) (out_channel), got {b.shape}")
     if x.shape[2] != w.shape[1]:
