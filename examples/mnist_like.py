@@ -55,8 +55,17 @@ def make_dataset(n: int, seed: int = 0, classes: int = 10, noise: float = 0.35):
 def main(epochs: int = 3, steps_per_call: int = 8, plot: str | None = None, min_accuracy: float = 0.95) -> float:
     (x, y), (xt, yt) = make_dataset(6000, seed=0), make_dataset(1000, seed=1)
     model = make_model()
-    history = jaxnn.fit(model, jaxnn.CrossEntropyLoss(), jaxnn.optim.Adam(lr=1e-3), (x, y), epochs=epochs, batch_size=128,
-                        eval_data=(xt, yt), metrics=["accuracy", "top3"], steps_per_call=steps_per_call)
+    history = jaxnn.fit(
+        model,
+        jaxnn.CrossEntropyLoss(),
+        jaxnn.optim.Adam(lr=1e-3),
+        (x, y),
+        epochs=epochs,
+        batch_size=128,
+        eval_data=(xt, yt),
+        metrics=["accuracy", "top3"],
+        steps_per_call=steps_per_call,
+    )
     acc = history["val_accuracy"][-1]
     print(f"held-out accuracy {acc:.4f} (top-3 {history['val_top3_accuracy'][-1]:.4f})")
     try:
