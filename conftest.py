@@ -16,13 +16,25 @@ def _doctest_names(doctest_namespace):
     doctest_namespace.update(jax=jax, jnp=jnp, np=np, optax=optax, nnx=nnx, jaxnn=jaxnn, F=F)
 
 
+# The flag every test starts from: JAX's default (x64 off), as users run jaxnn.
+_X64_AT_START = jax.config.jax_enable_x64
+
+
+def pytest_collection_finish(session):
+    """Collection imports every module (doctests too): none may flip x64 for the whole run."""
+    if jax.config.jax_enable_x64 != _X64_AT_START:
+        raise pytest.UsageError(
+            "a module imported at collection changed jax_enable_x64 globally; "
+            "use the `x64` fixture or `with jax.enable_x64(True):` inside the test instead"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _restore_x64():
     """A test or snippet that flips jax_enable_x64 globally must not leak it into the next test."""
-    flag = jax.config.jax_enable_x64
     yield
-    if jax.config.jax_enable_x64 != flag:
-        jax.config.update("jax_enable_x64", flag)
+    if jax.config.jax_enable_x64 != _X64_AT_START:
+        jax.config.update("jax_enable_x64", _X64_AT_START)
 
 
 # Examples written before the doctests ran: they show calls without their printed

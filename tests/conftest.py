@@ -2,6 +2,11 @@ import jax
 from hypothesis import HealthCheck, settings
 import pytest
 
+# The *_worker.py scripts run in subprocesses (multi-device and multi-process
+# tests). --doctest-modules would otherwise import them at collection, running
+# their module-level code (config.update of x64, whole training runs) in-process.
+collect_ignore_glob = ["*_worker.py"]
+
 # Parity tests compare against torch's full-float32 matmuls.
 jax.config.update("jax_default_matmul_precision", "highest")
 

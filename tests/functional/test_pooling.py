@@ -162,7 +162,13 @@ def test_max_unpool_default_and_full_output_size():
     y, i = F.max_pool2d_with_indices(randn(2, 3, 7, 7), 2)
     t = TF.max_unpool2d(torch.tensor(np.asarray(y)), torch.tensor(np.asarray(i, np.int64)), 2, output_size=[2, 3, 7, 7])
     np.testing.assert_array_equal(np.asarray(F.max_unpool2d(y, i, 2, output_size=[2, 3, 7, 7])), t.numpy())
-    assert F.max_unpool2d(y, i, 2).shape == (2, 3, 6, 6)
+    # Without output_size the output is 6x6, too small for indices from a 7x7 input: torch raises.
+    with pytest.raises(RuntimeError, match="between 0 and 35"):
+        F.max_unpool2d(y, i, 2)
+    with pytest.raises(RuntimeError, match="invalid max index"):
+        TF.max_unpool2d(torch.tensor(np.asarray(y)), torch.tensor(np.asarray(i, np.int64)), 2)
+    y6, i6 = F.max_pool2d_with_indices(randn(2, 3, 6, 6), 2)
+    assert F.max_unpool2d(y6, i6, 2).shape == (2, 3, 6, 6)
 
 
 def test_fractional_draws_from_the_key():
