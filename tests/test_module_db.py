@@ -16,7 +16,8 @@ random are compared in eval mode only (:data:`RANDOM_IN_TRAINING`). torch's own 
 honoured; its skips of ``test_grad`` are about numerical gradchecks (finite
 differences), not about the autograd gradient compared here, so they are not.
 Cases excluded for another reason are listed in :data:`EXCLUDED` with the reason
-(docs/reliability.md repeats the list). No jit: torch's inputs are small and
+(docs/reliability.md repeats the list). A module with more than
+:data:`MAX_CASES_PER_MODE` cases runs a pairwise-covering subset of them. No jit: torch's inputs are small and
 each case runs once.
 """
 
@@ -70,6 +71,42 @@ def _skipped_forward(info, training: bool) -> bool:
     )
 
 
+# A module whose generator yields more cases than this (LinearCrossEntropyLoss: 857,
+# a full product of its options) runs a pairwise-covering subset: every pair of
+# (option, value) settings that occurs in its cases occurs in a selected case.
+MAX_CASES_PER_MODE = 120
+
+
+def _features(module_input) -> tuple:
+    """What distinguishes one generated case: constructor options and input shapes."""
+    def key(v):
+        if isinstance(v, torch.Tensor):
+            return ("tensor", tuple(v.shape), str(v.dtype))
+        return repr(v)[:60]
+
+    constructor, forward = module_input.constructor_input, module_input.forward_input
+    feats = [("arg", i, key(v)) for i, v in enumerate(constructor.args)]
+    feats += [("kw", k, key(v)) for k, v in sorted(constructor.kwargs.items())]
+    feats += [("input", i, key(v)) for i, v in enumerate(forward.args)]
+    feats += [("input", k, key(v)) for k, v in sorted(forward.kwargs.items())]
+    return tuple(feats)
+
+
+def _pairwise_cover(inputs) -> list[int]:
+    """Indices of a greedy subset of ``inputs`` covering every pair of features that occurs."""
+    pairs = [
+        {(a, b) for i, a in enumerate(f) for b in f[i + 1:]} | {(a,) for a in f}
+        for f in map(_features, inputs)
+    ]
+    uncovered = set().union(*pairs)
+    chosen = []
+    while uncovered:
+        best = max(range(len(pairs)), key=lambda i: len(pairs[i] & uncovered))
+        chosen.append(best)
+        uncovered -= pairs[best]
+    return sorted(chosen)
+
+
 def _cases():
     for info in module_db:
         name = info.module_cls.__name__
@@ -84,7 +121,9 @@ def _cases():
             inputs = info.module_inputs_func(
                 info, device="cpu", dtype=torch.float64, requires_grad=True, training=training
             )
-            for index, module_input in enumerate(inputs):
+            selected = range(len(inputs)) if len(inputs) <= MAX_CASES_PER_MODE else _pairwise_cover(inputs)
+            for index in selected:
+                module_input = inputs[index]
                 desc = module_input.desc or "default"
                 marks = []
                 if (name, desc) in EXCLUDED:
@@ -101,7 +140,18 @@ CASES = list(_cases())
 def test_the_database_covers_jaxnn_modules():
     # guards the discovery: the count is printed in the summary as parametrised cases
     assert len({p.values[0].module_cls.__name__ for p in CASES}) >= 50
-    assert len(CASES) >= 1000
+    assert len(CASES) >= 900
+
+
+def test_pairwise_cover_covers_every_pair():
+    info = next(i for i in module_db if i.module_cls.__name__ == "LinearCrossEntropyLoss")
+    inputs = info.module_inputs_func(info, device="cpu", dtype=torch.float64, requires_grad=True, training=True)
+    chosen = _pairwise_cover(inputs)
+    assert len(chosen) < len(inputs)
+    feats = [_features(m) for m in inputs]
+    want = {(a, b) for f in feats for i, a in enumerate(f) for b in f[i + 1:]}
+    got = {(a, b) for c in chosen for i, a in enumerate(feats[c]) for b in feats[c][i + 1:]}
+    assert want == got
 
 
 def _to_jax(value: Any) -> Any:
