@@ -30,11 +30,13 @@ def pytest_collection_finish(session):
 
 
 @pytest.fixture(autouse=True)
-def _restore_x64():
-    """A test or snippet that flips jax_enable_x64 globally must not leak it into the next test."""
+def _restore_globals():
+    """A test or snippet that flips jax_enable_x64 or numpy's print options must not leak them into the next test."""
+    printoptions = np.get_printoptions()
     yield
     if jax.config.jax_enable_x64 != _X64_AT_START:
         jax.config.update("jax_enable_x64", _X64_AT_START)
+    np.set_printoptions(**printoptions)  # an example run in-process must not change how doctests print
 
 
 # Examples written before the doctests ran: they show calls without their printed

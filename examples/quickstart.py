@@ -49,9 +49,9 @@ def main(epochs: int = 5, batch_size: int = 64, lr: float = 0.1) -> None:
     history = jaxnn.fit(model, jaxnn.MSELoss(), jaxnn.optim.SGD(lr=lr), train, epochs=epochs, batch_size=batch_size,
                         eval_data=val)
 
-    np.set_printoptions(precision=3, suppress=True)
-    print("learned W:\n", np.asarray(model.weight[...]), "\ntrue W:\n", true_w)
-    print("learned b:", np.asarray(model.bias[...]), " true b:", true_b)
+    with np.printoptions(precision=3, suppress=True):
+        print("learned W:\n", np.asarray(model.weight[...]), "\ntrue W:\n", true_w)
+        print("learned b:", np.asarray(model.bias[...]), " true b:", true_b)
     if importlib.util.find_spec("matplotlib"):
         path = history.plot(os.path.join(tempfile.gettempdir(), "jaxnn_quickstart.png"), title="quickstart")
         print("training curves written to", path)
