@@ -146,6 +146,8 @@ class AveragedModel(Module):
     ``update_parameters(model)`` is torch's method: the first call copies the
     model, later ones average; ``n_averaged`` counts calls. Calling the averaged
     model runs ``module``. State dict keys: ``n_averaged``, ``module.<key>``.
+    ``jaxnn.fit(..., averaged_model=avg)`` updates it inside the compiled step
+    after every optimizer step, evaluates it and checkpoints it.
     """
 
     def __init__(

@@ -27,6 +27,8 @@ import optax
 from flax import nnx
 
 from ..optim.plateau import ReduceLROnPlateauState, plateau_step
+from ..optim.swa_utils import AveragedModel
+from ..state_dict import _named_variables
 from .callbacks import Callback
 from .checkpoint import Checkpointer
 from .data import Data, blocks, prefetch, samples
@@ -34,7 +36,15 @@ from .history import History
 from .metrics import MetricFn, resolve_metrics
 from .parallel import fsdp_shard, process_batch, replicate, shard_batch
 from .precision import find_loss_scale
-from .step import StepOptions, _check_optimizer, make_eval_step, make_multi_step, make_train_step, split_model
+from .step import (
+    StepOptions,
+    _averaged_steps,
+    _check_optimizer,
+    make_eval_step,
+    make_multi_step,
+    make_train_step,
+    split_model,
+)
 
 __all__ = ["fit", "NonFiniteLossError"]
 
@@ -69,9 +79,21 @@ class _State:
     epoch: int = 0  # epochs completed
     batch: int = 0  # batches done in the epoch under way
     seed: int = 0
+    averaged: tuple[Any, Any] | None = None  # an AveragedModel's (params, other state), when fit keeps one
 
     def arrays(self) -> dict[str, Any]:
-        return {"params": self.params, "other_state": self.other, "opt_state": self.opt_state, "rng": self.key}
+        arrays = {"params": self.params, "other_state": self.other, "opt_state": self.opt_state, "rng": self.key}
+        if self.averaged is not None:
+            arrays["averaged"] = {"params": self.averaged[0], "other_state": self.averaged[1]}
+        return arrays
+
+    def carried(self) -> tuple[Any, ...]:
+        """What a compiled step takes and returns: params, other state, optimizer state (, the average's two)."""
+        return (self.params, self.other, self.opt_state) + (self.averaged or ())
+
+    def carry(self, values: Sequence[Any]) -> None:
+        self.params, self.other, self.opt_state = values[:3]
+        self.averaged = tuple(values[3:]) or None
 
 
 class _NonFinitePolicy:
@@ -115,11 +137,14 @@ class _CheckpointPolicy:
             return state
         arrays, meta = restored
         params, other, opt_state = jax.device_put((arrays["params"], arrays["other_state"], arrays["opt_state"]))
+        averaged = None
+        if "averaged" in arrays:
+            averaged = jax.device_put((arrays["averaged"]["params"], arrays["averaged"]["other_state"]))
         history = History.from_dict(meta["history"])
         step = history.steps[-1]["step"] if history.steps else 0
         self.saved_at = step
         return _State(
-            params, other, opt_state, arrays["rng"], history, step, meta["epoch"], meta["batch"], meta["seed"]
+            params, other, opt_state, arrays["rng"], history, step, meta["epoch"], meta["batch"], meta["seed"], averaged
         )
 
     def due(self, first: int, last: int) -> bool:
@@ -219,6 +244,7 @@ class _Steps:
     single: Callable
     multi: Callable | None
     evaluate: Callable | None
+    evaluate_averaged: Callable | None
     per_call: int
 
     def run(self, state: _State, placed: Any, n: int) -> dict[str, np.ndarray]:
@@ -226,15 +252,11 @@ class _Steps:
         first = state.step + 1
         if n > 1:
             rngs = jax.vmap(lambda s: jax.random.fold_in(state.key, s))(jnp.arange(first, first + n))
-            state.params, state.other, state.opt_state, out = self.multi(
-                state.params, state.other, state.opt_state, placed, rngs
-            )
+            *carried, out = self.multi(*state.carried(), placed, rngs)
         else:
-            rng = jax.random.fold_in(state.key, first)
-            state.params, state.other, state.opt_state, out = self.single(
-                state.params, state.other, state.opt_state, placed, rng
-            )
+            *carried, out = self.single(*state.carried(), placed, jax.random.fold_in(state.key, first))
             out = jax.tree.map(lambda v: v[None], out)
+        state.carry(carried)
         return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -283,17 +305,18 @@ def _epoch_logs(state: _State) -> dict[str, Any]:
     return {"epoch": epoch, "step": state.step, "loss": loss}
 
 
-def _evaluate(eval_step: Callable, state: _State, data: Data, place: _Placement) -> dict[str, float]:
+def _evaluate(eval_step: Callable, params: Any, other: Any, data: Data, place: _Placement,
+              suffix: str = "") -> dict[str, float]:
     sums: dict[str, float] = {}
     total = 0
     for batch in data.epoch(0, 0):
         n = samples(batch)
-        for k, v in eval_step(state.params, state.other, place.batch(batch)).items():
+        for k, v in eval_step(params, other, place.batch(batch)).items():
             sums[k] = sums.get(k, 0.0) + float(v) * n
         total += n
     if total == 0:
         raise ValueError("eval_data yielded no batches")
-    return {f"val_{k}": v / total for k, v in sums.items()}
+    return {f"val_{k}{suffix}": v / total for k, v in sums.items()}
 
 
 def _is_plateau(x: Any) -> bool:
@@ -313,13 +336,45 @@ def _feed_plateau(state: _State, logs: dict[str, Any]) -> None:
     logs["lr"] = float(found[0].lr)
 
 
-def _build_steps(model, criterion, optimizer, options: StepOptions, metric_fns, evaluation, per_call) -> _Steps:
-    single = make_train_step(model, criterion, optimizer, options=options)
-    multi = make_multi_step(model, criterion, optimizer, options=options) if per_call > 1 else None
-    evaluate = None
+def _build_steps(
+    model, criterion, optimizer, options: StepOptions, metric_fns, evaluation, per_call, averaged
+) -> _Steps:
+    if averaged is None:
+        single = make_train_step(model, criterion, optimizer, options=options)
+        multi = make_multi_step(model, criterion, optimizer, options=options) if per_call > 1 else None
+    else:
+        single, multi = _averaged_steps(model, averaged, criterion, optimizer, options)
+    evaluate = evaluate_averaged = None
     if evaluation is not None:
         evaluate = make_eval_step(model, criterion, metrics=metric_fns, compute_dtype=options.compute_dtype)
-    return _Steps(single, multi, evaluate, per_call)
+        if averaged is not None:
+            evaluate_averaged = make_eval_step(
+                averaged, criterion, metrics=metric_fns, compute_dtype=options.compute_dtype
+            )
+    return _Steps(single, multi, evaluate, evaluate_averaged, per_call)
+
+
+def _check_averaged(averaged: Any, model: nnx.Module) -> None:
+    """``averaged`` must be a jaxnn AveragedModel of a model shaped as ``model`` (torch pairs tensors by position)."""
+    if not isinstance(averaged, AveragedModel):
+        raise TypeError(
+            "averaged_model must be a jaxnn.optim.swa_utils.AveragedModel built on the model, got "
+            f"{type(averaged).__module__}.{type(averaged).__name__}"
+        )
+    mine = [(name, tuple(v[...].shape)) for name, v in _named_variables(averaged.module)]
+    theirs = [(name, tuple(v[...].shape)) for name, v in _named_variables(model)]
+    if mine == theirs:
+        return
+    differ = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))
+
+    def show(tensors: list[tuple[str, tuple[int, ...]]]) -> str:
+        return "absent" if differ >= len(tensors) else f"{tensors[differ][0]!r} of shape {tensors[differ][1]}"
+
+    raise ValueError(
+        f"averaged_model was built on another model: it averages a {type(averaged.module).__name__} with "
+        f"{len(mine)} tensors, and model is a {type(model).__name__} with {len(theirs)}; tensor {differ} is "
+        f"{show(mine)} in the average and {show(theirs)} in the model. Build it as AveragedModel(model, ...)"
+    )
 
 
 def _check_arguments(model: Any, optimizer: Any, epochs: int, batch_size: int, steps_per_call: int) -> None:
@@ -360,6 +415,7 @@ def fit(
     loss_scale: float | None = None,
     mesh: jax.sharding.Mesh | None = None,
     fsdp: bool = False,
+    averaged_model: AveragedModel | None = None,
 ) -> History:
     """Trains ``model`` in place and returns the :class:`History`.
 
@@ -414,6 +470,15 @@ def fit(
       mesh: a device mesh (:func:`jaxnn.training.parallel.data_mesh`): batches
         are split across its first axis, state replicated -- or, with
         ``fsdp``, sharded.
+      averaged_model: a :class:`~jaxnn.optim.swa_utils.AveragedModel` built on
+        ``model`` (an EMA or SWA of its weights), updated after every
+        optimizer step inside the compiled step, torch's ``optimizer.step()``
+        then ``averaged_model.update_parameters(model)`` (its first update
+        copies; ``n_averaged`` counts the steps). With ``eval_data`` it is
+        evaluated too, logged as ``val_loss_averaged`` and
+        ``val_<metric>_averaged``; it is saved in checkpoints and restored on
+        ``resume``, and holds the final average at the end (as the model its
+        final weights). One built on another model is refused.
 
     Raises:
       NonFiniteLossError: the loss or the gradient norm became nan/inf (the
@@ -430,6 +495,8 @@ def fit(
     ([1, 2], 4)
     """
     _check_arguments(model, optimizer, epochs, batch_size, steps_per_call)
+    if averaged_model is not None:
+        _check_averaged(averaged_model, model)
     train = Data(train_data, batch_size, shuffle, "train_data")
     evaluation = None if eval_data is None else Data(eval_data, batch_size, False, "eval_data")
     metric_fns = resolve_metrics(metrics)
@@ -442,11 +509,14 @@ def fit(
     checkpoints = _CheckpointPolicy(checkpoint_dir, checkpoint_every, keep_checkpoints, resume)
     _, params, other = split_model(model)
     opt_state = optimizer.init(params)
-    state = checkpoints.restore(_State(params, other, opt_state, jax.random.key(seed), History(), seed=seed))
+    averaged = None if averaged_model is None else tuple(split_model(averaged_model)[1:])
+    state = checkpoints.restore(
+        _State(params, other, opt_state, jax.random.key(seed), History(), seed=seed, averaged=averaged)
+    )
     place = _Placement(mesh, fsdp)
-    state.params, state.other, state.opt_state = place.state((state.params, state.other, state.opt_state))
+    state.carry(place.state(state.carried()))
     options = StepOptions(accumulate_steps, compute_dtype, loss_scale, skip_nonfinite=True)
-    steps = _build_steps(model, criterion, optimizer, options, metric_fns, evaluation, steps_per_call)
+    steps = _build_steps(model, criterion, optimizer, options, metric_fns, evaluation, steps_per_call, averaged_model)
     policy, show = _NonFinitePolicy(opt_state), _progress_enabled(progress)
     try:
         while state.epoch < epochs:
@@ -455,7 +525,9 @@ def fit(
             bar.close()
             logs = _epoch_logs(state)
             if steps.evaluate is not None and evaluation is not None:
-                logs.update(_evaluate(steps.evaluate, state, evaluation, place))
+                logs.update(_evaluate(steps.evaluate, state.params, state.other, evaluation, place))
+            if steps.evaluate_averaged is not None and evaluation is not None:
+                logs.update(_evaluate(steps.evaluate_averaged, *state.averaged, evaluation, place, "_averaged"))
             _feed_plateau(state, logs)
             state.history.epochs.append(logs)
             if verbose:
@@ -468,5 +540,7 @@ def fit(
                 break
     finally:
         nnx.update(model, state.params, state.other)
+        if averaged_model is not None and state.averaged is not None:
+            nnx.update(averaged_model, *state.averaged)
         checkpoints.close()
     return state.history

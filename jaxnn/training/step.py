@@ -471,22 +471,89 @@ def make_multi_step(
     """
     options = _options(options, option_changes)
     core = _core_train_step(mode_graphdef(model_or_graphdef, True), criterion, optimizer, options)
+    scan = _scan_steps(core, options.skip_nonfinite, unroll)
 
     def run(params, other_state, opt_state, batches, rngs=None):
+        return scan((params, other_state, opt_state), batches, rngs)
+
+    return _compiled(run, jit, donate)
+
+
+def _scan_steps(core: Callable, skip_nonfinite: bool, unroll: int | bool) -> Callable:
+    """``run(state, batches, rngs) -> (*state, metrics)``: ``core`` over stacked batches in one ``lax.scan``.
+
+    ``core(*state, batch, rng) -> (*state, metrics, ok)`` for a state tuple of
+    any length (the train step's three, or five with an average of the weights).
+    """
+
+    def run(state, batches, rngs):
         def body(carry, xs):
             state, healthy = carry
             batch, rng = xs
             *new_state, metrics, ok = core(*state, batch, rng)
-            if options.skip_nonfinite:
+            if skip_nonfinite:
                 healthy = healthy & ok
                 new_state = _select(healthy, tuple(new_state), state)
             return (tuple(new_state), healthy), metrics
 
-        carry = (to_pure((params, other_state, opt_state)), jnp.bool_(True))
-        ((params, other_state, opt_state), _), metrics = jax.lax.scan(body, carry, (batches, rngs), unroll=unroll)
-        return params, other_state, opt_state, metrics
+        carry = (to_pure(tuple(state)), jnp.bool_(True))
+        (state, _), metrics = jax.lax.scan(body, carry, (batches, rngs), unroll=unroll)
+        return (*state, metrics)
 
-    return _compiled(run, jit, donate)
+    return run
+
+
+def _with_average(core: Callable, graphdef: nnx.GraphDef, averaged: nnx.Module, skip_nonfinite: bool) -> Callable:
+    """``core`` followed by ``averaged.update_parameters(model)``, torch's order: ``opt.step()`` then the average.
+
+    The state grows by the average's plain dicts ``(avg_params, avg_rest)``
+    (:func:`split_model` of the ``AveragedModel``: its module's parameters,
+    then its buffers and ``n_averaged``). The model and the average are merged
+    from the traced arrays and the average's own ``update_parameters`` runs on
+    them, so the jitted step computes exactly what the eager method does. A
+    step that ``skip_nonfinite`` rolls back leaves the average as it was too.
+    """
+    averaged_graphdef = nnx.graphdef(averaged)
+
+    def step(params, rest, opt_state, avg_params, avg_rest, batch, rng=None):
+        params, rest, opt_state, metrics, ok = core(params, rest, opt_state, batch, rng)
+        average = nnx.merge(averaged_graphdef, avg_params, avg_rest, copy=True)
+        average.update_parameters(nnx.merge(graphdef, params, rest, copy=True))
+        _, new_params, new_rest = nnx.split(average, nnx.Param, ...)
+        new_avg = to_pure((new_params, new_rest))
+        if skip_nonfinite:
+            new_avg = _select(ok, new_avg, to_pure((avg_params, avg_rest)))
+        return (params, rest, opt_state, *new_avg, metrics, ok)
+
+    return step
+
+
+def _averaged_steps(
+    model: nnx.Module,
+    averaged: nnx.Module,
+    criterion: Callable[[Any, Any], jax.Array],
+    optimizer: optax.GradientTransformation,
+    options: StepOptions,
+) -> tuple[Callable, Callable]:
+    """``fit``'s jitted single step and multi step when it keeps ``averaged`` (an ``AveragedModel``) up to date.
+
+    ``step(params, rest, opt_state, avg_params, avg_rest, batch, rng)`` and
+    ``run(..., batches, rngs)`` return the five state parts and the metrics,
+    all five donated.
+    """
+    graphdef = mode_graphdef(model, True)
+    core = _with_average(_core_train_step(graphdef, criterion, optimizer, options), graphdef, averaged,
+                         options.skip_nonfinite)
+    scan = _scan_steps(core, options.skip_nonfinite, 1)
+
+    def single(params, rest, opt_state, avg_params, avg_rest, batch, rng):
+        return core(params, rest, opt_state, avg_params, avg_rest, batch, rng)[:6]
+
+    def multi(params, rest, opt_state, avg_params, avg_rest, batches, rngs):
+        return scan((params, rest, opt_state, avg_params, avg_rest), batches, rngs)
+
+    donated = (0, 1, 2, 3, 4)
+    return jax.jit(single, donate_argnums=donated), jax.jit(multi, donate_argnums=donated)
 
 
 def make_eval_step(
