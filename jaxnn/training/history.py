@@ -60,7 +60,8 @@ class History:
             from matplotlib.ticker import MaxNLocator
         except ImportError as err:
             raise ImportError("History.plot needs matplotlib: pip install 'jaxnn[train]'") from err
-        metric_keys = sorted({k for e in self.epochs for k in e if k.startswith("val_") and k != "val_loss"})
+        losses = ("val_loss", "val_loss_averaged")  # the model's and fit(averaged_model=)'s, on the loss panel
+        metric_keys = sorted({k for e in self.epochs for k in e if k.startswith("val_") and k not in losses})
         fig, axes = plt.subplots(1, 2 if metric_keys else 1, figsize=(11 if metric_keys else 6, 4), squeeze=False)
         ax = axes[0][0]
         if self.steps:
@@ -74,8 +75,9 @@ class History:
             for e in self.epochs
         ]
         ax.plot(middle, [e.get("loss", math.nan) for e in self.epochs], "o-", label="train loss (epoch mean)")
-        if any("val_loss" in e for e in self.epochs):
-            ax.plot(epoch_end, self["val_loss"], "s-", label="validation loss")
+        for key, label in zip(losses, ("validation loss", "validation loss, averaged model")):
+            if any(key in e for e in self.epochs):
+                ax.plot(epoch_end, [e.get(key, math.nan) for e in self.epochs], "s-", label=label)
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         if all(r["loss"] > 0 for r in self.steps) and self.steps:

@@ -278,3 +278,19 @@ def test_tensorboard_logger_writes_step_and_epoch_scalars(tmp_path):
     assert steps == [(r["step"], pytest.approx(r["loss"], rel=1e-6)) for r in h.steps]
     val = [(s, v) for tag, s, v in scalars if tag == "epoch/val_loss"]
     assert val == [(e["step"], pytest.approx(e["val_loss"], rel=1e-6)) for e in h.epochs]
+
+
+def test_plot_draws_the_averaged_validation_loss_beside_the_models(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    h = jaxnn.History()
+    h.steps = [{"step": s, "epoch": 1 + (s > 2), "loss": 1.0 / s, "samples": 4} for s in (1, 2, 3, 4)]
+    h.epochs = [{"epoch": e, "step": 2 * e, "loss": 1.0 / e, "val_loss": 0.9 / e, "val_loss_averaged": 0.8 / e,
+                 "val_accuracy": 0.5, "val_accuracy_averaged": 0.6} for e in (1, 2)]
+    h.plot(tmp_path / "curves.png")
+    loss_ax, metric_ax = figures[0].axes
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()][-2:] == [
+        "validation loss", "validation loss, averaged model"]
+    assert [t.get_text() for t in metric_ax.get_legend().get_texts()] == ["val_accuracy", "val_accuracy_averaged"]
