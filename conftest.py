@@ -37,23 +37,3 @@ def _restore_globals():
     if jax.config.jax_enable_x64 != _X64_AT_START:
         jax.config.update("jax_enable_x64", _X64_AT_START)
     np.set_printoptions(**printoptions)  # an example run in-process must not change how doctests print
-
-
-# Examples written before the doctests ran: they show calls without their printed
-# results. Until the outputs are added they are collected but skipped, by file.
-_EXAMPLES_WITHOUT_OUTPUTS = {
-    "jaxnn/functional/activation.py",
-    "jaxnn/functional/distance.py",
-    "jaxnn/functional/sparse.py",
-    "jaxnn/nn/activation.py",
-    "jaxnn/nn/distance.py",
-    "jaxnn/nn/embedding.py",
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    skip = pytest.mark.skip(reason="doctest example without its output (to add)")
-    for item in items:
-        path = str(item.fspath)
-        if isinstance(item, pytest.DoctestItem) and any(path.endswith(p) for p in _EXAMPLES_WITHOUT_OUTPUTS):
-            item.add_marker(skip)

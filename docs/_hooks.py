@@ -56,6 +56,7 @@ GUIDE = {
     "training.md": "Training cycle",
     "interop.md": "Interop",
     "benchmarks.md": "Benchmarks",
+    "architecture.md": "Architecture and contributing",
     "reliability.md": "Reliability",
     "site.md": "How this site is made",
 }

@@ -167,7 +167,8 @@ def elu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Arra
 def celu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> jax.Array:
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); gradient 1 at x == 0.
 
-    >>> celu(jnp.array([-1.0, 2.0]), alpha=2.0)  # [2 * (exp(-0.5) - 1), 2]
+    >>> jnp.round(celu(jnp.array([-1.0, 2.0]), alpha=2.0), 4)  # [2 * (exp(-0.5) - 1), 2]
+    Array([-0.7869,  2.    ], dtype=float32)
 
     Raises:
       ValueError: ``alpha == 0`` (torch: "alpha cannot be 0 for CELU").
@@ -186,7 +187,8 @@ def selu(input: ArrayLike, inplace: bool = False) -> jax.Array:
     alpha = 1.6732632423543772 and scale = 1.0507009873554805; the gradient at
     x == 0 is ``scale * alpha`` (the negative branch, as torch).
 
-    >>> selu(jnp.array([0.0, 1.0]))  # [0, 1.0507...]
+    >>> jnp.round(selu(jnp.array([0.0, 1.0])), 4)  # [0, scale]
+    Array([0.    , 1.0507], dtype=float32)
     """
     return _elu(as_array(input, "input"), _SELU_ALPHA, _SELU_SCALE)
 
@@ -194,7 +196,8 @@ def selu(input: ArrayLike, inplace: bool = False) -> jax.Array:
 def threshold(input: ArrayLike, threshold: float, value: float, inplace: bool = False) -> jax.Array:
     """x if x > threshold else value; the gradient at x == threshold is 0; nan stays nan.
 
-    >>> threshold(jnp.array([0.1, 0.5, 2.0]), 0.5, -1.0)  # [-1, -1, 2]
+    >>> threshold(jnp.array([0.1, 0.5, 2.0]), 0.5, -1.0)
+    Array([-1., -1.,  2.], dtype=float32)
     """
     x = as_array(input, "input")
     return jnp.where(x <= threshold, jnp.asarray(value, x.dtype), x)
@@ -210,7 +213,8 @@ def glu(input: ArrayLike, dim: int = -1) -> jax.Array:
     Returns:
       ``(*, N, *)``.
 
-    >>> glu(jnp.array([1.0, 2.0, 0.0, 0.0]))  # [0.5, 1.0]
+    >>> glu(jnp.array([1.0, 2.0, 0.0, 0.0]))  # [1, 2] * sigmoid([0, 0])
+    Array([0.5, 1. ], dtype=float32)
 
     Raises:
       ValueError: 0-d input, ``dim`` out of range, or an odd size along ``dim``.
@@ -238,7 +242,8 @@ def _check_lambd(name: str, lambd: float) -> None:
 def hardshrink(input: ArrayLike, lambd: float = 0.5) -> jax.Array:
     """x if |x| > lambd else 0; the gradient at x == +-lambd is 0 (torch).
 
-    >>> hardshrink(jnp.array([-1.0, 0.5, 0.7]))  # [-1, 0, 0.7]
+    >>> hardshrink(jnp.array([-1.0, 0.5, 0.7]))
+    Array([-1. ,  0. ,  0.7], dtype=float32)
     """
     x = as_array(input, "input")
     inside = (x >= -lambd) & (x <= lambd)
@@ -248,7 +253,8 @@ def hardshrink(input: ArrayLike, lambd: float = 0.5) -> jax.Array:
 def softshrink(input: ArrayLike, lambd: float = 0.5) -> jax.Array:
     """x - lambd if x > lambd, x + lambd if x < -lambd, else 0; gradient 0 at +-lambd.
 
-    >>> softshrink(jnp.array([-1.0, 0.2, 0.7]))  # [-0.5, 0, 0.2]
+    >>> softshrink(jnp.array([-1.0, 0.25, 0.75]))
+    Array([-0.5 ,  0.  ,  0.25], dtype=float32)
 
     Raises:
       ValueError: ``lambd < 0`` (torch refuses it).
@@ -268,7 +274,8 @@ def hardsigmoid(input: ArrayLike, inplace: bool = False) -> jax.Array:
 
     The gradient's 1/6 is float32's, in float64 too, as torch's kernel.
 
-    >>> hardsigmoid(jnp.array([-4.0, 0.0, 4.0]))  # [0, 0.5, 1]
+    >>> hardsigmoid(jnp.array([-4.0, 0.0, 4.0]))
+    Array([0. , 0.5, 1. ], dtype=float32)
     """
     x = as_array(input, "input")
     zero, one = jnp.zeros((), x.dtype), jnp.ones((), x.dtype)
@@ -279,7 +286,8 @@ def hardsigmoid(input: ArrayLike, inplace: bool = False) -> jax.Array:
 def hardswish(input: ArrayLike, inplace: bool = False) -> jax.Array:
     """x * relu6(x + 3) / 6; the gradient is 0 at x == -3 and 1 at x == 3 (torch's kernel).
 
-    >>> hardswish(jnp.array([-4.0, 1.0, 4.0]))  # [0, 0.6667, 4]
+    >>> hardswish(jnp.array([-4.0, 1.5, 4.0]))  # -4 * 0 is -0; 1.5 * 4.5 / 6
+    Array([-0.   ,  1.125,  4.   ], dtype=float32)
     """
     x = as_array(input, "input")
     # x * 0, not 0: torch's x * relu6(x + 3) / 6 is nan at -inf
@@ -289,7 +297,8 @@ def hardswish(input: ArrayLike, inplace: bool = False) -> jax.Array:
 def logsigmoid(input: ArrayLike) -> jax.Array:
     """log(1 / (1 + exp(-x))) = -softplus(-x), stable for large |x|.
 
-    >>> logsigmoid(jnp.array([0.0]))  # [-0.6931]
+    >>> jnp.round(logsigmoid(jnp.array([0.0])), 4)  # -log(2)
+    Array([-0.6931], dtype=float32)
     """
     return jax.nn.log_sigmoid(as_array(input, "input"))
 
@@ -297,7 +306,8 @@ def logsigmoid(input: ArrayLike) -> jax.Array:
 def mish(input: ArrayLike, inplace: bool = False) -> jax.Array:
     """x * tanh(softplus(x)) (Misra 2019), softplus without a threshold as torch's kernel.
 
-    >>> mish(jnp.array([0.0, 1.0]))  # [0, 0.8651]
+    >>> jnp.round(mish(jnp.array([0.0, 2.0])), 4)
+    Array([0.   , 1.944], dtype=float32)
     """
     x = as_array(input, "input")
     return x * jnp.tanh(jnp.logaddexp(x, 0.0))
@@ -331,7 +341,8 @@ def rrelu(
       training: draw the slopes (needs ``key``).
       key: a ``jax.random`` key, keyword-only (torch draws from its global RNG).
 
-    >>> rrelu(jnp.array([-1.0, 2.0]))  # [-0.2292, 2]
+    >>> rrelu(jnp.array([-48.0, 2.0]))  # eval: slope (1/8 + 1/3) / 2 = 11/48
+    Array([-11.,   2.], dtype=float32)
 
     Raises:
       ValueError: ``lower > upper``, or ``training`` without ``key``.
@@ -349,7 +360,8 @@ def rrelu(
 def softmin(input: ArrayLike, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None) -> jax.Array:
     """softmax(-x) along ``dim`` (see :func:`softmax` for ``dim`` and ``dtype``).
 
-    >>> softmin(jnp.array([0.0, 1.0]), dim=0)  # [0.7311, 0.2689]
+    >>> jnp.round(softmin(jnp.array([0.0, 1.0, 2.0]), dim=0), 4)
+    Array([0.6652, 0.2447, 0.09  ], dtype=float32)
     """
     x = -as_array(input, "input")
     if dtype is not None:
@@ -362,7 +374,8 @@ def softmin(input: ArrayLike, dim: Optional[int] = None, _stacklevel: int = 3, d
 def softsign(input: ArrayLike) -> jax.Array:
     """x / (1 + |x|); gradient 1 / (1 + |x|)**2 (1 at x == 0).
 
-    >>> softsign(jnp.array([-1.0, 3.0]))  # [-0.5, 0.75]
+    >>> softsign(jnp.array([-1.0, 3.0]))
+    Array([-0.5 ,  0.75], dtype=float32)
     """
     x = as_array(input, "input")
     return x / (_ops.abs(x) + 1)
@@ -371,7 +384,8 @@ def softsign(input: ArrayLike) -> jax.Array:
 def tanhshrink(input: ArrayLike) -> jax.Array:
     """x - tanh(x).
 
-    >>> tanhshrink(jnp.array([0.0, 1.0]))  # [0, 0.2384]
+    >>> jnp.round(tanhshrink(jnp.array([0.0, 1.0])), 4)
+    Array([0.    , 0.2384], dtype=float32)
     """
     x = as_array(input, "input")
     return x - jnp.tanh(x)
@@ -484,7 +498,9 @@ def gumbel_softmax(
         The noise is ``-log(E)``, ``E ~ Exponential(1)``, torch's construction;
         the draws are JAX's, so only the distribution matches torch.
 
-    >>> y = gumbel_softmax(jnp.zeros(4), hard=True, key=jax.random.key(0))  # one-hot
+    >>> y = gumbel_softmax(jnp.zeros(4), hard=True, key=jax.random.key(0))
+    >>> jnp.sort(y)  # one-hot; which category the key picks is JAX's draw
+    Array([0., 0., 0., 1.], dtype=float32)
     """
     if eps != 1e-10:
         warnings.warn("`eps` parameter is deprecated and has no effect.", UserWarning, stacklevel=2)
@@ -516,7 +532,8 @@ def normalize(input: ArrayLike, p: float = 2.0, dim: int = 1, eps: float = 1e-12
     ``clamp_min`` (passing at the tie, 0 where the norm is below ``eps``).
     Half precision is computed in float32 and rounded once.
 
-    >>> normalize(jnp.array([[3.0, 4.0]]))  # [[0.6, 0.8]]
+    >>> normalize(jnp.array([[3.0, 4.0]]))
+    Array([[0.6, 0.8]], dtype=float32)
 
     Raises:
       TypeError: ``out`` given. ValueError: ``dim`` out of range.
@@ -542,7 +559,9 @@ def one_hot(tensor: ArrayLike, num_classes: int = -1) -> jax.Array:
     otherwise. ``num_classes=-1`` means ``max(tensor) + 1`` and needs concrete
     indices (it fixes the output shape), so under ``jax.jit`` pass it explicitly.
 
-    >>> one_hot(jnp.array([0, 2]))  # [[1, 0, 0], [0, 0, 1]]
+    >>> one_hot(jnp.array([0, 2]))
+    Array([[1, 0, 0],
+           [0, 0, 1]], dtype=int32)
 
     Raises:
       TypeError: non-integer indices.

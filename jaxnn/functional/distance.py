@@ -43,7 +43,8 @@ def pairwise_distance(
     (optax's ``triplet_margin_loss`` drops it). Gradients follow torch's
     ``norm_backward`` (0 where the norm is 0).
 
-    >>> pairwise_distance(jnp.array([[0.0, 0.0]]), jnp.array([[3.0, 4.0]]))  # [~5.0]
+    >>> jnp.round(pairwise_distance(jnp.array([[0.0, 0.0]]), jnp.array([[3.0, 4.0]])), 4)  # 5 - 1.4e-6
+    Array([5.], dtype=float32)
     """
     x1 = float_input(x1, "x1")
     x2 = float_input(x2, "x2")
@@ -77,7 +78,8 @@ def cosine_similarity(x1: ArrayLike, x2: ArrayLike, dim: int = 1, eps: float = 1
     straight through, so the gradient w.r.t. a zero vector is
     ``(x2 / ||x2||) / eps``, large but finite, as torch's.
 
-    >>> cosine_similarity(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 1.0]]))  # [0.7071]
+    >>> jnp.round(cosine_similarity(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 1.0]])), 4)  # cos(45 degrees)
+    Array([0.7071], dtype=float32)
 
     Raises:
       TypeError: both inputs integer. ValueError: shapes that do not broadcast, ``dim`` out of range.
@@ -126,7 +128,8 @@ def pdist(input: ArrayLike, p: float = 2) -> jax.Array:
     distance 0, where the gradient is 0 (torch's ``_pdist_backward``); with
     ``p = inf`` every tied maximal coordinate gets the whole gradient.
 
-    >>> pdist(jnp.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))  # [5, 1, 4.2426]
+    >>> jnp.round(pdist(jnp.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])), 4)  # [5, 1, sqrt(18)]
+    Array([5.    , 1.    , 4.2426], dtype=float32)
 
     Raises:
       ValueError: input not 2-D, ``p < 0``.

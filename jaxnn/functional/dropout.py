@@ -75,7 +75,9 @@ def dropout(
       training: ``False`` returns ``input`` unchanged.
       key: ``jax.random`` key; needed when ``training`` and ``0 < p < 1``.
 
-    >>> y = dropout(jnp.ones(8), 0.5, key=jax.random.key(0))  # entries 0 or 2
+    >>> y = dropout(jnp.ones(8), 0.5, key=jax.random.key(0))
+    >>> sorted(set(y.tolist()))  # each entry dropped (0) or kept and scaled by 1 / (1 - p)
+    [0.0, 2.0]
 
     Raises:
       ValueError: ``p`` outside [0, 1]; a missing ``key`` where one is needed.

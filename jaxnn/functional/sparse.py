@@ -145,7 +145,9 @@ def embedding(
     Returns:
       ``input.shape + (embedding_dim,)``.
 
-    >>> embedding(jnp.array([[0, 2]]), jnp.arange(6.0).reshape(3, 2))  # [[[0, 1], [4, 5]]]
+    >>> embedding(jnp.array([[0, 2]]), jnp.arange(6.0).reshape(3, 2))
+    Array([[[0., 1.],
+            [4., 5.]]], dtype=float32)
 
     Raises:
       TypeError: non-integer ``input``. ValueError: ``weight`` not 2-D,
@@ -228,7 +230,9 @@ def embedding_bag(
       ``(B, embedding_dim)`` in ``weight``'s dtype; an empty bag (or one of padding
       only) is zeros. Half precision sums and means accumulate in float32.
 
-    >>> embedding_bag(jnp.array([0, 1, 2]), jnp.eye(3), jnp.array([0, 2]), mode="sum")  # [[1, 1, 0], [0, 0, 1]]
+    >>> embedding_bag(jnp.array([0, 1, 2]), jnp.eye(3), jnp.array([0, 2]), mode="sum")  # bags [0, 1] and [2]
+    Array([[1., 1., 0.],
+           [0., 0., 1.]], dtype=float32)
 
     Raises:
       TypeError: non-integer ``input``/``offsets``.

@@ -357,7 +357,8 @@ class RReLU(Module):
       inplace: accepted for torch compatibility.
       rngs: needed only to run in training mode; forked and kept as Dropout's.
 
-    >>> RReLU(rngs=nnx.Rngs(0)).eval()(jnp.array([-1.0]))  # [-0.2292]
+    >>> RReLU(rngs=nnx.Rngs(0)).eval()(jnp.array([-48.0, 2.0]))  # eval: slope (1/8 + 1/3) / 2 = 11/48
+    Array([-11.,   2.], dtype=float32)
     """
 
     def __init__(

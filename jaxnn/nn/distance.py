@@ -17,7 +17,8 @@ __all__ = ["PairwiseDistance", "CosineSimilarity"]
 class PairwiseDistance(Module):
     """``||x1 - x2 + eps||_p`` over the last dimension (see ``F.pairwise_distance``).
 
-    >>> PairwiseDistance()(jnp.zeros((2, 3)), jnp.ones((2, 3)))  # [~1.732, ~1.732]
+    >>> jnp.round(PairwiseDistance()(jnp.zeros((2, 3)), jnp.ones((2, 3))), 4)  # sqrt(3) * (1 - 1e-6)
+    Array([1.732, 1.732], dtype=float32)
     """
 
     def __init__(
@@ -33,7 +34,8 @@ class CosineSimilarity(Module):
     """Cosine of the angle between ``x1`` and ``x2`` along ``dim``, norms floored at ``eps``
     (see ``F.cosine_similarity``).
 
-    >>> CosineSimilarity()(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 1.0]]))  # [0.7071]
+    >>> jnp.round(CosineSimilarity()(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 1.0]])), 4)  # cos(45 degrees)
+    Array([0.7071], dtype=float32)
     """
 
     def __init__(self, dim: int = 1, eps: float = 1e-8, *, rngs: Optional[nnx.Rngs] = None) -> None:

@@ -35,7 +35,9 @@ class Dropout(Module):
     The masks are JAX's random bits, not torch's: the distribution matches, the
     draws do not. The gradient is the mask times ``1 / (1 - p)``, as torch's.
 
-    >>> y = Dropout(0.5, rngs=nnx.Rngs(0))(jnp.ones(8))  # entries 0 or 2
+    >>> y = Dropout(0.5, rngs=nnx.Rngs(0))(jnp.ones(8))
+    >>> sorted(set(y.tolist()))  # each entry dropped (0) or kept and scaled by 1 / (1 - p)
+    [0.0, 2.0]
     """
 
     _fn = "dropout"

@@ -172,7 +172,8 @@ class EmbeddingBag(Module):
       rngs: ``nnx.Rngs`` for the initial draw (not needed with ``_weight``).
 
     >>> bag = EmbeddingBag(10, 3, mode="sum", rngs=nnx.Rngs(0))
-    >>> bag(jnp.array([1, 2, 4, 5]), jnp.array([0, 2])).shape  # (2, 3)
+    >>> bag(jnp.array([1, 2, 4, 5]), jnp.array([0, 2])).shape  # bags [1, 2] and [4, 5]
+    (2, 3)
 
     Raises:
       ValueError: a bad ``mode``; ``max`` with ``scale_grad_by_freq``/``sparse``;
