@@ -21,7 +21,7 @@ from jax.typing import ArrayLike
 
 from .. import checks
 from . import _reduction
-from ._checks import as_array, broadcast_all, broadcasts_to, class_target, class_weight, float_input
+from ._shape_checks import as_array, broadcast_all, broadcasts_to, class_target, class_weight, float_input
 from ._reduction import accumulation_dtype, resolve, weighted_mean
 
 __all__ = [

@@ -17,7 +17,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from . import _ops
-from ._checks import as_array, broadcast_all, check_static_value, float_input, same_ndim
+from ._shape_checks import as_array, broadcast_all, check_static_value, float_input, same_ndim
 from ._reduction import reduce as _reduce
 from ._reduction import resolve
 from .distance import pairwise_distance

@@ -12,7 +12,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from . import _ops
-from ._checks import as_array, broadcast_pair, float_input
+from ._shape_checks import as_array, broadcast_pair, float_input
 from ._reduction import resolve, reduce, weighted_mean
 
 __all__ = ["l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss"]

@@ -18,7 +18,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .. import checks
-from ._checks import as_array, class_target, float_input
+from ._shape_checks import as_array, class_target, float_input
 from ._reduction import accumulation_dtype, resolve
 from ._reduction import reduce as _reduce
 

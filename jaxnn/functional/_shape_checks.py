@@ -1,7 +1,11 @@
-"""Shape and dtype validation shared by all losses.
+"""Shape and dtype validation shared by the functional forms.
 
 Everything here runs on static shapes and dtypes, so it raises at trace time
 under ``jax.jit`` with a message naming the argument and the shapes or dtypes.
+Checks of array *values* (class indices in range, probabilities in [0, 1])
+are :mod:`jaxnn.checks`, public because users switch them on under jit;
+:func:`check_static_value`, for the values of options and index arguments,
+raises where they are concrete and hands traced ones to that module.
 """
 
 from __future__ import annotations
