@@ -19,7 +19,7 @@ __all__ = [
     "LegacyReductionWarning",
     "legacy_get_string",
     "resolve",
-    "reduce",
+    "apply_reduction",
     "weighted_mean",
     "accumulation_dtype",
 ]
@@ -99,8 +99,10 @@ def accumulation_dtype(dtype) -> jnp.dtype:
     return dtype
 
 
-def reduce(loss: jax.Array, reduction: str) -> jax.Array:
+def apply_reduction(loss: jax.Array, reduction: str) -> jax.Array:
     """Applies an already-validated reduction; half precision accumulates in float32.
+
+    Named apart from torch's legacy ``reduce`` argument, which every loss also takes.
 
     'mean' of an empty array is nan, as in torch.
     """
@@ -123,7 +125,7 @@ def weighted_mean(loss: jax.Array, weight: jax.Array, reduction: str) -> jax.Arr
     as in torch.
     """
     if reduction != "mean":
-        return reduce(loss, reduction)
+        return apply_reduction(loss, reduction)
     acc = accumulation_dtype(loss.dtype)
     total = jnp.sum(loss, dtype=acc)
     denom = jnp.sum(jnp.broadcast_to(weight, loss.shape), dtype=acc)

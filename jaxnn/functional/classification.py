@@ -20,9 +20,8 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .. import checks
-from . import _reduction
 from ._shape_checks import as_array, broadcast_all, broadcasts_to, class_target, class_weight, float_input
-from ._reduction import accumulation_dtype, resolve, weighted_mean
+from ._reduction import accumulation_dtype, apply_reduction, resolve, weighted_mean
 
 __all__ = [
     "cross_entropy",
@@ -199,7 +198,7 @@ def _soft_cross_entropy(
     if w is not None:
         y = y * w.astype(acc).reshape((num_classes,) + (1,) * (x.ndim - axis - 1))
     loss = -jnp.sum(y * (shifted - log_z), axis=axis).astype(x.dtype)
-    return _reduction.reduce(loss, reduction)
+    return apply_reduction(loss, reduction)
 
 
 def cross_entropy(
@@ -457,7 +456,7 @@ def binary_cross_entropy(
     loss = _bce(x, y)
     if weight is not None:
         loss = loss * broadcasts_to(float_input(weight, "weight"), input.shape, "weight").astype(x.dtype)
-    return _reduction.reduce(loss.astype(input.dtype), reduction)
+    return apply_reduction(loss.astype(input.dtype), reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -512,7 +511,7 @@ def binary_cross_entropy_with_logits(
         loss = (1 - y) * x - jax.nn.log_sigmoid(x) * (1 + (pw - 1) * y)
     if weight is not None:
         loss = loss * broadcasts_to(float_input(weight, "weight"), input.shape, "weight").astype(x.dtype)
-    return _reduction.reduce(loss.astype(out_dtype), reduction)
+    return apply_reduction(loss.astype(out_dtype), reduction)
 
 
 def soft_margin_loss(
@@ -547,7 +546,7 @@ def soft_margin_loss(
     input = float_input(input, "input")
     target = broadcasts_to(as_array(target, "target"), input.shape, "target")
     x, y = _upcast(input, target)
-    return _reduction.reduce(jax.nn.softplus(-x * y).astype(input.dtype), reduction)
+    return apply_reduction(jax.nn.softplus(-x * y).astype(input.dtype), reduction)
 
 
 def multilabel_soft_margin_loss(
@@ -594,7 +593,7 @@ def multilabel_soft_margin_loss(
         loss, w = broadcast_all((loss, weight.astype(x.dtype)), ("input", "weight"))
         loss = loss * w
     loss = (jnp.sum(loss, axis=-1) / input.shape[-1]).astype(out_dtype)
-    return _reduction.reduce(loss, reduction)
+    return apply_reduction(loss, reduction)
 
 
 def _kernel_hinge(z: jax.Array) -> jax.Array:
@@ -690,7 +689,7 @@ def multi_margin_loss(
     loss = jnp.where(in_range, loss, jnp.nan).astype(input.dtype)
     if reduction == "none":
         return loss.reshape(target.shape)
-    return _reduction.reduce(loss, reduction)
+    return apply_reduction(loss, reduction)
 
 
 
@@ -826,4 +825,4 @@ def multilabel_margin_loss(
     loss = jnp.where(jnp.all(in_range | ~listed, axis=1), loss, jnp.nan).astype(input.dtype)
     if reduction == "none" and input.ndim < 2:
         return loss[0]
-    return _reduction.reduce(loss, reduction)
+    return apply_reduction(loss, reduction)

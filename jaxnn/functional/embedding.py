@@ -18,8 +18,7 @@ from jax.typing import ArrayLike
 
 from . import _ops
 from ._shape_checks import as_array, broadcast_all, check_static_value, float_input, same_ndim
-from ._reduction import reduce as _reduce
-from ._reduction import resolve
+from ._reduction import apply_reduction, resolve
 from .distance import pairwise_distance
 
 __all__ = [
@@ -92,7 +91,7 @@ def margin_ranking_loss(
     x1, x2, y = broadcast_all((x1, x2, y), ("input1", "input2", "target"))
     dtype = _float_dtype(x1, x2, y)
     x1, x2, y = x1.astype(dtype), x2.astype(dtype), y.astype(dtype)
-    return _reduce(_ops.clamp_min(-y * (x1 - x2) + margin, 0), reduction)
+    return apply_reduction(_ops.clamp_min(-y * (x1 - x2) + margin, 0), reduction)
 
 
 def hinge_embedding_loss(
@@ -134,7 +133,7 @@ def hinge_embedding_loss(
     x, y = broadcast_all((x, y), ("input", "target"))
     zero = jnp.zeros((), x.dtype)
     hinge = jnp.where(y != 1, _ops.clamp_min(margin - x, 0), zero)
-    return _reduce(hinge + jnp.where(y != -1, x, zero), reduction)
+    return apply_reduction(hinge + jnp.where(y != -1, x, zero), reduction)
 
 
 def cosine_embedding_loss(
@@ -193,7 +192,7 @@ def cosine_embedding_loss(
     zero = jnp.zeros((), dtype)
     pos = jnp.where(y == 1, 1 - cos, zero)
     neg = jnp.where(y == -1, _ops.clamp_min(cos - margin, 0), zero)
-    return _reduce(pos + neg, reduction)
+    return apply_reduction(pos + neg, reduction)
 
 
 _TRIPLET_NAMES = ("anchor", "positive", "negative")
@@ -219,7 +218,7 @@ def _triplet(
     dist_neg = distance(anchor, negative)
     if swap:
         dist_neg = jnp.minimum(dist_neg, distance(positive, negative))
-    return _reduce(_ops.clamp_min(margin + dist_pos - dist_neg, 0), reduction)
+    return apply_reduction(_ops.clamp_min(margin + dist_pos - dist_neg, 0), reduction)
 
 
 def triplet_margin_loss(

@@ -13,7 +13,7 @@ from jax.typing import ArrayLike
 
 from . import _ops
 from ._shape_checks import as_array, broadcast_pair, float_input
-from ._reduction import resolve, reduce, weighted_mean
+from ._reduction import apply_reduction, resolve, weighted_mean
 
 __all__ = ["l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss"]
 
@@ -44,7 +44,7 @@ def _pointwise(
     if input_dtype_out:
         loss = loss.astype(input.dtype)
     if weight is None:
-        return reduce(loss, reduction)
+        return apply_reduction(loss, reduction)
     weight = as_array(weight, "weight")
     if tuple(weight.shape) != tuple(input.shape):
         raise ValueError(
@@ -54,7 +54,7 @@ def _pointwise(
     loss = loss * weight
     if mean_over_weight:
         return weighted_mean(loss, weight, reduction)
-    return reduce(loss, reduction)
+    return apply_reduction(loss, reduction)
 
 
 def _l1(x: jax.Array, y: jax.Array) -> jax.Array:
