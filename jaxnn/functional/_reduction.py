@@ -22,6 +22,7 @@ __all__ = [
     "apply_reduction",
     "weighted_mean",
     "accumulation_dtype",
+    "upcast",
 ]
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -97,6 +98,12 @@ def accumulation_dtype(dtype) -> jnp.dtype:
     if jnp.issubdtype(dtype, jnp.floating) and dtype.itemsize < 4:
         return jnp.dtype(jnp.float32)
     return dtype
+
+
+def upcast(*arrays: jax.Array) -> list[jax.Array]:
+    """The arrays in the first one's accumulation dtype (float32 for half precision)."""
+    acc = accumulation_dtype(arrays[0].dtype)
+    return [a.astype(acc) for a in arrays]
 
 
 def apply_reduction(loss: jax.Array, reduction: str) -> jax.Array:

@@ -30,6 +30,8 @@ __all__ = [
     "broadcast_all",
     "class_weight",
     "broadcasts_to",
+    "describe",
+    "float_result_dtype",
 ]
 
 
@@ -194,3 +196,16 @@ def broadcasts_to(x: jax.Array, shape: Sequence[int], name: str, target_name: st
             f"{name} shape {tuple(x.shape)} does not broadcast to {target_name} shape {shape}"
         )
     return jnp.broadcast_to(x, shape)
+
+
+def describe(x: jax.Array) -> str:
+    """``shape (N, C) and dtype float32``: how error messages name an argument."""
+    return f"shape {tuple(x.shape)} and dtype {x.dtype}"
+
+
+def float_result_dtype(*arrays: jax.Array) -> jnp.dtype:
+    """torch's result dtype of arithmetic on the arrays: the promotion of the floating ones.
+
+    Integer (or boolean) targets do not widen it.
+    """
+    return jnp.result_type(*(a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)))

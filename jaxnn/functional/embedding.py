@@ -17,7 +17,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from . import _ops
-from ._shape_checks import as_array, broadcast_all, check_static_value, float_input, same_ndim
+from ._shape_checks import as_array, broadcast_all, check_static_value, float_input, float_result_dtype, same_ndim
 from ._reduction import apply_reduction, resolve
 from .distance import pairwise_distance
 
@@ -32,11 +32,6 @@ __all__ = [
 # torch's Loss.cpp declares ``constexpr float EPSILON = 1e-12``: the float32 value
 # is what reaches float64 inputs too.
 _COSINE_EPSILON = float(np.float32(1e-12))
-
-
-def _float_dtype(*arrays: jax.Array) -> jnp.dtype:
-    """The promoted dtype of the floating arrays among ``arrays`` (integer targets do not widen it)."""
-    return jnp.result_type(*(a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)))
 
 
 def _sign_target(target: ArrayLike) -> jax.Array:
@@ -89,7 +84,7 @@ def margin_ranking_loss(
     y = _sign_target(target)
     same_ndim((x1, x2, y), ("input1", "input2", "target"), "margin_ranking_loss")
     x1, x2, y = broadcast_all((x1, x2, y), ("input1", "input2", "target"))
-    dtype = _float_dtype(x1, x2, y)
+    dtype = float_result_dtype(x1, x2, y)
     x1, x2, y = x1.astype(dtype), x2.astype(dtype), y.astype(dtype)
     return apply_reduction(_ops.clamp_min(-y * (x1 - x2) + margin, 0), reduction)
 
@@ -182,7 +177,7 @@ def cosine_embedding_loss(
             f"{tuple(x1.shape)} and input2 shape {tuple(x2.shape)}"
         )
     x1, x2 = broadcast_all((x1, x2), ("input1", "input2"))
-    dtype = _float_dtype(x1, x2)
+    dtype = float_result_dtype(x1, x2)
     x1, x2 = x1.astype(dtype), x2.astype(dtype)
     prod_sum = jnp.sum(x1 * x2, axis=-1)
     mag_square1 = jnp.sum(x1 * x1, axis=-1) + _COSINE_EPSILON
