@@ -17,7 +17,7 @@ from jax.typing import ArrayLike
 from .. import checks
 from . import _kernels
 from ._reduction import accumulation_dtype, apply_reduction, resolve, weighted_mean
-from ._shape_checks import as_array, class_weight, describe, float_input
+from ._shape_checks import as_array, class_weight, describe, float_input, float_result_dtype
 
 __all__ = ["cross_entropy", "nll_loss"]
 
@@ -145,18 +145,27 @@ def _smoothing(label_smoothing: float) -> float:
 def _soft_cross_entropy(
     x: jax.Array, y: jax.Array, weight: Optional[ArrayLike], reduction: str, label_smoothing: float
 ) -> jax.Array:
-    """Cross entropy against class probabilities of the input's shape; 'mean' divides by N * d1 ... dk."""
+    """Cross entropy against class probabilities of the input's shape; 'mean' divides by N * d1 ... dk.
+
+    The result has torch's dtype, the promotion of the input's, target's and
+    weight's: the log-softmax is taken at the input's precision (float32 for
+    half precision) and widened to it.
+    """
     axis = 0 if x.ndim == 1 else 1
     num_classes = x.shape[axis]
     w = class_weight(weight, num_classes, "cross_entropy: ")
+    out_dtype = float_result_dtype(x, y, *([] if w is None else [w]))
     _, shifted, log_z = _log_normalizer(x, axis=axis)
-    acc = shifted.dtype
+    log_p = shifted - log_z
+    acc = accumulation_dtype(out_dtype)
+    if log_p.dtype != acc:
+        log_p = log_p.astype(acc)
     y = y.astype(acc)
     if label_smoothing > 0:
         y = y * (1 - label_smoothing) + label_smoothing / num_classes
     if w is not None:
         y = y * w.astype(acc).reshape((num_classes,) + (1,) * (x.ndim - axis - 1))
-    loss = -jnp.sum(y * (shifted - log_z), axis=axis).astype(x.dtype)
+    loss = -jnp.sum(y * log_p, axis=axis).astype(out_dtype)
     return apply_reduction(loss, reduction)
 
 
@@ -201,7 +210,9 @@ def cross_entropy(
 
     Returns:
       A scalar, or with 'none' the per-element loss of shape ``()``, ``(N,)``
-      or ``(N, d1, ..., dk)``.
+      or ``(N, d1, ..., dk)``; in ``input``'s dtype, or with class
+      probabilities in the promotion of ``input``'s, ``target``'s and
+      ``weight``'s dtypes (torch's).
 
     An out-of-range index gives a nan loss (see :mod:`jaxnn.checks` for errors).
     The logits are read by one max and one log-sum-exp reduction; the target
