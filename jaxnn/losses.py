@@ -19,7 +19,7 @@ import jax
 from jax.typing import ArrayLike
 
 from . import functional as F
-from .functional._checks import as_array
+from .functional._shape_checks import as_array
 from .module import Module
 from .parameter import Buffer
 from .functional._reduction import REDUCTIONS, resolve

@@ -54,6 +54,20 @@ def to_torch(x: Any, requires_grad: bool = False) -> Any:
     return t
 
 
+def jax_dtype(torch_dtype: Any) -> np.dtype:
+    """The dtype JAX gives the same numbers: torch's 64-bit dtypes are JAX's 32-bit ones
+    while ``jax_enable_x64`` is off (JAX's canonical dtypes), bfloat16 is ml_dtypes'."""
+    if torch_dtype == torch.bfloat16:
+        return jnp.dtype(jnp.bfloat16)
+    return jax.dtypes.canonicalize_dtype(torch.empty((), dtype=torch_dtype).numpy().dtype)
+
+
+def assert_dtype(j_out: Any, torch_dtype: Any, what: str = "output") -> None:
+    """``j_out``'s dtype is torch's ``torch_dtype``, canonicalised as :func:`jax_dtype` says."""
+    expected = jax_dtype(torch_dtype)
+    assert j_out.dtype == expected, f"{what} dtype {j_out.dtype}, torch's {torch_dtype} ({expected} in JAX)"
+
+
 def to_numpy(t: Any) -> np.ndarray:
     if t.dtype == torch.bfloat16:
         t = t.float()
@@ -69,7 +83,8 @@ def cotangent(shape: Sequence[int], dtype) -> np.ndarray:
 
 def torch_value_and_grads(
     tfn: Callable, args: Sequence[Any], kwargs: dict, wrt: Sequence[int]
-) -> tuple[np.ndarray, list[np.ndarray]]:
+) -> tuple[np.ndarray, list[np.ndarray], Any]:
+    """torch's output (as numpy), its gradients w.r.t. ``args[wrt]`` and the output's torch dtype."""
     targs = [to_torch(a, requires_grad=(i in wrt)) for i, a in enumerate(args)]
     tkwargs = {k: to_torch(v) for k, v in kwargs.items()}
     out = tfn(*targs, **tkwargs)
@@ -81,7 +96,7 @@ def torch_value_and_grads(
             np.zeros(np.shape(args[i]), dtype=np.float64) if gi is None else to_numpy(gi)
             for i, gi in zip(wrt, g)
         ]
-    return to_numpy(out), grads
+    return to_numpy(out), grads, out.dtype
 
 
 def jax_value_and_grads(
@@ -115,15 +130,19 @@ def assert_parity(
 ) -> None:
     """Asserts jfn(*args, **kwargs) == tfn(*args, **kwargs) in value, shape, dtype and VJP.
 
+    The dtypes compare as :func:`jax_dtype` canonicalises torch's: with x64 off,
+    torch's float64 (int64) output matches JAX's float32 (int32).
+
     ``args`` are numpy arrays (or plain Python values); ``wrt`` are the indices
     of the arguments to differentiate. ``torch_kwargs`` overrides kwargs for
     torch where the two spell an option differently (a distance function).
     """
     kwargs = kwargs or {}
-    t_out, t_grads = torch_value_and_grads(tfn, args, torch_kwargs if torch_kwargs is not None else kwargs, wrt)
+    t_out, t_grads, t_dtype = torch_value_and_grads(tfn, args, torch_kwargs if torch_kwargs is not None else kwargs, wrt)
     j_out, j_grads = jax_value_and_grads(jfn, args, kwargs, wrt, jit=jit)
     rtol, atol = tol or tolerance(j_out.dtype)
     chex.assert_shape(j_out, t_out.shape)
+    assert_dtype(j_out, t_dtype)
     chex.assert_trees_all_close(
         np.asarray(j_out, dtype=np.float64), t_out.astype(np.float64), rtol=rtol, atol=atol
     )

@@ -19,9 +19,10 @@ __all__ = [
     "LegacyReductionWarning",
     "legacy_get_string",
     "resolve",
-    "reduce",
+    "apply_reduction",
     "weighted_mean",
     "accumulation_dtype",
+    "upcast",
 ]
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -99,8 +100,16 @@ def accumulation_dtype(dtype) -> jnp.dtype:
     return dtype
 
 
-def reduce(loss: jax.Array, reduction: str) -> jax.Array:
+def upcast(*arrays: jax.Array) -> list[jax.Array]:
+    """The arrays in the first one's accumulation dtype (float32 for half precision)."""
+    acc = accumulation_dtype(arrays[0].dtype)
+    return [a.astype(acc) for a in arrays]
+
+
+def apply_reduction(loss: jax.Array, reduction: str) -> jax.Array:
     """Applies an already-validated reduction; half precision accumulates in float32.
+
+    Named apart from torch's legacy ``reduce`` argument, which every loss also takes.
 
     'mean' of an empty array is nan, as in torch.
     """
@@ -123,7 +132,7 @@ def weighted_mean(loss: jax.Array, weight: jax.Array, reduction: str) -> jax.Arr
     as in torch.
     """
     if reduction != "mean":
-        return reduce(loss, reduction)
+        return apply_reduction(loss, reduction)
     acc = accumulation_dtype(loss.dtype)
     total = jnp.sum(loss, dtype=acc)
     denom = jnp.sum(jnp.broadcast_to(weight, loss.shape), dtype=acc)

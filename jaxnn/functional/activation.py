@@ -47,7 +47,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from . import _ops
-from ._checks import as_array, check_static_value
+from ._shape_checks import as_array, check_static_value
 from ._reduction import accumulation_dtype
 
 __all__ = [

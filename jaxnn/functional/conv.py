@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._checks import as_array
+from ._shape_checks import as_array
 from ._windows import IntOrTuple, floating, tuples
 
 __all__ = [

@@ -17,7 +17,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from . import _ops
-from ._checks import as_array, broadcast_all, float_input
+from ._shape_checks import as_array, broadcast_all, float_input
 from ._reduction import accumulation_dtype
 
 __all__ = ["pairwise_distance", "cosine_similarity", "pdist"]

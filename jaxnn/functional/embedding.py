@@ -17,9 +17,8 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from . import _ops
-from ._checks import as_array, broadcast_all, check_static_value, float_input, same_ndim
-from ._reduction import reduce as _reduce
-from ._reduction import resolve
+from ._shape_checks import as_array, broadcast_all, check_static_value, float_input, float_result_dtype, same_ndim
+from ._reduction import apply_reduction, resolve
 from .distance import pairwise_distance
 
 __all__ = [
@@ -33,11 +32,6 @@ __all__ = [
 # torch's Loss.cpp declares ``constexpr float EPSILON = 1e-12``: the float32 value
 # is what reaches float64 inputs too.
 _COSINE_EPSILON = float(np.float32(1e-12))
-
-
-def _float_dtype(*arrays: jax.Array) -> jnp.dtype:
-    """The promoted dtype of the floating arrays among ``arrays`` (integer targets do not widen it)."""
-    return jnp.result_type(*(a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)))
 
 
 def _sign_target(target: ArrayLike) -> jax.Array:
@@ -90,9 +84,9 @@ def margin_ranking_loss(
     y = _sign_target(target)
     same_ndim((x1, x2, y), ("input1", "input2", "target"), "margin_ranking_loss")
     x1, x2, y = broadcast_all((x1, x2, y), ("input1", "input2", "target"))
-    dtype = _float_dtype(x1, x2, y)
+    dtype = float_result_dtype(x1, x2, y)
     x1, x2, y = x1.astype(dtype), x2.astype(dtype), y.astype(dtype)
-    return _reduce(_ops.clamp_min(-y * (x1 - x2) + margin, 0), reduction)
+    return apply_reduction(_ops.clamp_min(-y * (x1 - x2) + margin, 0), reduction)
 
 
 def hinge_embedding_loss(
@@ -134,7 +128,7 @@ def hinge_embedding_loss(
     x, y = broadcast_all((x, y), ("input", "target"))
     zero = jnp.zeros((), x.dtype)
     hinge = jnp.where(y != 1, _ops.clamp_min(margin - x, 0), zero)
-    return _reduce(hinge + jnp.where(y != -1, x, zero), reduction)
+    return apply_reduction(hinge + jnp.where(y != -1, x, zero), reduction)
 
 
 def cosine_embedding_loss(
@@ -183,7 +177,7 @@ def cosine_embedding_loss(
             f"{tuple(x1.shape)} and input2 shape {tuple(x2.shape)}"
         )
     x1, x2 = broadcast_all((x1, x2), ("input1", "input2"))
-    dtype = _float_dtype(x1, x2)
+    dtype = float_result_dtype(x1, x2)
     x1, x2 = x1.astype(dtype), x2.astype(dtype)
     prod_sum = jnp.sum(x1 * x2, axis=-1)
     mag_square1 = jnp.sum(x1 * x1, axis=-1) + _COSINE_EPSILON
@@ -193,7 +187,7 @@ def cosine_embedding_loss(
     zero = jnp.zeros((), dtype)
     pos = jnp.where(y == 1, 1 - cos, zero)
     neg = jnp.where(y == -1, _ops.clamp_min(cos - margin, 0), zero)
-    return _reduce(pos + neg, reduction)
+    return apply_reduction(pos + neg, reduction)
 
 
 _TRIPLET_NAMES = ("anchor", "positive", "negative")
@@ -219,7 +213,7 @@ def _triplet(
     dist_neg = distance(anchor, negative)
     if swap:
         dist_neg = jnp.minimum(dist_neg, distance(positive, negative))
-    return _reduce(_ops.clamp_min(margin + dist_pos - dist_neg, 0), reduction)
+    return apply_reduction(_ops.clamp_min(margin + dist_pos - dist_neg, 0), reduction)
 
 
 def triplet_margin_loss(

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from ._checks import as_array
+from ._shape_checks import as_array
 from ._windows import IntOrTuple, patches, tuples
 
 __all__ = ["unfold", "fold"]

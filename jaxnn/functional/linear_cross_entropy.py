@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._lce_kernel import chunked_nll
-from .classification import cross_entropy
+from .nll import cross_entropy
 from .linear import linear
 
 __all__ = ["LinearCrossEntropyOptions", "linear_cross_entropy"]

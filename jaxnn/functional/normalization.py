@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from ._checks import as_array
+from ._shape_checks import as_array
 
 __all__ = [
     "batch_norm",

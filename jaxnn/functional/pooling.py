@@ -31,7 +31,7 @@ from jax.typing import ArrayLike
 
 from .. import checks
 from . import _ops
-from ._checks import as_array
+from ._shape_checks import as_array
 from ._windows import (
     IntOrTuple,
     floating,

@@ -14,9 +14,8 @@ from jax.scipy.special import xlogy
 from jax.typing import ArrayLike
 
 from . import _ops
-from ._checks import broadcast_pair, check_static_value, float_input
-from ._reduction import REDUCTIONS, accumulation_dtype, resolve
-from ._reduction import reduce as apply_reduction  # `reduce` is also torch's legacy argument
+from ._shape_checks import broadcast_pair, check_static_value, float_input
+from ._reduction import REDUCTIONS, accumulation_dtype, apply_reduction, resolve
 
 __all__ = ["gaussian_nll_loss", "poisson_nll_loss", "kl_div"]
 

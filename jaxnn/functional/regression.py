@@ -8,12 +8,11 @@ from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
-from . import _ops
-from ._checks import as_array, broadcast_pair, float_input
-from ._reduction import resolve, reduce, weighted_mean
+from . import _kernels, _ops
+from ._shape_checks import as_array, broadcast_pair, float_input
+from ._reduction import apply_reduction, resolve, weighted_mean
 
 __all__ = ["l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss"]
 
@@ -44,7 +43,7 @@ def _pointwise(
     if input_dtype_out:
         loss = loss.astype(input.dtype)
     if weight is None:
-        return reduce(loss, reduction)
+        return apply_reduction(loss, reduction)
     weight = as_array(weight, "weight")
     if tuple(weight.shape) != tuple(input.shape):
         raise ValueError(
@@ -54,7 +53,7 @@ def _pointwise(
     loss = loss * weight
     if mean_over_weight:
         return weighted_mean(loss, weight, reduction)
-    return reduce(loss, reduction)
+    return apply_reduction(loss, reduction)
 
 
 def _l1(x: jax.Array, y: jax.Array) -> jax.Array:
@@ -122,66 +121,6 @@ def mse_loss(
     return _pointwise(_squared, input, target, reduction, weight)
 
 
-def _signed_huber(x: jax.Array, y: jax.Array, threshold: float, smooth: bool) -> jax.Array:
-    """torch's huber kernel on ``d = x - y`` (or smooth_l1's), negated on the linear side.
-
-    Written in torch's own operation order (smooth_l1 is not huber divided
-    afterwards, which could overflow ``threshold * |d|`` before the division).
-    The sign bit records the branch for the backward pass, so the one array
-    written here serves both: the forward reduction reads its ``abs`` (the exact
-    value) and the gradient reads it back, its last use, which lets XLA write
-    the gradient over it instead of into a second fresh full-size buffer.
-    """
-    z = jnp.abs(x - y)
-    t = jnp.asarray(threshold, z.dtype)
-    if smooth:
-        return jnp.where(z < t, 0.5 * z * z / t, -(z - 0.5 * t))
-    return jnp.where(z < t, 0.5 * z * z, -(t * (z - 0.5 * t)))
-
-
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
-def _huber(x: jax.Array, y: jax.Array, threshold: float, smooth: bool) -> jax.Array:
-    """huber_loss's (or smooth_l1_loss's) elementwise loss of ``x - y``.
-
-    This body runs when nothing differentiates (evaluation); the JVP rule below
-    computes the value its own way for the gradient pass. Huber's is select-free
-    so that XLA:CPU sums it as it is computed (a ``where`` would be written out
-    in full first: 3-4x slower at 1e7 elements) and still torch's numbers to
-    the bit: with ``q = min(|d|, delta)``, ``q * (|d| - q/2)`` is
-    ``(|d|/2) * |d|`` below delta (``|d| - |d|/2`` is exact) and
-    ``delta * (|d| - delta/2)`` from delta on, nan and inf included.
-    smooth_l1's linear piece ``|d| - beta/2`` has no such form.
-    """
-    if not smooth:
-        z = jnp.abs(x - y)
-        q = jnp.minimum(z, jnp.asarray(threshold, z.dtype))
-        return q * (z - 0.5 * q)
-    return jnp.abs(_signed_huber(x, y, threshold, smooth))
-
-
-@_huber.defjvp
-def _huber_jvp(threshold, smooth, primals, tangents):
-    # torch's huber/smooth_l1 backward kernels: the linear slope from |d| >= threshold
-    # on (ties included), d itself inside. Differentiating the forward `where`
-    # instead would give nan at d = +-inf (0 * inf from the unselected square).
-    # The branch comes from the sign bit of the forward's array (-0 included; a
-    # nan there is a nan d, whose slope is d), unless the threshold is 0 or inf
-    # in this dtype, where the linear piece itself can be nan. d is computed as
-    # x + (-y), the same number as x - y: a shared x - y would be written out in
-    # full for both passes to read.
-    (x, y), (tx, ty) = primals, tangents
-    signed = _signed_huber(x, y, threshold, smooth)
-    d = x + -y
-    t = jnp.asarray(threshold, d.dtype)
-    if 0 < np.asarray(threshold, d.dtype) < np.inf:
-        linear = jnp.signbit(signed) & ~jnp.isnan(signed)
-    else:
-        linear = jnp.abs(d) >= t
-    scale = jnp.ones_like(t) if smooth else t
-    slope = jnp.where(linear, jnp.where(d > 0, scale, -scale), d / t if smooth else d)
-    return jnp.abs(signed), slope * (tx - ty)
-
-
 def _static_threshold(value, name: str, fn: str, *, allow_zero: bool) -> float:
     """``delta``/``beta`` as torch takes them: a Python number, checked here, at trace time."""
     if not isinstance(value, numbers.Real):
@@ -241,7 +180,7 @@ def huber_loss(
     delta = _static_threshold(delta, "delta", "huber_loss", allow_zero=False)
     reduction = resolve(reduction)
     return _pointwise(
-        functools.partial(_huber, threshold=delta, smooth=False),
+        functools.partial(_kernels.huber, threshold=delta, smooth=False),
         input,
         target,
         reduction,
@@ -296,5 +235,5 @@ def smooth_l1_loss(
     if beta == 0.0:
         return _pointwise(_l1, input, target, reduction, None)
     return _pointwise(
-        functools.partial(_huber, threshold=beta, smooth=True), input, target, reduction, None
+        functools.partial(_kernels.huber, threshold=beta, smooth=True), input, target, reduction, None
     )

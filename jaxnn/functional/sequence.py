@@ -18,9 +18,8 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .. import checks
-from ._checks import as_array, class_target, float_input
-from ._reduction import accumulation_dtype, resolve
-from ._reduction import reduce as _reduce
+from ._shape_checks import as_array, class_target, float_input
+from ._reduction import accumulation_dtype, apply_reduction, resolve
 
 __all__ = ["ctc_loss"]
 
@@ -336,7 +335,7 @@ def ctc_loss(
         nll = jnp.where(jnp.isposinf(nll), jnp.zeros_like(nll), nll)
     nll = nll.astype(log_probs.dtype)
     if reduction == "mean":
-        return _reduce(nll / jnp.maximum(target_lengths, 1).astype(nll.dtype), "mean")
+        return apply_reduction(nll / jnp.maximum(target_lengths, 1).astype(nll.dtype), "mean")
     if reduction == "sum" or batched:
-        return _reduce(nll, reduction)
+        return apply_reduction(nll, reduction)
     return nll[0]

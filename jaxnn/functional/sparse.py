@@ -24,7 +24,7 @@ from jax.typing import ArrayLike
 
 from . import _ops
 from ..checks import IndexRangeError
-from ._checks import as_array, check_static_value, float_input
+from ._shape_checks import as_array, check_static_value, float_input
 from ._reduction import accumulation_dtype
 
 __all__ = ["embedding", "embedding_bag"]

@@ -17,7 +17,7 @@ from flax import nnx
 from jax.typing import ArrayLike
 
 from .. import functional as F
-from ..functional._checks import as_array
+from ..functional._shape_checks import as_array
 from ..module import Module
 from ..parameter import Parameter
 from ._common import float_dtype, rng_stream

@@ -131,12 +131,32 @@ def check_betas(betas: Sequence[float]) -> tuple[float, float]:
     return (float(betas[0]), float(betas[1]))
 
 
-def check_adam_family(lr, eps, betas, weight_decay, **more) -> tuple[float, float]:
-    """torch's checks of the Adam family, in its order: lr, eps, betas, weight_decay, then ``more``."""
+def adam_family_group(
+    lr: Any,
+    betas: Sequence[float],
+    eps: float,
+    weight_decay: float,
+    *,
+    nonnegative: Sequence[str] = (),
+    same_kind_betas: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """torch's param-group dict of an Adam-family optimizer, its hyper-parameters checked first.
+
+    The checks run in torch's order: ``lr``, ``eps``, ``betas``, ``weight_decay``,
+    then the ``options`` named in ``nonnegative`` (NAdam's ``momentum_decay``),
+    then, with ``same_kind_betas`` (Adam, AdamW), torch's refusal of betas
+    mixing a Python number and a Tensor (here an array). The dict holds ``lr``,
+    ``betas`` (as floats), ``eps``, ``weight_decay``, then ``options`` in the
+    order given: each optimizer passes them in its torch ``defaults`` order, so
+    ``state_dict``'s groups list their keys as torch's do.
+    """
     check_nonnegative(lr=lr, eps=eps)
-    betas = check_betas(betas)
-    check_nonnegative(weight_decay=weight_decay, **more)
-    return betas
+    checked = check_betas(betas)
+    check_nonnegative(weight_decay=weight_decay, **{name: options[name] for name in nonnegative})
+    if same_kind_betas and isinstance(betas[0], jax.Array) != isinstance(betas[1], jax.Array):
+        raise ValueError("betas must be either both floats or both Tensors")
+    return dict(lr=lr, betas=checked, eps=eps, weight_decay=weight_decay, **options)
 
 
 def moments(slots: Mapping[str, jax.Array], g: jax.Array, beta1: float, beta2: float) -> tuple[jax.Array, jax.Array]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import jax
 import jax.numpy as jnp
 
 from ._core import rejects_parameters
@@ -13,8 +12,8 @@ from ._core import (
     addcdiv_term,
     ScalarOrSchedule,
     TorchOptimizer,
+    adam_family_group,
     build,
-    check_adam_family,
     moments,
     one_minus_pow,
 )
@@ -39,16 +38,6 @@ def _step(group, t, lr, g, p, slots):
 
 
 RULE = Rule("Adam", _slots, _step, decoupled=lambda group: group["decoupled_weight_decay"])
-
-
-def adam_group(lr, betas, eps, weight_decay, amsgrad, **flags) -> dict:
-    """Validates Adam-family hyper-parameters and returns torch's param-group dict."""
-    checked = check_adam_family(lr, eps, betas, weight_decay)
-    # torch's Adam/AdamW then refuse a pair mixing a Python number and a Tensor (here an array)
-    if isinstance(betas[0], jax.Array) != isinstance(betas[1], jax.Array):
-        raise ValueError("betas must be either both floats or both Tensors")
-    betas = checked
-    return dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, **flags)
 
 
 @rejects_parameters
@@ -98,9 +87,9 @@ def Adam(
       >>> optax.apply_updates(params, updates)
       {'w': Array([0.9, 2.1], dtype=float32)}
     """
-    group = adam_group(
-        lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
-        capturable=capturable, differentiable=differentiable, fused=fused,
+    group = adam_family_group(
+        lr, betas, eps, weight_decay, same_kind_betas=True, amsgrad=amsgrad, maximize=maximize,
+        foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
         decoupled_weight_decay=decoupled_weight_decay,
     )
     return build(RULE, [group])

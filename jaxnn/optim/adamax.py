@@ -12,8 +12,8 @@ from ._core import (
     addcdiv_term,
     ScalarOrSchedule,
     TorchOptimizer,
+    adam_family_group,
     build,
-    check_adam_family,
     lerp,
     one_minus_pow,
 )
@@ -70,9 +70,8 @@ def Adamax(
       >>> optax.apply_updates(params, updates)
       {'w': Array([0.9, 2.1], dtype=float32)}
     """
-    betas = check_adam_family(lr, eps, betas, weight_decay)
-    group = dict(
-        lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
-        maximize=maximize, differentiable=differentiable, capturable=capturable,
+    group = adam_family_group(
+        lr, betas, eps, weight_decay, foreach=foreach, maximize=maximize,
+        differentiable=differentiable, capturable=capturable,
     )
     return build(RULE, [group])

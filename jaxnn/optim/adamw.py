@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 from . import adam
 from ._core import rejects_parameters
-from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, adam_family_group, build
 
 __all__ = ["AdamW"]
 
@@ -44,9 +44,9 @@ def AdamW(
       >>> optax.apply_updates(params, updates)
       {'w': Array([0.899, 2.098], dtype=float32)}
     """
-    group = adam.adam_group(
-        lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
-        capturable=capturable, differentiable=differentiable, fused=fused,
+    group = adam_family_group(
+        lr, betas, eps, weight_decay, same_kind_betas=True, amsgrad=amsgrad, maximize=maximize,
+        foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
         decoupled_weight_decay=True,
     )
     return build(RULE, [group])

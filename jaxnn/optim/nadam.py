@@ -13,8 +13,8 @@ from ._core import (
     addcdiv_term,
     ScalarOrSchedule,
     TorchOptimizer,
+    adam_family_group,
     build,
-    check_adam_family,
     moments,
     one_minus_pow,
 )
@@ -95,9 +95,8 @@ def NAdam(
       >>> optax.apply_updates(params, updates)
       {'w': Array([0.8943548, 2.1056452], dtype=float32)}
     """
-    betas = check_adam_family(lr, eps, betas, weight_decay, momentum_decay=momentum_decay)
-    group = dict(
-        lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
+    group = adam_family_group(
+        lr, betas, eps, weight_decay, nonnegative=("momentum_decay",), momentum_decay=momentum_decay,
         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
         capturable=capturable, differentiable=differentiable,
     )

@@ -13,8 +13,8 @@ from ._core import (
     Rule,
     ScalarOrSchedule,
     TorchOptimizer,
+    adam_family_group,
     build,
-    check_adam_family,
     moments,
     one_minus_pow,
 )
@@ -116,10 +116,8 @@ def RAdam(
       >>> optax.apply_updates(params, updates)
       {'w': Array([0.9, 2.1], dtype=float32)}
     """
-    betas = check_adam_family(lr, eps, betas, weight_decay)
-    group = dict(
-        lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
-        foreach=foreach, capturable=capturable,
+    group = adam_family_group(
+        lr, betas, eps, weight_decay, maximize=maximize, foreach=foreach, capturable=capturable,
         decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable,
     )
     return build(RULE, [group])

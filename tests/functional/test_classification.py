@@ -16,7 +16,7 @@ import jaxnn
 import jaxnn.checks
 import jaxnn.functional as F
 from jaxnn.functional._reduction import LegacyReductionWarning
-from tests.parity import assert_parity
+from tests.parity import assert_parity, tolerance
 
 REDUCTIONS = ["none", "mean", "sum"]
 C = 5
@@ -119,6 +119,17 @@ class TestCrossEntropyAndNLL:
                 F.cross_entropy, TF.cross_entropy, args,
                 {"reduction": reduction, "weight": _weight("float64"), "label_smoothing": 0.1}, wrt=(0, 1)
             )
+
+    @pytest.mark.parametrize(
+        "input_dtype,target_dtype,weight_dtype",
+        [("float32", "float64", "float32"), ("float32", "float32", "float64"), ("float16", "float32", "float16")],
+    )
+    def test_probability_targets_promote_with_target_and_weight(self, input_dtype, target_dtype, weight_dtype, x64):
+        # torch multiplies its log-softmax (in the input's dtype) by the target and weight:
+        # the result has their promoted dtype. The numbers carry the input's precision.
+        args = (_logits((4, C), input_dtype), _probabilities((4, C), target_dtype))
+        kwargs = {"reduction": "none", "weight": _weight(weight_dtype), "label_smoothing": 0.1}
+        assert_parity(F.cross_entropy, TF.cross_entropy, args, kwargs, wrt=(0, 1), tol=tolerance(input_dtype))
 
     @pytest.mark.parametrize(
         "jfn,tfn,options",

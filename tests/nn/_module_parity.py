@@ -13,7 +13,7 @@ import torch
 from flax import nnx
 
 import jaxnn
-from tests.parity import cotangent, to_numpy, to_torch, tolerance
+from tests.parity import assert_dtype, cotangent, to_numpy, to_torch, tolerance
 
 
 def _outputs(out: Any) -> list:
@@ -61,6 +61,7 @@ def assert_module_parity(
     assert len(jouts) == len(touts), (len(jouts), len(touts))
     for j, t in zip(jouts, touts):
         assert j.shape == tuple(t.shape), (j.shape, tuple(t.shape))
+        assert_dtype(j, t.dtype)
         np.testing.assert_allclose(np.asarray(j, np.float64), to_numpy(t).astype(np.float64), rtol=rtol, atol=atol)
     if not grads:
         return

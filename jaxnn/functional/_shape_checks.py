@@ -1,7 +1,11 @@
-"""Shape and dtype validation shared by all losses.
+"""Shape and dtype validation shared by the functional forms.
 
 Everything here runs on static shapes and dtypes, so it raises at trace time
 under ``jax.jit`` with a message naming the argument and the shapes or dtypes.
+Checks of array *values* (class indices in range, probabilities in [0, 1])
+are :mod:`jaxnn.checks`, public because users switch them on under jit;
+:func:`check_static_value`, for the values of options and index arguments,
+raises where they are concrete and hands traced ones to that module.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ __all__ = [
     "broadcast_all",
     "class_weight",
     "broadcasts_to",
+    "describe",
+    "float_result_dtype",
 ]
 
 
@@ -190,3 +196,16 @@ def broadcasts_to(x: jax.Array, shape: Sequence[int], name: str, target_name: st
             f"{name} shape {tuple(x.shape)} does not broadcast to {target_name} shape {shape}"
         )
     return jnp.broadcast_to(x, shape)
+
+
+def describe(x: jax.Array) -> str:
+    """``shape (N, C) and dtype float32``: how error messages name an argument."""
+    return f"shape {tuple(x.shape)} and dtype {x.dtype}"
+
+
+def float_result_dtype(*arrays: jax.Array) -> jnp.dtype:
+    """torch's result dtype of arithmetic on the arrays: the promotion of the floating ones.
+
+    Integer (or boolean) targets do not widen it.
+    """
+    return jnp.result_type(*(a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)))
