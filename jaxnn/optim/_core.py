@@ -173,6 +173,33 @@ def addcdiv_term(value: float | jax.Array, num: jax.Array, den: jax.Array) -> ja
     return jnp.where(flushed, value * (num / den), product / den)
 
 
+def two_product(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(p, e)`` with ``p = a * b`` rounded and ``p + e == a * b`` exactly (Dekker's product, Veltkamp split).
+
+    Exact where no partial product leaves the normal range: ``e`` is inf or nan
+    where the split overflows (``|a|`` or ``|b|`` near the dtype's maximum) and
+    may be inexact where a partial product is subnormal (XLA flushes it).
+    """
+    split = 2.0 ** ((jnp.finfo(jnp.result_type(a, b)).nmant + 2) // 2) + 1
+
+    def halves(x):
+        c = split * x
+        hi = c - (c - x)
+        return hi, x - hi
+
+    ah, al = halves(a)
+    bh, bl = halves(b)
+    p = a * b
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def two_sum(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(s, e)`` with ``s = a + b`` rounded and ``s + e == a + b`` exactly (Knuth's branch-free form)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
 def sub_square(v: jax.Array, a: jax.Array) -> jax.Array:
     """torch's ``v.addcmul(a, a, value=-1)``: ``v - a * a`` rounded once, as its CPU kernel's fused multiply-add.
 
@@ -180,16 +207,10 @@ def sub_square(v: jax.Array, a: jax.Array) -> jax.Array:
     centered ``square_avg - grad_avg**2`` of a constant gradient): rounded
     twice it is exactly 0, torch's fused form leaves the rounding error of
     ``a * a``, and a zero there makes ``sqrt(0) + eps == 0`` a division by 0.
-    The exact error of ``a * a`` comes from Dekker's product (Veltkamp split);
-    where the split overflows (``|a|`` near the dtype's maximum) the plain
-    difference is kept.
+    The exact error of ``a * a`` comes from :func:`two_product`; where it
+    overflows (``|a|`` near the dtype's maximum) the plain difference is kept.
     """
-    split = 2.0 ** ((jnp.finfo(a.dtype).nmant + 2) // 2) + 1
-    c = split * a
-    hi = c - (c - a)
-    lo = a - hi
-    p = a * a
-    err = ((hi * hi - p) + 2 * hi * lo) + lo * lo
+    p, err = two_product(a, a)
     diff = v - p
     return jnp.where(jnp.isfinite(err), diff - err, diff)
 

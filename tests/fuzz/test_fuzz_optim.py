@@ -169,25 +169,37 @@ def test_fuzz_optimizer_against_torch(name):
 
 TINY = 2.2250738585072014e-308  # the smallest normal float64
 
-# The falsifying examples of the deep profile (issue #23), each pinned: (name, options, param, gradient, steps).
+
+def every_step(grad):
+    return [grad] * STEPS
+
+
+# The falsifying examples of the deep profile (issue #23), each pinned: (name, options, param, gradients, one a step).
 REGRESSIONS = [
     # v = g*g underflows to 0; torch's addcdiv forms lr * m (a subnormal) before dividing by 0: -inf, not nan.
-    ("AdamW", dict(lr=1e-3, betas=(0.0, 0.0), eps=0.0), [0.0], [TINY]),
+    ("AdamW", dict(lr=1e-3, betas=(0.0, 0.0), eps=0.0), [0.0], every_step([TINY])),
     # lr * m / u with u = |g|: the product is subnormal in torch, flushed by XLA; torch moves by -lr a step.
-    ("Adamax", dict(lr=1e-3, betas=(0.0, 0.0), eps=0.0), [0.0], [TINY]),
+    ("Adamax", dict(lr=1e-3, betas=(0.0, 0.0), eps=0.0), [0.0], every_step([TINY])),
     # centered: square_avg - grad_avg**2 of a constant gradient; torch's fused addcmul leaves 6e-22, not 0.
-    ("RMSprop", dict(lr=0.0, alpha=0.0, eps=0.0, weight_decay=0.01, centered=True), [1.0], [0.0]),
+    ("RMSprop", dict(lr=0.0, alpha=0.0, eps=0.0, weight_decay=0.01, centered=True), [1.0], every_step([0.0])),
     # the parameter reaches -inf; decoupled decay p * (1 - lr * wd) keeps it there (no inf - inf).
     ("NAdam", dict(lr=1e-3, betas=(0.5, 0.0), eps=0.0, weight_decay=0.01, decoupled_weight_decay=True, momentum_decay=0.0),
-     [0.0, 0.0, 0.0], [2.17e-165] * 3),
+     [0.0, 0.0, 0.0], every_step([2.17e-165] * 3)),
+    # sign(g * prev): 5e-290 * 1e-30 = 5e-320 is a subnormal torch keeps (sign +1, the step grows by etaplus),
+    # XLA flushes it (sign 0). 2**-500 * 2**-575 is exactly half the smallest subnormal (torch rounds it to 0);
+    # the third and fourth products are a hair above it (sign -1 here) and below it (0).
+    ("Rprop", dict(lr=0.1), [1.0, 1.0, 1.0, 1.0],
+     [[5e-290, 2.0**-500, 2.0**-500 * (1 + 2.0**-52), 2.0**-500 * (1 + 2.0**-52)],
+      [1e-30, 2.0**-575, -(2.0**-576) * (2 - 2.0**-52), 2.0**-576 * (2 - 2.0**-51)],
+      [1e-30, 2.0**-575, 1.0, 1.0]]),
 ]
 
 
-@pytest.mark.parametrize("name,options,param,grad", REGRESSIONS, ids=[r[0] for r in REGRESSIONS])
+@pytest.mark.parametrize("name,options,param,grads", REGRESSIONS, ids=[r[0] for r in REGRESSIONS])
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
-def test_deep_profile_regressions(name, options, param, grad, jit):
+def test_deep_profile_regressions(name, options, param, grads, jit):
     params = np.asarray(param, np.float64)
-    grads = np.stack([np.asarray(grad, np.float64)] * STEPS)
+    grads = np.asarray(grads, np.float64)
     expected, _ = torch_run(lambda ps: getattr(torch.optim, name)(ps, **options), {"w": params}, {"w": grads}, "float64")
     with jax.enable_x64(True):
         opt = getattr(optim, name)(**options)
