@@ -141,32 +141,46 @@ SUBNORMAL_SQUARE_BAND = (1e-166, 1e-148)
 # (sqrt of a negative one is nan), XLA flushes it to 0 (avg = eps). Unreachable; from 2**-459 up it is 0 or
 # normal and jaxnn gives torch's number (jaxnn.optim._core.sub_square).
 SUBNORMAL_RESIDUAL_TOP = 2.0**-459
+TINY = 2.2250738585072014e-308  # the smallest normal float64
+# With eps 0 a moment torch keeps as a subnormal is unreachable too: (1 - beta1) * g, a lerp's
+# (g - m) * (1 - w), an exp_inf decayed by beta2 fall below TINY for |g| < TINY / (1e-3 * 0.999**2)
+# (coefficients down to 1 - 0.999, then decayed by 0.999 over the later steps). torch divides that
+# subnormal m by a zero or subnormal denominator (+-inf, or a finite step); XLA has 0 there (nan, or m
+# = g where torch has g / 2). Pinned by test_subnormal_moment_where_eps_is_0.
+SUBNORMAL_MOMENT_TOP = TINY / (1e-3 * 0.999**2)
 MIN_DECAY = 1e-2  # the smallest non-zero weight decay drawn: it scales parameters up to 1/MIN_DECAY into a band
 
 
-def band(name, options):
-    """The gradients [lo, hi) whose results torch keeps as subnormals where XLA flushes them (drawn as 0)."""
+def bands(name, options):
+    """The gradient magnitudes [lo, hi) whose results torch keeps as subnormals where XLA flushes them (drawn as 0)."""
     lo, hi = SUBNORMAL_SQUARE_BAND
     if name == "RMSprop" and options["centered"] and options["alpha"] == 0:
         hi = SUBNORMAL_RESIDUAL_TOP
-    return lo, hi
+    if options.get("eps") == 0:
+        return (lo, hi), (0.0, SUBNORMAL_MOMENT_TOP)
+    return ((lo, hi),)
 
 
 @st.composite
-def problem(draw, min_dims=0, max_dims=3, nonempty=False, band=SUBNORMAL_SQUARE_BAND):
+def problem(draw, min_dims=0, max_dims=3, nonempty=False, bands=(SUBNORMAL_SQUARE_BAND,)):
     shape = draw(S.shapes(min_dims=min_dims, max_dims=max_dims).filter(lambda s: not nonempty or 0 not in s))
     params = draw(S.values(shape, lo=-10.0, hi=10.0))
     grads = draw(S.values((STEPS, *shape), lo=-1e3, hi=1e3))
-    lo, hi = band
-    outside = lambda x, top: np.where((np.abs(x) >= lo) & (np.abs(x) < top), 0.0, x)  # noqa: E731
-    return outside(params, hi / MIN_DECAY), outside(grads, hi)
+
+    def outside(x, scale):
+        inside = np.zeros(x.shape, bool)
+        for lo, hi in bands:
+            inside |= (np.abs(x) >= lo) & (np.abs(x) < hi * scale)
+        return np.where(inside, 0.0, x)
+
+    return outside(params, 1 / MIN_DECAY), outside(grads, 1.0)
 
 
 @st.composite
 def options_and_problem(draw, name):
     options = draw(CASES[name])
     nonempty = name in NONEMPTY
-    return options, draw(problem(MIN_DIMS.get(name, 0), MAX_DIMS.get(name, 3), nonempty, band(name, options)))
+    return options, draw(problem(MIN_DIMS.get(name, 0), MAX_DIMS.get(name, 3), nonempty, bands(name, options)))
 
 
 def _jax_trajectory(opt, params, grads):
@@ -194,8 +208,6 @@ def test_fuzz_optimizer_against_torch(name):
 
     check()
 
-
-TINY = 2.2250738585072014e-308  # the smallest normal float64
 
 
 def every_step(grad):
@@ -314,3 +326,32 @@ def test_centered_rmsprop_with_alpha_0_where_torch_is_unreachable():
     with jax.enable_x64(True):
         got = _jax_trajectory(optim.RMSprop(**options), np.zeros(1), grads)
     np.testing.assert_array_equal(got, [[0.0]])
+
+
+_T = np.arange(1, STEPS + 1)
+
+
+@pytest.mark.parametrize("name,options,grads,torch_w,jaxnn_w", [
+    # u = max(0.5 * TINY, |0|) at step 2: torch keeps the subnormal, 0 / u = 0; XLA flushes it, 0 / 0 = nan.
+    ("Adamax", dict(lr=0.0, betas=(0.0, 0.5), eps=0.0), [TINY, 0.0, TINY], np.zeros(STEPS), [0.0, np.nan, np.nan]),
+    # m = lerp(m, g, 0.5) = g - (g - m) * 0.5: torch's m_t = (1 - 0.5**t) * TINY (subnormal part kept), a step of
+    # lr each after bias correction; XLA flushes (g - m) * 0.5, so m = TINY and the step is lr / (1 - 0.5**t).
+    ("Adamax", dict(lr=1e-3, betas=(0.5, 0.0), eps=0.0), [TINY] * STEPS, -1e-3 * _T, np.cumsum(-1e-3 / (1 - 0.5**_T))),
+    # m = 0.1 * g is subnormal and v = g * g is 0: torch's m / 0 is inf (the parameter stays inf), XLA's 0 / 0 nan.
+    ("Adam", dict(lr=1.0, betas=(0.9, 0.0), eps=0.0), [-TINY, -2.0, -2.0], [np.inf] * STEPS, [np.nan] * STEPS),
+    ("NAdam", dict(lr=1.0, betas=(0.9, 0.0), eps=0.0, momentum_decay=0.0), [-TINY, -2.0, -2.0], [np.inf] * STEPS,
+     [np.nan] * STEPS),
+])
+def test_subnormal_moment_where_eps_is_0(name, options, grads, torch_w, jaxnn_w):
+    """Pinned, documented differences (docs/reliability.md): with eps 0, a moment below the smallest normal number.
+
+    torch keeps it as a subnormal, XLA flushes it to 0; the fuzzers draw no gradients below SUBNORMAL_MOMENT_TOP
+    when eps is 0. The smallest normal gradient, TINY, is such a gradient (the deep profile's examples).
+    """
+    grads = np.asarray(grads)
+    expected, _ = torch_run(lambda ps: getattr(torch.optim, name)(ps, **options), {"w": np.array(0.0)}, {"w": grads}, "float64")
+    rtol, atol = TOLERANCES["float64"]
+    np.testing.assert_allclose(expected["w"], torch_w, rtol=rtol, atol=atol)
+    with jax.enable_x64(True):
+        got = _jax_trajectory(getattr(optim, name)(**options), np.array(0.0), grads)
+    np.testing.assert_allclose(got, jaxnn_w, rtol=rtol, atol=atol)
