@@ -12,7 +12,7 @@ import torch
 
 from jaxnn.optim._core import add_scaled, fma, two_product
 
-N = 400
+N = 200
 
 
 def _nearest(x: Fraction, dtype) -> float:
