@@ -193,6 +193,72 @@ def addcdiv_term(value: float | jax.Array, num: jax.Array, den: jax.Array) -> ja
     return jnp.where(flushed, value * (num / den), product / den)
 
 
+def two_product(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(p, e)`` with ``p = a * b`` rounded and ``p + e == a * b`` exactly (Dekker's product, Veltkamp split).
+
+    Exact where no partial product leaves the normal range: ``e`` is inf or nan
+    where the split overflows (``|a|`` or ``|b|`` near the dtype's maximum) and
+    may be inexact where a partial product is subnormal (XLA flushes it).
+    """
+    split = 2.0 ** ((jnp.finfo(jnp.result_type(a, b)).nmant + 2) // 2) + 1
+
+    def halves(x):
+        c = split * x
+        hi = c - (c - x)
+        return hi, x - hi
+
+    ah, al = halves(a)
+    bh, bl = halves(b)
+    p = a * b
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def two_sum(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(s, e)`` with ``s = a + b`` rounded and ``s + e == a + b`` exactly (Knuth's branch-free form)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def fma(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
+    """``a * b + c`` rounded once, as torch's CPU kernels compute ``c.add(b, alpha=a)`` (a fused multiply-add).
+
+    (torch's vectorised kernels use the CPU's FMA instruction, and so fuse on
+    every x86-64 CPU since Haswell.) Eager JAX rounds the product and the sum separately (``jax.jit`` often
+    contracts them, depending on fusion), so the result can be an ulp off
+    torch's; that ulp matters where a later step is pure rounding noise
+    (RMSprop centered with ``alpha=0``, whose variance ``v - gbar**2`` is the
+    rounding error of ``g * g``). Boldo and Melquiond's emulation (2008): the
+    exact product ``uh + ul``, ``c + uh = th + tl`` exactly, ``tl + ul``
+    rounded to odd, then ``th`` plus that rounded to nearest. Where a partial
+    result is not finite the plain ``a * b + c`` is kept.
+    """
+    uh, ul = two_product(a, b)
+    th, tl = two_sum(c, uh)
+    v, err = two_sum(tl, ul)
+    # Round to odd: truncate toward zero (one step down in magnitude where the error points that way), then
+    # set the last bit if inexact. On the bit pattern, so it vectorises (nextafter does not).
+    uint = jnp.dtype(f"uint{8 * v.dtype.itemsize}")
+    bits = jax.lax.bitcast_convert_type(v, uint)
+    toward_zero = ((err < 0) & (v > 0)) | ((err > 0) & (v < 0))
+    odd = jnp.where(err != 0, (bits - toward_zero.astype(uint)) | uint.type(1), bits)
+    out = th + jax.lax.bitcast_convert_type(odd, v.dtype)
+    return jnp.where(jnp.isfinite(out) & jnp.isfinite(ul), out, a * b + c)
+
+
+def add_scaled(g: jax.Array, p: jax.Array, alpha: float | jax.Array) -> jax.Array:
+    """torch's ``g.add(p, alpha=alpha)`` (L2 weight decay): for float32/float64 one :func:`fma`, as torch's CPU kernel.
+
+    Other dtypes keep ``g + alpha * p``: torch does not fuse complex ones, and
+    rounds half-precision ones along shape-dependent paths (``alpha`` rounded
+    to the half type first; a 0-d tensor in half-precision steps).
+    """
+    dtype = jnp.result_type(g, p)
+    if dtype not in (jnp.float32, jnp.float64):
+        return g + alpha * p
+    return fma(jnp.asarray(alpha, dtype), jnp.asarray(p, dtype), jnp.asarray(g, dtype))
+
+
 def sub_square(v: jax.Array, a: jax.Array) -> jax.Array:
     """torch's ``v.addcmul(a, a, value=-1)``: ``v - a * a`` rounded once, as its CPU kernel's fused multiply-add.
 
@@ -200,16 +266,10 @@ def sub_square(v: jax.Array, a: jax.Array) -> jax.Array:
     centered ``square_avg - grad_avg**2`` of a constant gradient): rounded
     twice it is exactly 0, torch's fused form leaves the rounding error of
     ``a * a``, and a zero there makes ``sqrt(0) + eps == 0`` a division by 0.
-    The exact error of ``a * a`` comes from Dekker's product (Veltkamp split);
-    where the split overflows (``|a|`` near the dtype's maximum) the plain
-    difference is kept.
+    The exact error of ``a * a`` comes from :func:`two_product`; where it
+    overflows (``|a|`` near the dtype's maximum) the plain difference is kept.
     """
-    split = 2.0 ** ((jnp.finfo(a.dtype).nmant + 2) // 2) + 1
-    c = split * a
-    hi = c - (c - a)
-    lo = a - hi
-    p = a * a
-    err = ((hi * hi - p) + 2 * hi * lo) + lo * lo
+    p, err = two_product(a, a)
     diff = v - p
     return jnp.where(jnp.isfinite(err), diff - err, diff)
 
@@ -352,7 +412,7 @@ def build(
             wd = group.get("weight_decay", 0)
             decoupled = wd != 0 and rule.decoupled(group)
             if wd != 0 and not decoupled:
-                g = g + wd * p
+                g = add_scaled(g, p, wd)
             slots = {name: flat_s[name][i] for name in slots_of(rule, group, p)}
             u, slots = rule.step(at_count[k], t, lr, g, p, slots)
             if decoupled:

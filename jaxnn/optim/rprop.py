@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import jax.numpy as jnp
 
 from ._core import rejects_parameters
-from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, check_nonnegative, two_product
 
 __all__ = ["Rprop"]
 
@@ -17,10 +17,33 @@ def _initial_step_size(group, p):
     return jnp.full_like(p, lr)
 
 
+def _sign_of_product(g, prev):
+    """torch's ``g.mul(prev).sign()``, the product rounded as torch's CPU kernel rounds it.
+
+    torch keeps a product below the smallest normal number as a subnormal
+    (sign +-1: ``5e-290 * 1e-30``) and rounds it to 0 only at or below half
+    the smallest subnormal, ``2**(minexp - nmant - 1)``; XLA flushes every
+    subnormal product to 0. Where it flushed, both factors are below 1 and the
+    smaller below ``2**(minexp / 2)``, so the product with the smaller scaled
+    by ``2**k`` is normal and finite, and it (plus its exact rounding error,
+    for the tie) decides whether torch's product is non-zero. ``k`` leaves the
+    Veltkamp split of the scaled factor finite even where XLA folds the two
+    constant factors into one (``3 * nmant < k < maxexp - nmant / 2``).
+    """
+    product = g * prev
+    flushed = (product == 0) & (g != 0) & (prev != 0)
+    info = jnp.finfo(product.dtype)
+    k = (info.maxexp + 3 * info.nmant) // 2
+    scaled, err = two_product(jnp.minimum(jnp.abs(g), jnp.abs(prev)) * 2.0**k, jnp.maximum(jnp.abs(g), jnp.abs(prev)))
+    half_subnormal = 2.0 ** (info.minexp - info.nmant - 1 + k)
+    survives = (scaled > half_subnormal) | ((scaled == half_subnormal) & (err > 0))
+    return jnp.where(flushed, jnp.where(survives, jnp.sign(g) * jnp.sign(prev), 0), jnp.sign(product))
+
+
 def _step(group, t, lr, g, p, slots):
     etaminus, etaplus = group["etas"]
     step_size_min, step_size_max = group["step_sizes"]
-    sign = jnp.sign(g * slots["prev"])
+    sign = _sign_of_product(g, slots["prev"])
     one = jnp.ones_like(step_size := slots["step_size"])
     factor = jnp.where(sign > 0, etaplus * one, jnp.where(sign < 0, etaminus * one, one))
     bound = lambda value: jnp.asarray(value, step_size.dtype)  # noqa: E731
@@ -57,8 +80,8 @@ def Rprop(
 
     ``lr`` only sets the initial step size: a scheduled ``lr`` is read once, at
     step 0, as torch reads ``group['lr']`` when it creates the state. The
-    product ``g * prev`` is formed as torch forms it, so it underflows to 0
-    (sign 0) where torch's does.
+    sign of ``g * prev`` is torch's where the product is subnormal (XLA
+    flushes it): +-1 down to half the smallest subnormal, 0 below.
 
     Args:
       lr: the initial step size.

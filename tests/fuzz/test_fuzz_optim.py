@@ -57,8 +57,15 @@ def _adam_family(amsgrad: bool, decoupled: bool, **more):
 
 @st.composite
 def rmsprop(draw):
-    return dict(lr=draw(RATE), alpha=draw(BETA), eps=draw(EPS), weight_decay=draw(DECAY),
-                momentum=draw(st.sampled_from([0.0, 0.5])), centered=draw(st.booleans()), maximize=draw(st.booleans()))
+    kw = dict(lr=draw(RATE), alpha=draw(BETA), eps=draw(EPS), weight_decay=draw(DECAY),
+              momentum=draw(st.sampled_from([0.0, 0.5])), centered=draw(st.booleans()), maximize=draw(st.booleans()))
+    # Centered with alpha 0, v - gbar**2 is the rounding error of g * g, so every later step hangs on the last
+    # bit of g. With weight decay g depends on p, and with momentum torch updates p in place with one rounding
+    # (p.add_(buf, alpha=-lr)), which an optax update added to p (p + u: two roundings) cannot reproduce.
+    # Unreachable (docs/reliability.md), pinned by test_centered_rmsprop_with_alpha_0_where_torch_is_unreachable.
+    if kw["centered"] and kw["alpha"] == 0 and kw["momentum"] > 0:
+        kw["weight_decay"] = 0.0
+    return kw
 
 
 @st.composite
@@ -129,16 +136,51 @@ NONEMPTY = {"Adafactor", "Muon"}
 # lr 0) is unreachable: such gradients, and parameters that weight decay (>= 1e-2) scales into the
 # band, are drawn as 0. Below the band the square is 0 in torch too.
 SUBNORMAL_SQUARE_BAND = (1e-166, 1e-148)
+# RMSprop centered with alpha 0: v - gbar**2 is exactly the rounding error of g * g (torch's fused addcmul
+# leaves it). For |g| < 2**-459 that error can be subnormal (it is a multiple of ulp(g)**2): torch keeps it
+# (sqrt of a negative one is nan), XLA flushes it to 0 (avg = eps). Unreachable; from 2**-459 up it is 0 or
+# normal and jaxnn gives torch's number (jaxnn.optim._core.sub_square).
+SUBNORMAL_RESIDUAL_TOP = 2.0**-459
+TINY = 2.2250738585072014e-308  # the smallest normal float64
+# With eps 0 a moment torch keeps as a subnormal is unreachable too: (1 - beta1) * g, a lerp's
+# (g - m) * (1 - w), an exp_inf decayed by beta2 fall below TINY for |g| < TINY / (1e-3 * 0.999**2)
+# (coefficients down to 1 - 0.999, then decayed by 0.999 over the later steps). torch divides that
+# subnormal m by a zero or subnormal denominator (+-inf, or a finite step); XLA has 0 there (nan, or m
+# = g where torch has g / 2). Pinned by test_subnormal_moment_where_eps_is_0.
+SUBNORMAL_MOMENT_TOP = TINY / (1e-3 * 0.999**2)
+MIN_DECAY = 1e-2  # the smallest non-zero weight decay drawn: it scales parameters up to 1/MIN_DECAY into a band
+
+
+def bands(name, options):
+    """The gradient magnitudes [lo, hi) whose results torch keeps as subnormals where XLA flushes them (drawn as 0)."""
+    lo, hi = SUBNORMAL_SQUARE_BAND
+    if name == "RMSprop" and options["centered"] and options["alpha"] == 0:
+        hi = SUBNORMAL_RESIDUAL_TOP
+    if options.get("eps") == 0:
+        return (lo, hi), (0.0, SUBNORMAL_MOMENT_TOP)
+    return ((lo, hi),)
 
 
 @st.composite
-def problem(draw, min_dims=0, max_dims=3, nonempty=False):
+def problem(draw, min_dims=0, max_dims=3, nonempty=False, bands=(SUBNORMAL_SQUARE_BAND,)):
     shape = draw(S.shapes(min_dims=min_dims, max_dims=max_dims).filter(lambda s: not nonempty or 0 not in s))
     params = draw(S.values(shape, lo=-10.0, hi=10.0))
     grads = draw(S.values((STEPS, *shape), lo=-1e3, hi=1e3))
-    lo, hi = SUBNORMAL_SQUARE_BAND
-    outside = lambda x: np.where((np.abs(x) >= lo) & (np.abs(x) < hi), 0.0, x)  # noqa: E731
-    return outside(params), outside(grads)
+
+    def outside(x, scale):
+        inside = np.zeros(x.shape, bool)
+        for lo, hi in bands:
+            inside |= (np.abs(x) >= lo) & (np.abs(x) < hi * scale)
+        return np.where(inside, 0.0, x)
+
+    return outside(params, 1 / MIN_DECAY), outside(grads, 1.0)
+
+
+@st.composite
+def options_and_problem(draw, name):
+    options = draw(CASES[name])
+    nonempty = name in NONEMPTY
+    return options, draw(problem(MIN_DIMS.get(name, 0), MAX_DIMS.get(name, 3), nonempty, bands(name, options)))
 
 
 def _jax_trajectory(opt, params, grads):
@@ -155,9 +197,9 @@ def _jax_trajectory(opt, params, grads):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_fuzz_optimizer_against_torch(name):
     @settings(max_examples=max(1, settings.default.max_examples // 3))
-    @given(CASES[name], problem(MIN_DIMS.get(name, 0), MAX_DIMS.get(name, 3), name in NONEMPTY))
-    def check(options, case):
-        params, grads = case
+    @given(options_and_problem(name))
+    def check(drawn):
+        options, (params, grads) = drawn
         expected, _ = torch_run(lambda ps: getattr(torch.optim, name)(ps, **options), {"w": params}, {"w": grads}, "float64")
         with jax.enable_x64(True):
             got = _jax_trajectory(getattr(optim, name)(**options), params, grads)
@@ -167,27 +209,44 @@ def test_fuzz_optimizer_against_torch(name):
     check()
 
 
-TINY = 2.2250738585072014e-308  # the smallest normal float64
 
-# The falsifying examples of the deep profile (issue #23), each pinned: (name, options, param, gradient, steps).
+def every_step(grad):
+    return [grad] * STEPS
+
+
+# The falsifying examples of the deep profile (issue #23), each pinned: (name, options, param, gradients, one a step).
 REGRESSIONS = [
     # v = g*g underflows to 0; torch's addcdiv forms lr * m (a subnormal) before dividing by 0: -inf, not nan.
-    ("AdamW", dict(lr=1e-3, betas=(0.0, 0.0), eps=0.0), [0.0], [TINY]),
+    ("AdamW", dict(lr=1e-3, betas=(0.0, 0.0), eps=0.0), [0.0], every_step([TINY])),
     # lr * m / u with u = |g|: the product is subnormal in torch, flushed by XLA; torch moves by -lr a step.
-    ("Adamax", dict(lr=1e-3, betas=(0.0, 0.0), eps=0.0), [0.0], [TINY]),
+    ("Adamax", dict(lr=1e-3, betas=(0.0, 0.0), eps=0.0), [0.0], every_step([TINY])),
     # centered: square_avg - grad_avg**2 of a constant gradient; torch's fused addcmul leaves 6e-22, not 0.
-    ("RMSprop", dict(lr=0.0, alpha=0.0, eps=0.0, weight_decay=0.01, centered=True), [1.0], [0.0]),
+    ("RMSprop", dict(lr=0.0, alpha=0.0, eps=0.0, weight_decay=0.01, centered=True), [1.0], every_step([0.0])),
     # the parameter reaches -inf; decoupled decay p * (1 - lr * wd) keeps it there (no inf - inf).
     ("NAdam", dict(lr=1e-3, betas=(0.5, 0.0), eps=0.0, weight_decay=0.01, decoupled_weight_decay=True, momentum_decay=0.0),
-     [0.0, 0.0, 0.0], [2.17e-165] * 3),
+     [0.0, 0.0, 0.0], every_step([2.17e-165] * 3)),
+    # sign(g * prev): 5e-290 * 1e-30 = 5e-320 is a subnormal torch keeps (sign +1, the step grows by etaplus),
+    # XLA flushes it (sign 0). 2**-500 * 2**-575 is exactly half the smallest subnormal (torch rounds it to 0);
+    # the third and fourth products are a hair above it (sign -1 here) and below it (0).
+    ("Rprop", dict(lr=0.1), [1.0, 1.0, 1.0, 1.0],
+     [[5e-290, 2.0**-500, 2.0**-500 * (1 + 2.0**-52), 2.0**-500 * (1 + 2.0**-52)],
+      [1e-30, 2.0**-575, -(2.0**-576) * (2 - 2.0**-52), 2.0**-576 * (2 - 2.0**-51)],
+      [1e-30, 2.0**-575, 1.0, 1.0]]),
+    # L2 decay g + wd * p is one rounding in torch (a fused multiply-add); centered with alpha 0 the variance is the
+    # rounding error of g * g, so a g one ulp off gave a step 10% off, then nan a step early. A 0-d parameter as
+    # found; the rounding is the same for every shape.
+    ("RMSprop", dict(lr=1e-3, alpha=0.0, eps=1e-8, weight_decay=0.01, centered=True, maximize=True), 3.5,
+     every_step(0.5)),
+    ("RMSprop", dict(lr=1e-3, alpha=0.0, eps=1e-8, weight_decay=0.01, centered=True, maximize=True), [3.5, -3.5],
+     every_step([0.5, -0.5])),
 ]
 
 
-@pytest.mark.parametrize("name,options,param,grad", REGRESSIONS, ids=[r[0] for r in REGRESSIONS])
+@pytest.mark.parametrize("name,options,param,grads", REGRESSIONS, ids=[f"{r[0]}-{i}" for i, r in enumerate(REGRESSIONS)])
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
-def test_deep_profile_regressions(name, options, param, grad, jit):
+def test_deep_profile_regressions(name, options, param, grads, jit):
     params = np.asarray(param, np.float64)
-    grads = np.stack([np.asarray(grad, np.float64)] * STEPS)
+    grads = np.asarray(grads, np.float64)
     expected, _ = torch_run(lambda ps: getattr(torch.optim, name)(ps, **options), {"w": params}, {"w": grads}, "float64")
     with jax.enable_x64(True):
         opt = getattr(optim, name)(**options)
@@ -215,3 +274,84 @@ def test_subnormal_square_band_gives_nan_where_torch_keeps_a_subnormal(name, opt
     with jax.enable_x64(True):
         got = _jax_trajectory(getattr(optim, name)(**options), np.zeros(1), grads)
     assert np.isnan(got).all()
+
+
+def _rmsprop_centered_optax_order(p, grads, lr, alpha, eps, weight_decay, momentum):
+    """torch's _single_tensor_rmsprop (centered, momentum) with one change: the parameter update ``p + (-lr * buf)``
+    rounded twice, as an optax update added to ``p`` is, where torch's ``p.add_(buf, alpha=-lr)`` rounds once."""
+    p = torch.tensor(p, dtype=torch.float64)
+    square_avg, grad_avg, buf = torch.zeros_like(p), torch.zeros_like(p), torch.zeros_like(p)
+    out = []
+    for g in grads:
+        g = torch.tensor(g, dtype=torch.float64).add(p, alpha=weight_decay)
+        square_avg.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+        grad_avg.lerp_(g, 1 - alpha)
+        avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_().add_(eps)
+        buf.mul_(momentum).addcdiv_(g, avg)
+        p = p + (-lr * buf)
+        out.append(p.numpy().copy())
+    return np.stack(out)
+
+
+def test_centered_rmsprop_with_alpha_0_where_torch_is_unreachable():
+    """Pinned, documented differences (docs/reliability.md): RMSprop centered with alpha 0.
+
+    Its variance v - gbar**2 is exactly the rounding error of g * g, so the step hangs on the last bit of g.
+
+    - With momentum and weight decay, g depends on p, which torch updates with one rounding; jaxnn's update is
+      added to p by optax (two roundings). From p = 4: step 1 agrees, torch's step 2 is nan, jaxnn's is what
+      torch's algorithm gives with the two-rounding update.
+    - For |g| < 2**-459 the rounding error of g * g can be subnormal: g = 2.85e-146 leaves torch a negative
+      subnormal variance (nan), while XLA flushes it to 0, so avg = eps and lr 0 leaves the parameter at 0.
+    """
+    options = dict(lr=0.1, alpha=0.0, eps=1e-3, weight_decay=0.01, momentum=0.5, centered=True)
+    grads = np.zeros((STEPS,))
+    expected, _ = torch_run(lambda ps: torch.optim.RMSprop(ps, **options), {"w": np.array(4.0)}, {"w": grads}, "float64")
+    assert np.isnan(expected["w"][1])
+    optax_order = _rmsprop_centered_optax_order(np.array(4.0), grads, **{k: v for k, v in options.items() if k != "centered"})
+    assert np.isfinite(optax_order[1])
+    with jax.enable_x64(True):
+        got = _jax_trajectory(optim.RMSprop(**options), np.array(4.0), grads)
+    rtol, atol = TOLERANCES["float64"]
+    np.testing.assert_allclose(got[0], expected["w"][0], rtol=rtol, atol=atol)
+    np.testing.assert_allclose(got, optax_order, rtol=rtol, atol=atol)
+
+    g = torch.tensor(2.85479781e-146, dtype=torch.float64)
+    residual = (g * g).addcmul(g, g, value=-1).item()
+    assert -np.finfo(np.float64).tiny < residual < 0
+    options = dict(lr=0.0, alpha=0.0, eps=1e-8, centered=True)
+    grads = np.full((1, 1), g.item())
+    expected, _ = torch_run(lambda ps: torch.optim.RMSprop(ps, **options), {"w": np.zeros(1)}, {"w": grads}, "float64")
+    assert np.isnan(expected["w"]).all()
+    with jax.enable_x64(True):
+        got = _jax_trajectory(optim.RMSprop(**options), np.zeros(1), grads)
+    np.testing.assert_array_equal(got, [[0.0]])
+
+
+_T = np.arange(1, STEPS + 1)
+
+
+@pytest.mark.parametrize("name,options,grads,torch_w,jaxnn_w", [
+    # u = max(0.5 * TINY, |0|) at step 2: torch keeps the subnormal, 0 / u = 0; XLA flushes it, 0 / 0 = nan.
+    ("Adamax", dict(lr=0.0, betas=(0.0, 0.5), eps=0.0), [TINY, 0.0, TINY], np.zeros(STEPS), [0.0, np.nan, np.nan]),
+    # m = lerp(m, g, 0.5) = g - (g - m) * 0.5: torch's m_t = (1 - 0.5**t) * TINY (subnormal part kept), a step of
+    # lr each after bias correction; XLA flushes (g - m) * 0.5, so m = TINY and the step is lr / (1 - 0.5**t).
+    ("Adamax", dict(lr=1e-3, betas=(0.5, 0.0), eps=0.0), [TINY] * STEPS, -1e-3 * _T, np.cumsum(-1e-3 / (1 - 0.5**_T))),
+    # m = 0.1 * g is subnormal and v = g * g is 0: torch's m / 0 is inf (the parameter stays inf), XLA's 0 / 0 nan.
+    ("Adam", dict(lr=1.0, betas=(0.9, 0.0), eps=0.0), [-TINY, -2.0, -2.0], [np.inf] * STEPS, [np.nan] * STEPS),
+    ("NAdam", dict(lr=1.0, betas=(0.9, 0.0), eps=0.0, momentum_decay=0.0), [-TINY, -2.0, -2.0], [np.inf] * STEPS,
+     [np.nan] * STEPS),
+])
+def test_subnormal_moment_where_eps_is_0(name, options, grads, torch_w, jaxnn_w):
+    """Pinned, documented differences (docs/reliability.md): with eps 0, a moment below the smallest normal number.
+
+    torch keeps it as a subnormal, XLA flushes it to 0; the fuzzers draw no gradients below SUBNORMAL_MOMENT_TOP
+    when eps is 0. The smallest normal gradient, TINY, is such a gradient (the deep profile's examples).
+    """
+    grads = np.asarray(grads)
+    expected, _ = torch_run(lambda ps: getattr(torch.optim, name)(ps, **options), {"w": np.array(0.0)}, {"w": grads}, "float64")
+    rtol, atol = TOLERANCES["float64"]
+    np.testing.assert_allclose(expected["w"], torch_w, rtol=rtol, atol=atol)
+    with jax.enable_x64(True):
+        got = _jax_trajectory(getattr(optim, name)(**options), np.array(0.0), grads)
+    np.testing.assert_allclose(got, jaxnn_w, rtol=rtol, atol=atol)
