@@ -14,8 +14,9 @@ Each model is checked twice:
 Why AdamW steps are compared in float64: Adam's first steps move every weight by
 about ``lr * sign(g)``, whatever ``|g|``. In float32 the conv-weight gradients
 of resnet18 trained on 4 images carry ~1e-4 absolute rounding error (XLA and ATen
-sum in different orders), and ~90 of its 11M gradient entries are smaller than
-that: their sign is a coin toss and the step moves them by ``2 * lr`` apart.
+sum in different orders); entries smaller than that have a coin-toss sign (86 of
+its 11M differ in sign between jaxnn and torch), and the step moves each of them
+``2 * lr`` apart.
 torch's own float32 run differs from its float64 run in the same way (65 entries
 off by 0.02 after one step, the loss 11% off after three), so no float32
 tolerance tells a bug from rounding there.
