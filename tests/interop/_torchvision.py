@@ -1,4 +1,4 @@
-"""torchvision's model definitions without torchvision's compiled ops.
+"""torchvision's (and timm's) model definitions without torchvision's compiled ops.
 
 PyPI's torchvision 0.28.0 wheel (the release that pairs with torch 2.13) is a
 CUDA build: ``import torchvision`` loads ``_C.so`` and registers meta kernels for
@@ -31,3 +31,13 @@ def models() -> types.ModuleType:
         package.__spec__ = spec
         sys.modules["torchvision"] = package
     return importlib.import_module("torchvision.models")
+
+
+def timm() -> types.ModuleType:
+    """``timm``, imported after :func:`models`: timm imports torchvision at import
+    time, so the package entry above must be in place first. The test is skipped
+    when timm is not installed."""
+    import pytest
+
+    models()
+    return pytest.importorskip("timm")
