@@ -101,7 +101,17 @@ def checkpoints(mesh, one, two, fit_multi, loss_multi):
         "resume_across": max_diff(fit_multi, across),
         "resume_across_loss": float(np.max(np.abs(np.array(loss_across) - np.array(loss_multi)))),
         "sharded": sharded_round_trip(mesh, two + "-sharded"),
+        "refused_without_mesh": refused_without_mesh(two + "-unused"),
     }
+
+
+def refused_without_mesh(directory):
+    """Without a mesh each process trains its own model: fit refuses to checkpoint, before any step."""
+    try:
+        fitted(directory=directory)
+    except ValueError as err:
+        return "needs mesh=" in str(err)
+    return False
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ def test_two_processes_equal_one_on_the_global_batch_and_share_checkpoints(tmp_p
             assert r[key] < 1e-5, (key, r)
         # Saved and resumed by the same 2 processes: bit-identical to their uninterrupted run.
         assert r["resume_same"] == 0.0 and r["resume_same_loss"], r
-        assert r["sharded"], r
+        assert r["sharded"] and r["refused_without_mesh"], r
     # Written once: the pair's directory holds its two checkpoints (epoch ends; 6 re-saved on resuming) only.
     assert sorted(os.listdir(two)) == ["3", "6"]
     with Checkpointer(two + "-sharded") as ckpt:
