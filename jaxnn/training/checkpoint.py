@@ -14,6 +14,15 @@ complete, so a process killed mid-save leaves no checkpoint that looks
 finished. :meth:`Checkpointer.restore_latest` tries the newest checkpoint
 first and falls back to older ones, with a warning, when one cannot be read
 or fails its digest.
+
+With several processes (``jax.distributed``) every process calls the same
+methods in the same order, and a checkpoint is written once, in the same
+format as a single process writes it: a leaf every process holds whole
+(replicated state, the rng) is written by process 0, a leaf sharded across
+processes (FSDP) by each process for its shards, and the JSON record by
+process 0; the moving aside and back of checkpoints is done by process 0
+between barriers. Restoring reads every leaf whole in every process, so a
+checkpoint saved by any number of processes restores in any other.
 """
 
 from __future__ import annotations
@@ -43,9 +52,30 @@ def _is_key(leaf: Any) -> bool:
     return hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
-def _to_host(leaf: Any) -> np.ndarray:
+def _raw(leaf: Any) -> Any:
     # Typed PRNG keys (nnx.Rngs streams) are stored as their raw key data.
-    return np.asarray(jax.random.key_data(leaf) if _is_key(leaf) else leaf)
+    return jax.random.key_data(leaf) if _is_key(leaf) else leaf
+
+
+def _to_host(leaf: Any) -> np.ndarray:
+    """The whole value of ``leaf`` on this host; a leaf sharded across processes is gathered."""
+    leaf = _raw(leaf)
+    if not isinstance(leaf, jax.Array) or leaf.is_fully_addressable:
+        return np.asarray(leaf)
+    if leaf.is_fully_replicated:
+        return np.asarray(leaf.addressable_data(0))
+    from jax.experimental.multihost_utils import process_allgather
+
+    return np.asarray(process_allgather(leaf, tiled=True))
+
+
+def _to_save(leaf: Any, host: np.ndarray) -> Any:
+    """What orbax writes for ``leaf``: its host copy (written by process 0), or -- when sharded across
+    processes -- the global array itself, whose shards each process writes."""
+    leaf = _raw(leaf)
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable and not leaf.is_fully_replicated:
+        return leaf
+    return host
 
 
 def _digest(leaves: list[np.ndarray]) -> str:
@@ -85,7 +115,20 @@ class Checkpointer:
             max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False, cleanup_tmp_directories=True
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
+        self._barriers = 0
         self._recover_replaced()
+        self._sync("recovered")
+
+    def _primary(self) -> bool:
+        return jax.process_index() == 0
+
+    def _sync(self, what: str) -> None:
+        """With several processes: waits until all reach this point, then rereads the directory."""
+        if jax.process_count() == 1:
+            return
+        self._barriers += 1
+        _ocp().multihost.sync_global_processes(f"jaxnn-checkpointer-{what}-{self._barriers}")
+        self._manager.reload()
 
     def steps(self) -> list[int]:
         """The steps of the complete checkpoints on disk, oldest first."""
@@ -101,28 +144,30 @@ class Checkpointer:
         directory puts it back (or drops it, when the new one had completed).
         """
         ocp = _ocp()
-        leaves = [_to_host(x) for x in jax.tree.leaves(state)]
+        originals = jax.tree.leaves(state)
+        leaves = [_to_host(x) for x in originals]
         meta = {**meta, "arrays": _signature(leaves), "sha256": _digest(leaves)}
         aside = None
         if step in self.steps():
             aside = self._replaced_path(step)
-            shutil.rmtree(aside, ignore_errors=True)
-            os.rename(os.path.join(self.directory, str(step)), aside)
+            if self._primary():
+                shutil.rmtree(aside, ignore_errors=True)
+                os.rename(os.path.join(self.directory, str(step)), aside)
             self._manager.reload()
+            self._sync("aside")
+        saved = {f"{i:06d}": _to_save(x, a) for i, (x, a) in enumerate(zip(originals, leaves))}
         try:
             self._manager.save(
-                step,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardSave({f"{i:06d}": a for i, a in enumerate(leaves)}),
-                    meta=ocp.args.JsonSave(meta),
-                ),
+                step, args=ocp.args.Composite(state=ocp.args.StandardSave(saved), meta=ocp.args.JsonSave(meta))
             )
             self._manager.wait_until_finished()
         except BaseException:
+            # No barrier here: another process may never arrive. The next Checkpointer finishes the recovery.
             if aside is not None:
                 self._recover_replaced()
             raise
-        if aside is not None:
+        self._sync("saved")
+        if aside is not None and self._primary():
             shutil.rmtree(aside, ignore_errors=True)
 
     def _replaced_path(self, step: int) -> str:
@@ -131,6 +176,8 @@ class Checkpointer:
     def _recover_replaced(self) -> None:
         """Finishes a re-save that did not finish: the old checkpoint comes back unless a new one completed."""
         prefix = ".replaced-"
+        if not self._primary():
+            return
         names = [n for n in os.listdir(self.directory) if n.startswith(prefix) and n[len(prefix):].isdigit()]
         if not names:
             return
@@ -206,7 +253,9 @@ class Checkpointer:
             except CorruptCheckpointError as err:
                 aside = os.path.join(f"{self.directory}-corrupt", f"{step}-{time.strftime('%Y%m%dT%H%M%S')}")
                 warnings.warn(f"{err}; moving it to {aside} and falling back to an earlier checkpoint", stacklevel=2)
-                os.makedirs(os.path.dirname(aside), exist_ok=True)
-                shutil.move(os.path.join(self.directory, str(step)), aside)
+                if self._primary():
+                    os.makedirs(os.path.dirname(aside), exist_ok=True)
+                    shutil.move(os.path.join(self.directory, str(step)), aside)
                 self._manager.reload()
+                self._sync("corrupt")
         return None

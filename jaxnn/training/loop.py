@@ -110,16 +110,17 @@ class _NonFinitePolicy:
 class _CheckpointPolicy:
     """Where and when a run is saved: each epoch's end, every ``every`` steps, and from where it resumes."""
 
-    def __init__(self, directory: Any, every: int | None, keep: int, resume: bool):
+    def __init__(self, directory: Any, every: int | None, keep: int, resume: bool, mesh: Any = None):
         if every is not None and every < 1:
             raise ValueError(f"checkpoint_every must be >= 1 or None, got {every}")
         if resume and directory is None:
             raise ValueError("resume=True needs a checkpoint_dir")
         self.every, self.resume, self.saved_at = every, resume, -1
-        if directory is not None and jax.process_count() > 1:
-            raise NotImplementedError(
-                "checkpoint_dir with several processes (jax.distributed) is not supported yet: the checkpointer "
-                "gathers every array to one host; checkpoint from a single-process run"
+        if directory is not None and jax.process_count() > 1 and mesh is None:
+            # Without a mesh each process trains its own model; one checkpoint cannot hold them all.
+            raise ValueError(
+                f"checkpoint_dir with {jax.process_count()} processes (jax.distributed) needs mesh= "
+                "(jaxnn.training.parallel.data_mesh()): without it every process trains a separate model"
             )
         self.ckpt = None if directory is None else Checkpointer(directory, max_to_keep=keep)
         if self.ckpt is not None and self.ckpt.steps() and not resume:
@@ -506,7 +507,7 @@ def fit(
             "pass eval_data=(inputs, target) to get val_<metric> per epoch",
             stacklevel=2,
         )
-    checkpoints = _CheckpointPolicy(checkpoint_dir, checkpoint_every, keep_checkpoints, resume)
+    checkpoints = _CheckpointPolicy(checkpoint_dir, checkpoint_every, keep_checkpoints, resume, mesh)
     _, params, other = split_model(model)
     opt_state = optimizer.init(params)
     averaged = None if averaged_model is None else tuple(split_model(averaged_model)[1:])

@@ -1,19 +1,30 @@
-"""One of 2 local processes on jax.distributed with gloo CPU collectives: argv = process id, port.
+"""One of 2 local processes on jax.distributed with gloo CPU collectives.
+
+argv = process id, port, and optionally two directories: ``one`` holding a
+checkpoint a single process saved after epoch 1 of :func:`fitted` on the
+global batch, and ``two``, empty, for this pair's checkpoints.
 
 Each process holds half of every global batch (process 0 the first rows);
 the 2-process step and fit must equal the single-process run on the global
-batch, which each process also computes on its own device. Prints one JSON line.
+batch, which each process also computes on its own device. With the
+directories, the pair's fit is checkpointed into ``two`` (steps 3 and 6),
+and the pair resumes epoch 2 from its own step 3 and from ``one``'s; it also
+saves (then restores) an array sharded across the two processes into
+``two-sharded``. Prints one JSON line.
 """
 
 import json
+import os
 import sys
 
 import jax
 import numpy as np
 import optax
+from jax.experimental.multihost_utils import sync_global_devices
+from jax.sharding import NamedSharding, PartitionSpec
 
 import jaxnn
-from jaxnn.training import make_train_step, split_model
+from jaxnn.training import Checkpointer, make_train_step, split_model
 from jaxnn.training.parallel import data_mesh, process_batch, replicate
 from tests.training.models import MLP, plain, regression_data
 
@@ -46,13 +57,15 @@ def steps(mesh=None):
                         plain((params, rest)))
 
 
-def fitted(mesh=None):
+def fitted(mesh=None, directory=None):
+    """2 epochs of 3 steps; with ``directory`` checkpointed there, resuming what it holds."""
     model = MLP(sizes=(4, 16, 3), p=0.0)
     x, y = regression_data(48)
     if mesh is not None:
         x, y = local_rows(x), local_rows(y)
     h = jaxnn.fit(model, jaxnn.MSELoss(), optax.adam(1e-2), (x, y), epochs=2, batch_size=HALF if mesh else 16,
-                  shuffle=False, mesh=mesh, progress=False, verbose=False)
+                  shuffle=False, mesh=mesh, progress=False, verbose=False, checkpoint_dir=directory,
+                  resume=directory is not None)
     _, params, rest = split_model(model)
     return jax.tree.map(np.asarray, plain((params, rest))), [r["loss"] for r in h.steps]
 
@@ -60,6 +73,45 @@ def fitted(mesh=None):
 def max_diff(a, b):
     return max(float(np.max(np.abs(np.asarray(p, np.float64) - np.asarray(q, np.float64))))
                for p, q in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+SHARDED = np.arange(12, dtype=np.float32).reshape(4, 3)
+
+
+def sharded_round_trip(mesh, directory):
+    """Saves SHARDED split by rows across the processes (each writes its half), restores it whole."""
+    sharding = NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))
+    tree = {"w": jax.make_array_from_callback(SHARDED.shape, sharding, lambda i: SHARDED[i]), "n": np.int32(7)}
+    with Checkpointer(directory) as ckpt:
+        ckpt.save(1, tree, {"note": "sharded"})
+        restored, meta = ckpt.restore(1, {"w": np.zeros_like(SHARDED), "n": np.int32(0)})
+    return bool(np.array_equal(restored["w"], SHARDED) and restored["n"] == 7 and meta["note"] == "sharded")
+
+
+def checkpoints(mesh, one, two, fit_multi, loss_multi):
+    """Resumes epoch 2 from the pair's own checkpoint of the run that gave ``fit_multi`` (bit-identical)
+    and from the single process's (equal up to the all-reduce rounding of epoch 1)."""
+    if jax.process_index() == 0:
+        os.rename(os.path.join(two, "6"), two + "-epoch2")  # its newest is now the end of epoch 1
+    sync_global_devices("epoch 2 moved aside")
+    same, loss_same = fitted(mesh, directory=two)
+    across, loss_across = fitted(mesh, directory=one)
+    return {
+        "resume_same": max_diff(fit_multi, same), "resume_same_loss": loss_same == loss_multi,
+        "resume_across": max_diff(fit_multi, across),
+        "resume_across_loss": float(np.max(np.abs(np.array(loss_across) - np.array(loss_multi)))),
+        "sharded": sharded_round_trip(mesh, two + "-sharded"),
+        "refused_without_mesh": refused_without_mesh(two + "-unused"),
+    }
+
+
+def refused_without_mesh(directory):
+    """Without a mesh each process trains its own model: fit refuses to checkpoint, before any step."""
+    try:
+        fitted(directory=directory)
+    except ValueError as err:
+        return "needs mesh=" in str(err)
+    return False
 
 
 def main() -> None:
@@ -71,13 +123,18 @@ def main() -> None:
     with jax.default_device(jax.local_devices()[0]):
         single = steps()
         fit_single, loss_single = fitted()
+    one, two = sys.argv[3:5] if len(sys.argv) > 3 else (None, None)
     multi = steps(mesh)
-    fit_multi, loss_multi = fitted(mesh)
-    print(json.dumps({
+    fit_multi, loss_multi = fitted(mesh, directory=two)
+    result = {
         "process": jax.process_index(), "devices": jax.device_count(),
         "steps": max_diff(single, multi), "fit": max_diff(fit_single, fit_multi),
         "fit_loss": float(np.max(np.abs(np.array(loss_single) - np.array(loss_multi)))),
-    }))
+        "fit_single": [np.asarray(a).tolist() for a in jax.tree.leaves(fit_single)], "loss_single": loss_single,
+    }
+    if two is not None:
+        result.update(checkpoints(mesh, one, two, fit_multi, loss_multi))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
