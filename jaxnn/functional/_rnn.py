@@ -20,10 +20,11 @@ The cell formulas are ATen's, in its order of operations (``RNN.cpp``):
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, cast
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from . import _ops
 
@@ -58,6 +59,7 @@ def cell(
     if mode == "RNN_RELU":
         return _ops.relu(gi + gh), None
     if mode == "LSTM":
+        assert c is not None, "an LSTM step needs its cell state"
         i, f, g, o = jnp.split(gh + gi, 4, axis=-1)
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
@@ -108,8 +110,8 @@ def _direction(
             return (h_new, c_new), h_new
         m = m[:, None]
         h_new = jnp.where(m, h_new, h)
-        if c is not None:
-            c_new = jnp.where(m, c_new, c)
+        if c is not None:  # LSTM: then cell() returned a cell state too
+            c_new = jnp.where(m, cast(jax.Array, c_new), c)
         return (h_new, c_new), jnp.where(m, h_new, jnp.zeros_like(h_new))
 
     (h_n, c_n), out = jax.lax.scan(step, (h0, c0), (gi, mask), reverse=reverse, unroll=unroll)
@@ -125,7 +127,7 @@ def rnn(
     num_layers: int,
     bidirectional: bool,
     *,
-    lengths: Optional[jax.Array] = None,
+    lengths: Optional[ArrayLike] = None,
     dropout: float = 0.0,
     key: Optional[jax.Array] = None,
     unroll: Union[int, bool] = 1,
@@ -152,7 +154,8 @@ def rnn(
     if lengths is not None:
         mask = jnp.arange(input.shape[0])[:, None] < jnp.asarray(lengths)[None, :]
     x = input
-    h_n, c_n = [], []
+    h_n: list[jax.Array] = []
+    c_n: list[Any] = []  # arrays for LSTM, else Nones (not stacked)
     for layer in range(num_layers):
         if layer > 0 and key is not None and dropout > 0.0:
             key, sub = jax.random.split(key)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 import jax
 import jax.numpy as jnp
@@ -123,7 +123,10 @@ class RNNBase(Module):
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else real_hidden * directions
             for direction in range(directions):
-                shapes = {"weight_ih": (gate_size, layer_input), "weight_hh": (gate_size, real_hidden)}
+                shapes: dict[str, tuple[int, ...]] = {
+                    "weight_ih": (gate_size, layer_input),
+                    "weight_hh": (gate_size, real_hidden),
+                }
                 if bias:
                     shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
                 if proj_size > 0:
@@ -145,12 +148,14 @@ class RNNBase(Module):
 
     def _weights(self) -> list[_rnn.Weights]:
         directions = 2 if self.bidirectional else 1
-        out = []
+        out: list[_rnn.Weights] = []
         for layer in range(self.num_layers):
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
                 names = [k + suffix for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")]
-                out.append(tuple(getattr(self, n)[...] if hasattr(self, n) else None for n in names))
+                # The two weights always exist; the biases and projection may not.
+                w = tuple(getattr(self, n)[...] if hasattr(self, n) else None for n in names)
+                out.append(cast(_rnn.Weights, w))
         return out
 
     def _state(self, hx: Any, batch: int, dtype: Any, batched: bool) -> tuple[jax.Array, Optional[jax.Array]]:
@@ -184,9 +189,10 @@ class RNNBase(Module):
 
     def __call__(self, input: Union[ArrayLike, PackedSequence], hx: Any = None) -> tuple[Any, Any]:
         name = type(self).__name__
-        packed = isinstance(input, PackedSequence)
-        if packed:
-            x, lengths, batched = jnp.asarray(input.padded), input.lengths, True
+        packed = input if isinstance(input, PackedSequence) else None
+        lengths: Optional[ArrayLike]
+        if packed is not None:
+            x, lengths, batched = jnp.asarray(packed.padded), packed.lengths, True
             if x.ndim != 3:
                 raise ValueError(f"{name}: packed input must hold (T, B, {self.input_size}) data, got {x.shape}")
         else:
@@ -207,6 +213,7 @@ class RNNBase(Module):
             )
         h0, c0 = self._state(hx, x.shape[1], x.dtype, batched)
         train = self.training and self.dropout > 0 and self.num_layers > 1
+        out: Any  # an array, or a PackedSequence of one when packed
         out, h_n, c_n = _rnn.rnn(
             self.mode,
             x,
@@ -217,11 +224,12 @@ class RNNBase(Module):
             self.bidirectional,
             lengths=lengths,
             dropout=self.dropout,
-            key=self.rngs() if train else None,
+            # train implies dropout > 0 and num_layers > 1, when __init__ forked self.rngs
+            key=self.rngs() if train else None,  # type: ignore[misc]
             unroll=self.unroll,
         )
-        if packed:
-            out = PackedSequence(out, lengths, input.enforce_sorted)
+        if packed is not None:
+            out = PackedSequence(out, packed.lengths, packed.enforce_sorted)
         elif not batched:
             out, h_n, c_n = out[:, 0], h_n[:, 0], (None if c_n is None else c_n[:, 0])
         elif self.batch_first:
@@ -428,8 +436,9 @@ class RNNCellBase(Module):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.bias is not True:
             s += f", bias={self.bias}"
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            s += f", nonlinearity={self.nonlinearity}"
+        nonlinearity = getattr(self, "nonlinearity", "tanh")  # RNNCell's only
+        if nonlinearity != "tanh":
+            s += f", nonlinearity={nonlinearity}"
         return s
 
 

@@ -7,7 +7,7 @@ With running statistics ``mean``, ``var``, affine ``gamma``, ``beta``:
 
 from __future__ import annotations
 
-from typing import Any, Optional, TypeVar
+from typing import Any, Optional, TypeVar, overload
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +21,10 @@ __all__ = ["fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval", "
 M = TypeVar("M", bound=nnx.Module)
 
 
+@overload
+def _array(value: None) -> None: ...
+@overload
+def _array(value: Any) -> jax.Array: ...
 def _array(value: Any) -> Optional[jax.Array]:
     if value is None:
         return None
@@ -98,9 +102,12 @@ def fuse_conv_bn_eval(conv: M, bn: nnx.Module, transpose: bool = False) -> M:
       ValueError: either module is in training mode, or ``bn`` keeps no running statistics.
     """
     _check_eval(conv, bn)
-    fused = nnx.clone(conv)
+    # Duck-typed: any module with torch's attribute names (weight, bias; running_mean, ...).
+    layer: Any = conv
+    norm: Any = bn
+    fused: Any = nnx.clone(conv)
     weight, bias = fuse_conv_bn_weights(
-        conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias, transpose
+        layer.weight, layer.bias, norm.running_mean, norm.running_var, norm.eps, norm.weight, norm.bias, transpose
     )
     # nnx.data: a conv built with bias=False holds a static None there.
     fused.weight, fused.bias = weight, nnx.data(bias)
@@ -116,14 +123,17 @@ def fuse_linear_bn_eval(linear: M, bn: nnx.Module) -> M:
       ValueError: training mode, no running statistics, or mismatched features.
     """
     _check_eval(linear, bn)
-    if linear.out_features != bn.num_features and bn.num_features != 1:
+    # Duck-typed, as in fuse_conv_bn_eval.
+    layer: Any = linear
+    norm: Any = bn
+    if layer.out_features != norm.num_features and norm.num_features != 1:
         raise ValueError(
             "To fuse, linear.out_features == bn.num_features or bn.num_features == 1, got "
-            f"linear.out_features={linear.out_features} and bn.num_features={bn.num_features}"
+            f"linear.out_features={layer.out_features} and bn.num_features={norm.num_features}"
         )
-    fused = nnx.clone(linear)
+    fused: Any = nnx.clone(linear)
     weight, bias = fuse_linear_bn_weights(
-        linear.weight, linear.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
+        layer.weight, layer.bias, norm.running_mean, norm.running_var, norm.eps, norm.weight, norm.bias
     )
     fused.weight, fused.bias = weight, nnx.data(bias)
     return fused

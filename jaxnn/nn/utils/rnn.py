@@ -63,6 +63,14 @@ def _concrete(x: Any) -> Optional[np.ndarray]:
     return np.asarray(x).astype(np.int64)
 
 
+def _require_concrete(x: Any, message: str) -> np.ndarray:
+    """``_concrete(x)``, raising ValueError(message) when ``x`` is traced."""
+    out = _concrete(x)
+    if out is None:
+        raise ValueError(message)
+    return out
+
+
 def _mask(lengths: ArrayLike, steps: int) -> jax.Array:
     """``(T, B)``: True where step ``t`` is inside sequence ``b``."""
     return jnp.arange(steps)[:, None] < jnp.asarray(lengths)[None, :]
@@ -96,16 +104,15 @@ class PackedSequence:
 
     @classmethod
     def tree_unflatten(cls, enforce_sorted, children):
-        return cls(*children, enforce_sorted=enforce_sorted)
+        padded, lengths = children
+        return cls(padded, lengths, enforce_sorted=enforce_sorted)
 
     def _lengths(self) -> np.ndarray:
-        lengths = _concrete(self.lengths)
-        if lengths is None:
-            raise ValueError(
-                "PackedSequence: torch's packed fields need concrete lengths; under jax.jit use "
-                "`padded` and `lengths` (or pad_packed_sequence)"
-            )
-        return lengths
+        return _require_concrete(
+            self.lengths,
+            "PackedSequence: torch's packed fields need concrete lengths; under jax.jit use "
+            "`padded` and `lengths` (or pad_packed_sequence)",
+        )
 
     @property
     def _order(self) -> np.ndarray:
@@ -145,9 +152,10 @@ class PackedSequence:
     ) -> "PackedSequence":
         """Builds one from torch's four fields (a torch ``PackedSequence``'s, converted)."""
         del unsorted_indices  # the inverse of sorted_indices, which fixes the order alone
-        sizes = _concrete(batch_sizes)
+        traced = "PackedSequence.from_packed: batch_sizes and sorted_indices must be concrete, not traced"
+        sizes = _require_concrete(batch_sizes, traced)
         lengths_sorted = (sizes[None, :] > np.arange(sizes[0])[:, None]).sum(axis=1)
-        order = np.arange(sizes[0]) if sorted_indices is None else _concrete(sorted_indices)
+        order = np.arange(sizes[0]) if sorted_indices is None else _require_concrete(sorted_indices, traced)
         t = np.repeat(np.arange(len(sizes)), sizes)
         b = order[np.concatenate([np.arange(n) for n in sizes])]
         x = jnp.asarray(data.detach().cpu().numpy() if hasattr(data, "detach") else data)
@@ -289,7 +297,8 @@ def unpad_sequence(
     x = jnp.asarray(padded_sequences)
     if not batch_first:
         x = jnp.swapaxes(x, 0, 1)
-    return [x[i, : int(n)] for i, n in enumerate(_concrete(lengths))]
+    concrete = _require_concrete(lengths, "unpad_sequence: lengths must be concrete, not traced")
+    return [x[i, : int(n)] for i, n in enumerate(concrete)]
 
 
 def pack_sequence(sequences: Sequence[ArrayLike], enforce_sorted: bool = True) -> PackedSequence:
