@@ -17,7 +17,6 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jax.typing import ArrayLike
 
 __all__ = ["Parameter", "FrozenParameter", "Buffer"]
 
@@ -35,9 +34,13 @@ class FrozenParameter(nnx.Variable):
 
 
 class Buffer(nnx.Variable):
-    """Non-learnable module state, torch's ``register_buffer``."""
+    """Non-learnable module state, torch's ``register_buffer``.
 
-    def __init__(self, value: ArrayLike, **metadata: Any) -> None:
+    Args:
+      value: the array (anything ``jnp.asarray`` takes, torch tensors too).
+    """
+
+    def __init__(self, value: Any, **metadata: Any) -> None:
         super().__init__(_to_array(value), **metadata)
 
 

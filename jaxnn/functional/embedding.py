@@ -9,7 +9,7 @@ including at the hinges: torch's ``clamp_min`` passes the gradient at a tie.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -254,9 +254,9 @@ def triplet_margin_loss(
     arrays = [float_input(x, n) for x, n in ((anchor, "anchor"), (positive, "positive"), (negative, "negative"))]
     same_ndim(arrays, _TRIPLET_NAMES, "triplet_margin_loss")
     # the pairwise distances broadcast their inputs; checking here names the arguments
-    arrays = broadcast_all(arrays, _TRIPLET_NAMES)
+    a, pos, neg = broadcast_all(arrays, _TRIPLET_NAMES)
     distance = lambda x1, x2: pairwise_distance(x1, x2, p, eps)  # noqa: E731
-    return _triplet("triplet_margin_loss", distance, *arrays, margin, swap, reduction)
+    return _triplet("triplet_margin_loss", distance, a, pos, neg, margin, swap, reduction)
 
 
 def triplet_margin_with_distance_loss(
@@ -296,9 +296,12 @@ def triplet_margin_with_distance_loss(
     """
     reduction = resolve(reduction)
     _check_margin(margin)
-    arrays = [as_array(x, n) for x, n in ((anchor, "anchor"), (positive, "positive"), (negative, "negative"))]
+    arrays: Sequence[jax.Array] = [
+        as_array(x, n) for x, n in ((anchor, "anchor"), (positive, "positive"), (negative, "negative"))
+    ]
     if distance_function is None:
         same_ndim(arrays, _TRIPLET_NAMES, "triplet_margin_with_distance_loss")
         arrays = broadcast_all(arrays, _TRIPLET_NAMES)
     distance = pairwise_distance if distance_function is None else distance_function
-    return _triplet("triplet_margin_with_distance_loss", distance, *arrays, margin, swap, reduction)
+    a, pos, neg = arrays
+    return _triplet("triplet_margin_with_distance_loss", distance, a, pos, neg, margin, swap, reduction)

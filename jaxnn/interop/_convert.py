@@ -64,8 +64,11 @@ def _activation(fn: Any) -> Any:
     raise ConversionError(f"a transformer layer's activation {fn!r} has no jaxnn counterpart")
 
 
-def _layer_args(layer: torch.nn.Module) -> dict[str, Any]:
-    """Arguments of a Transformer{Encoder,Decoder}Layer that torch keeps on its children."""
+def _layer_args(layer: Any) -> dict[str, Any]:
+    """Arguments of a Transformer{Encoder,Decoder}Layer that torch keeps on its children.
+
+    ``layer`` is a torch module, typed Any: torch types its submodules as
+    ``Tensor | Module``, and these readers know which attribute is which."""
     return dict(
         d_model=layer.self_attn.embed_dim,
         nhead=layer.self_attn.num_heads,
@@ -81,7 +84,7 @@ def _layer_args(layer: torch.nn.Module) -> dict[str, Any]:
 
 # class name -> reader of the constructor arguments torch does not keep under
 # the argument's own name. Every other argument is the attribute of that name.
-ARGUMENT_READERS: dict[str, Callable[[torch.nn.Module], dict[str, Any]]] = {
+ARGUMENT_READERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "MultiheadAttention": lambda m: dict(bias=m.in_proj_bias is not None, add_bias_kv=m.bias_k is not None),
     "TransformerEncoderLayer": _layer_args,
     "TransformerDecoderLayer": _layer_args,
@@ -130,7 +133,7 @@ def _argument_value(value: Any, default: Any, rngs: nnx.Rngs, path: str) -> Any:
 
 def _leaf_kwargs(m: torch.nn.Module, cls: type, path: str, rngs: nnx.Rngs) -> dict[str, Any]:
     torch_params = inspect.signature(type(m).__init__).parameters
-    jax_params = inspect.signature(cls.__init__).parameters
+    jax_params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]  # the class's own __init__
     read = ARGUMENT_READERS.get(type(m).__name__, lambda _: {})(m)
     kwargs: dict[str, Any] = {}
     for name, p in torch_params.items():
@@ -263,7 +266,10 @@ def _freeze(value: Any, where: str) -> Any:
 def _check_inplace(node: torch.fx.Node, where: str, module: Optional[torch.nn.Module]) -> None:
     """An in-place torch op (``x.add_(y)``, ``ReLU(inplace=True)``) whose input is read
     again afterwards would see the mutation in torch and not in JAX: refuse it."""
-    inplace = (node.op == "call_method" and node.target.endswith("_") and not node.target.startswith("__")) or (
+    target = node.target  # a method name (str) for call_method nodes
+    inplace = (
+        node.op == "call_method" and isinstance(target, str) and target.endswith("_") and not target.startswith("__")
+    ) or (
         module is not None and getattr(module, "inplace", False)
     )
     if not inplace or not node.args or not isinstance(node.args[0], torch.fx.Node):

@@ -85,8 +85,10 @@ class Embedding(Module):
         table = Parameter(embeddings)[...]
         if table.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {table.shape}")
+        num_embeddings, embedding_dim = table.shape
         return cls(
-            *table.shape,
+            num_embeddings,
+            embedding_dim,
             padding_idx=padding_idx,
             max_norm=max_norm,
             norm_type=norm_type,
@@ -226,8 +228,10 @@ class EmbeddingBag(Module):
         table = Parameter(embeddings)[...]
         if table.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape {table.shape}")
+        num_embeddings, embedding_dim = table.shape
         bag = cls(
-            *table.shape,
+            num_embeddings,
+            embedding_dim,
             max_norm=max_norm,
             norm_type=norm_type,
             scale_grad_by_freq=scale_grad_by_freq,
