@@ -45,7 +45,7 @@ class OptimizerState(NamedTuple):
         ...) -> a pytree shaped like the parameters.
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # the field shadows tuple.count, as state['step'] needs
     slots: dict[str, Any]
 
 
@@ -295,7 +295,7 @@ def lerp(start: jax.Array, end: jax.Array, weight: float | jax.Array) -> jax.Arr
 
 def leaf_labels(labels: Labels, params: Any, n_groups: int) -> list[int]:
     """The group index of each parameter leaf, in ``jax.tree.leaves(params)`` order."""
-    treedef = jax.tree.structure(params)
+    treedef: Any = jax.tree.structure(params)  # Any: jaxlib ships no stub for PyTreeDef's methods
     if labels is None:
         return [0] * treedef.num_leaves
     tree = labels(params) if callable(labels) else labels
@@ -368,6 +368,7 @@ def build(
     slot_names = tuple(dict.fromkeys(name for g in groups for name in rule.slots(g)))
 
     def init_fn(params):
+        treedef: Any  # Any: jaxlib ships no stub for PyTreeDef's methods
         flat, treedef = jax.tree.flatten(params)
         groups_of = leaf_labels(labels, params, len(groups))
         if rule.check_param is not None:
@@ -388,6 +389,7 @@ def build(
         del extra_args
         if params is None:
             raise ValueError(f"{rule.name} needs the parameters: call update(grads, state, params)")
+        treedef: Any  # Any: jaxlib ships no stub for PyTreeDef's methods
         flat_g, treedef = jax.tree.flatten(grads)
         flat_p = treedef.flatten_up_to(params)
         _check_grad_shapes(rule.name, treedef, flat_g, flat_p)

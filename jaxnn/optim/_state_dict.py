@@ -187,7 +187,7 @@ def load_state_dict(
     # torch's indices in the saved groups, in group order, are its parameter order.
     saved_index = [i for g in torch_state_dict["param_groups"] for i in g["params"]]
     state = optimizer.init(params)
-    treedef = jax.tree.structure(params)
+    treedef: Any = jax.tree.structure(params)  # Any: jaxlib ships no stub for PyTreeDef's methods
     slots = {name: jax.tree.leaves(tree) for name, tree in state.slots.items()}
     flat_params = jax.tree.leaves(params)
     steps = set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import jax.numpy as jnp
 
@@ -75,7 +75,7 @@ RULE = Rule(
 def Adafactor(
     lr: ScalarOrSchedule = 1e-2,
     beta2_decay: float = -0.8,
-    eps: Sequence[Optional[float]] = (None, 1e-3),
+    eps: tuple[Optional[float], float] = (None, 1e-3),
     d: float = 1.0,
     weight_decay: float = 0.0,
     *,

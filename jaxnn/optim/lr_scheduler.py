@@ -394,7 +394,7 @@ def CyclicLR(
             height, scale = height_and_scale(count)
             return max_momentum - (max_momentum - base_momentum) * height * scale
 
-        schedule.momentum = momentum
+        schedule.momentum = momentum  # type: ignore[attr-defined]  # read by the optimizer's cycle_momentum
     return schedule
 
 

@@ -25,6 +25,7 @@ instead (``fit`` does that with the validation loss).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -73,7 +74,8 @@ def _step(state: ReduceLROnPlateauState, metric: Any) -> ReduceLROnPlateauState:
     bad = jnp.where(in_cooldown, 0, bad)
     reduce = bad > patience
     new_lr = jnp.maximum(state.lr * factor, min_lr)
-    return state.replace(
+    return dataclasses.replace(
+        state,
         lr=jnp.where(reduce & (state.lr - new_lr > eps), new_lr, state.lr),
         best=jnp.where(better, current, state.best),
         num_bad_epochs=jnp.where(reduce, 0, bad),
@@ -205,7 +207,8 @@ def load_plateau_state_dict(state: ReduceLROnPlateauState, state_dict: dict[str,
         raise ValueError(
             f"load_plateau_state_dict: the saved options {options} differ from this scheduler's {state.config}"
         )
-    return state.replace(
+    return dataclasses.replace(
+        state,
         lr=jnp.asarray(state_dict["_last_lr"][0], state.lr.dtype),
         best=jnp.asarray(state_dict["best"], state.best.dtype),
         num_bad_epochs=jnp.asarray(state_dict["num_bad_epochs"], jnp.int32),

@@ -27,7 +27,7 @@ _SERIES = (1 / 12, -1 / 720, 1 / 30240, -1 / 1209600, 1 / 47900160)
 
 def _h(y: jax.Array) -> jax.Array:
     y2 = y * y
-    return sum(c * y2 ** (k + 1) for k, c in enumerate(_SERIES))
+    return sum(c * y2 ** (k + 1) for k, c in enumerate(_SERIES))  # type: ignore[return-value]  # _SERIES is not empty
 
 
 def rho(beta2: float, t: jax.Array) -> jax.Array:

@@ -13,7 +13,7 @@ __all__ = ["RMSprop"]
 
 
 def _slots(group):
-    names = ("square_avg",)
+    names: tuple[str, ...] = ("square_avg",)
     if callable(group["momentum"]) or group["momentum"] > 0:
         names += ("momentum_buffer",)
     if group["centered"]:

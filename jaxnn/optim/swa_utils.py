@@ -118,7 +118,7 @@ def get_swa_multi_avg_fn() -> MultiAvgFn:
     return swa_update
 
 
-def _pairs(averaged: Module, model: nnx.Module, use_buffers: bool):
+def _pairs(averaged: nnx.Module, model: nnx.Module, use_buffers: bool):
     """(averaged variable, model variable) pairs in torch's order: parameters
     (then buffers with ``use_buffers``), matched by position as torch zips them."""
     mine = [v for _, v in _named_variables(averaged)]
@@ -172,7 +172,7 @@ class AveragedModel(Module):
         if not averaged:
             return []
         if self.multi_avg_fn is not None:
-            new = []
+            new: list[Any] = []
             for group in _dtype_groups(averaged):
                 out = self.multi_avg_fn([averaged[i] for i in group], [current[i] for i in group], num_averaged)
                 new.extend(zip(group, out))
@@ -243,13 +243,16 @@ def _batch_norms(model: nnx.Module) -> list:
     ]
 
 
-def update_bn(loader: Iterable[Any], model: nnx.Module, device: Any = None) -> None:
+def update_bn(loader: Iterable[Any], model: Module, device: Any = None) -> None:
     """Recompute every BatchNorm's running statistics with one pass over ``loader``.
 
     Resets ``running_mean``/``running_var``/``num_batches_tracked``, runs the
     model in training mode with ``momentum=None`` (a cumulative average) on each
     batch (the first element of a tuple/list batch), then restores each
     momentum and the model's mode, as torch does. Eager, in place.
+
+    ``model`` is a jaxnn :class:`~jaxnn.Module` (its ``train(mode)`` sets every
+    submodule's mode); a plain ``nnx.Module`` container has no such method.
 
     Reference: ``torch.optim.swa_utils.update_bn``.
     """

@@ -137,7 +137,7 @@ def split_model(model: nnx.Module) -> SplitModel:
     >>> sorted(params), params["weight"].shape
     (['bias', 'weight'], (2, 3))
     """
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]  # flax types split's result as variadic; two filters give three parts
     return SplitModel(graphdef, *jax.tree.map(jnp.copy, to_pure((params, rest))))
 
 
@@ -171,7 +171,8 @@ def _reseed(model: nnx.Module, rng: jax.Array) -> None:
     # only, so adding a stream to a model does not change the others' masks.
     names = {node.tag for _, node in nnx.iter_graph(model) if isinstance(node, nnx.RngStream)}
     if names:
-        nnx.reseed(model, **{n: jax.random.fold_in(rng, zlib.crc32(n.encode())) for n in names})
+        keys = {n: jax.random.fold_in(rng, zlib.crc32(n.encode())) for n in names}
+        nnx.reseed(model, **keys)  # type: ignore[arg-type]  # stream names, not reseed's own options
 
 
 def _unpack(batch: Batch) -> tuple[Any, Any]:
@@ -197,7 +198,7 @@ def _run_model(graphdef, params, rest, inputs, rng):
     if rng is not None:
         _reseed(model, rng)
     output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
-    _, after, new_rest = nnx.split(model, nnx.Param, ...)
+    _, after, new_rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]  # flax types split's result as variadic; two filters give three parts
     return output, nnx.to_pure_dict(after), nnx.to_pure_dict(new_rest)
 
 
@@ -242,6 +243,7 @@ def _forward(graphdef, params, rest, inputs, rng, compute_dtype):
     used = _cast_floats(params, compute_dtype)
     output, after, new_rest = _run_model(graphdef, used, rest, inputs, rng)
     untouched = _forwarded(lambda u: _run_model(graphdef, u, rest, inputs, rng)[1], used)
+    treedef: Any  # Any: jaxlib ships no stub for PyTreeDef's methods
     leaves, treedef = jax.tree.flatten(after)
     masters, copies = treedef.flatten_up_to(params), treedef.flatten_up_to(used)
     written = treedef.unflatten(
@@ -519,7 +521,7 @@ def _with_average(core: Callable, graphdef: nnx.GraphDef, averaged: nnx.Module, 
         params, rest, opt_state, metrics, ok = core(params, rest, opt_state, batch, rng)
         average = nnx.merge(averaged_graphdef, avg_params, avg_rest, copy=True)
         average.update_parameters(nnx.merge(graphdef, params, rest, copy=True))
-        _, new_params, new_rest = nnx.split(average, nnx.Param, ...)
+        _, new_params, new_rest = nnx.split(average, nnx.Param, ...)  # type: ignore[misc]  # flax types split's result as variadic; two filters give three parts
         new_avg = to_pure((new_params, new_rest))
         if skip_nonfinite:
             new_avg = _select(ok, new_avg, to_pure((avg_params, avg_rest)))
