@@ -161,9 +161,9 @@ def _check(values: jax.Array, bad: Callable, message: str, error: type[Exception
     if not on_host and not bool(jnp.any(bad(values))):
         return
     host = np.asarray(values)
-    mask = np.asarray(bad(host))
-    if mask.any():
-        position = tuple(int(i) for i in np.argwhere(mask)[0])
+    host_mask = np.asarray(bad(host))
+    if host_mask.any():
+        position = tuple(int(i) for i in np.argwhere(host_mask)[0])
         raise error(message.format(value=host[position], where=f" at position {position}"))
 
 

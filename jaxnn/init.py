@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, cast
 
 import jax
 import jax.numpy as jnp
@@ -84,7 +84,7 @@ def _shape_dtype(shape: Shape, dtype: Any) -> tuple[tuple[int, ...], Any]:
     """A shape tuple and dtype from a shape or from an existing array (torch's ``tensor``)."""
     if hasattr(shape, "shape") and hasattr(shape, "dtype"):
         return tuple(shape.shape), dtype or shape.dtype
-    return tuple(int(s) for s in shape), dtype or jnp.float32
+    return tuple(int(s) for s in cast(Sequence[int], shape)), dtype or jnp.float32
 
 
 def _calculate_fan_in_and_fan_out(shape: Sequence[int]) -> tuple[int, int]:

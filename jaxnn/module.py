@@ -296,7 +296,7 @@ class Module(nnx.Module):
         reset; accepted so ported training loops run unchanged."""
 
     def _cast(self, keep: Callable[[jnp.dtype], bool], dtype: jnp.dtype) -> "Module":
-        if jnp.dtype(dtype).itemsize == 8 and not jax.config.jax_enable_x64:
+        if jnp.dtype(dtype).itemsize == 8 and not jax.config.jax_enable_x64:  # type: ignore[attr-defined]  # a flag
             raise ValueError(
                 f"cannot cast the module to {jnp.dtype(dtype)}: 64-bit arrays need "
                 "jax.config.update('jax_enable_x64', True) (JAX would silently keep 32 bits)"
@@ -330,6 +330,9 @@ class Module(nnx.Module):
         if dtype is None:
             return self
         dtype = _as_dtype(dtype)
+        if dtype is None:
+            # A device passed as dtype= (jnp.dtype(None) would be float64), a TypeError as in torch
+            raise TypeError(f"to() expects a dtype for dtype=, got {kwargs.get('dtype')!r}")
         if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.complexfloating)):
             raise TypeError(
                 f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}"

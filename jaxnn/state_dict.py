@@ -315,8 +315,8 @@ def load_state_dict(
         raise StateDictError(
             f"Error(s) in loading state_dict for {type(model).__name__}:\n\t" + "\n\t".join(errors)
         )
-    for variable, value in updates:
-        variable[...] = value
+    for variable, new in updates:
+        variable[...] = new
     return IncompatibleKeys(missing, unexpected)
 
 

@@ -256,6 +256,10 @@ def test_to_casts_floating_state_and_keeps_integers(x64):
     assert j.to("cuda:0") is j and j.to(jax.devices()[0]) is j
     with pytest.raises(TypeError, match="floating point or complex"):
         j.to(jnp.int32)
+    # a device given as dtype= is refused, as torch does, not read as jnp.dtype(None) == float64
+    with pytest.raises(TypeError, match="expects a dtype"):
+        j.to(dtype="cpu")
+    assert j.conv.weight[...].dtype == jnp.float32
 
 
 def test_double_without_x64_refuses_instead_of_staying_float32():

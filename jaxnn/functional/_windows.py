@@ -18,18 +18,19 @@ IntOrTuple = Union[int, Sequence[int]]
 
 def tuples(name: str, nd: int, **values: IntOrTuple) -> list[tuple[int, ...]]:
     """torch's ``_single``/``_pair``/``_triple`` of each keyword: an int repeated ``nd`` times or ``nd`` ints."""
-    out = []
+    out: list[tuple[int, ...]] = []
     for arg, value in values.items():
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             out.append((int(value),) * nd)
             continue
+        ints: Optional[tuple[int, ...]]
         try:
-            value = tuple(int(v) for v in value)
+            ints = tuple(int(v) for v in value)  # type: ignore[union-attr]  # a bool raises TypeError here
         except TypeError:
-            value = None
-        if value is None or len(value) != nd:
+            ints = None
+        if ints is None or len(ints) != nd:
             raise ValueError(f"{name}: {arg} must be an int or a tuple of {nd} ints, got {values[arg]!r}")
-        out.append(value)
+        out.append(ints)
     return out
 
 

@@ -80,6 +80,7 @@ class Sequential(_Keyed):
     """
 
     def __init__(self, *args: Union[Callable, Mapping[str, Callable]], rngs: Optional[nnx.Rngs] = None) -> None:
+        items: Iterable[tuple[Any, Any]]
         if len(args) == 1 and isinstance(args[0], Mapping):
             items = args[0].items()
         else:
@@ -120,7 +121,7 @@ class ModuleList(Module, nnx.List):
             return ModuleList(nnx.List.__getitem__(self, index))
         return nnx.List.__getitem__(self, index)
 
-    def extend(self, modules: Iterable[Any]) -> "ModuleList":
+    def extend(self, modules: Iterable[Any]) -> "ModuleList":  # type: ignore[override]  # self, as torch
         for module in modules:
             self.append(module)
         return self

@@ -74,7 +74,7 @@ class _LazyModule(Module):
         name = type(self).__name__
         cls = _eager_class(self.cls_to_become)
         # The class's own signature is nnx's metaclass (*args, **kwargs); __init__ has the real one.
-        signature = inspect.signature(cls.__init__)
+        signature = inspect.signature(cls.__init__)  # type: ignore[misc]  # the class's own __init__
         signature = signature.replace(parameters=list(signature.parameters.values())[1:])
         try:
             bound = signature.bind(0, *args, rngs=rngs, dtype=dtype, **kwargs)

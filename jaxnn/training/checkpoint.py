@@ -217,7 +217,8 @@ class Checkpointer:
         if _signature(leaves) != meta["arrays"] or _digest(leaves) != meta["sha256"]:
             raise CorruptCheckpointError(f"checkpoint {step}: the arrays do not match their saved SHA-256 digest")
         rebuilt = [
-            jax.random.wrap_key_data(a, impl=jax.random.key_impl(t)) if _is_key(t) else a
+            # jax types the key bits as Array; it takes the restored numpy bits as they are
+            jax.random.wrap_key_data(a, impl=jax.random.key_impl(t)) if _is_key(t) else a  # type: ignore[arg-type]
             for a, t in zip(leaves, t_leaves)
         ]
         return jax.tree.unflatten(treedef, rebuilt), meta

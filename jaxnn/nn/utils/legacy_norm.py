@@ -145,18 +145,18 @@ def spectral_norm(
     return module
 
 
-def _remove(module: nnx.Module, name: str, kind: type, what: str) -> nnx.Module:
+def _remove(module: nnx.Module, name: str, kind: type[Any], what: str) -> nnx.Module:
     fn = _hooks(module).get(name)
     if not isinstance(fn, kind):
         raise ValueError(f"{what} of '{name}' not found in {type(module).__name__}")
-    training = module.training
+    training = getattr(module, "training")  # a jaxnn Module's flag; nnx.Module has none
     object.__setattr__(module, "training", False)
     weight = jax.lax.stop_gradient(getattr(module, name))
     object.__setattr__(module, "training", training)
     delattr(type(module), name)
     hooks = _hooks(module)
     del hooks[name]
-    type(module)._legacy_norms = hooks
+    setattr(type(module), "_legacy_norms", hooks)
     for variable in fn.variables():
         delattr(module, variable)
     setattr(module, name, Parameter(jnp.asarray(weight)))
