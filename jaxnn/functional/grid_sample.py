@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -94,9 +94,10 @@ def _gather(x: jax.Array, spatial: Sequence[int], corner: Sequence[jax.Array]) -
 def _interpolate_taps(x: jax.Array, spatial: Sequence[int], taps: Sequence[Sequence[tuple]]) -> jax.Array:
     """Sum over the tensor product of per-axis taps: ``taps[axis]`` lists (coordinate, weight)
     pairs; every combination is gathered in one go and weighted by the product of its weights."""
-    corner, weight = [[] for _ in spatial], []
+    corner: list[list[jax.Array]] = [[] for _ in spatial]
+    weight: list[jax.Array] = []
     for combo in itertools.product(*taps):
-        w = None
+        w: Any = None
         for axis, (c, wa) in enumerate(combo):
             corner[axis].append(c)
             w = wa if w is None else w * wa
@@ -213,7 +214,8 @@ def _linspace_from_neg_one(n: int, align_corners: bool, dtype) -> np.ndarray:
         return np.zeros((max(n, 1),), t)
     step = (t(1) - t(-1)) / t(n - 1)
     i = np.arange(n)
-    values = np.where(i < n // 2, t(-1) + step * i.astype(t), t(1) - step * (n - 1 - i).astype(t)).astype(t)
+    # (the ignore: numpy's stubs cannot follow t, a scalar class chosen at runtime)
+    values = np.where(i < n // 2, t(-1) + step * i.astype(t), t(1) - step * (n - 1 - i).astype(t)).astype(t)  # type: ignore[attr-defined, operator]
     if not align_corners:
         values = (values * t(n - 1) / t(n)).astype(t)
     return values
@@ -267,7 +269,6 @@ def affine_grid(theta: ArrayLike, size: Sequence[int], align_corners: Optional[b
     axes = [_linspace_from_neg_one(n, align_corners, th.dtype) for n in spatial]
     mesh = np.meshgrid(*axes, indexing="ij")
     # base[..., k] = (x, y[, z], 1): the width coordinate first.
-    base = np.stack([*reversed(mesh), np.ones_like(mesh[0])], -1)
-    base = jnp.asarray(base, th.dtype).reshape(-1, nd + 1)
+    base = jnp.asarray(np.stack([*reversed(mesh), np.ones_like(mesh[0])], -1), th.dtype).reshape(-1, nd + 1)
     grid = jnp.einsum("pj,nkj->npk", base, th, precision=jax.lax.Precision.HIGHEST)
     return grid.reshape(size[0], *spatial, nd)

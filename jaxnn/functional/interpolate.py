@@ -52,7 +52,7 @@ def _scale(t: type, n_in: int, n_out: int, align_corners: bool, scale: Optional[
 
 def _source(t: type, scale: np.floating, n_out: int, align_corners: bool, cubic: bool) -> np.ndarray:
     """``area_pixel_compute_source_index`` for every output position."""
-    i = np.arange(n_out).astype(t)
+    i: np.ndarray = np.arange(n_out).astype(t)
     if align_corners:
         return scale * i
     src = scale * (i + t(0.5)) - t(0.5)
@@ -121,7 +121,7 @@ def _antialias_taps(mode: str, t: type, scale: np.floating, n_in: int, n_out: in
     support = t(interp * 0.5 * scale) if scale >= 1.0 else t(interp * 0.5)
     width = int(math.ceil(support)) * 2 + 1
     invscale = t(1.0 / scale) if scale >= 1.0 else t(1.0)
-    center = (scale * (np.arange(n_out) + 0.5)).astype(t)
+    center: np.ndarray = (scale * (np.arange(n_out) + 0.5)).astype(t)
     xmin = np.maximum(np.trunc((center - support).astype(np.float64) + 0.5).astype(np.int64), 0)
     xmax = np.minimum(np.trunc((center + support).astype(np.float64) + 0.5).astype(np.int64), n_in)
     size = np.clip(xmax - xmin, 0, width)
@@ -198,16 +198,19 @@ def _output_size(
             out = [_as_int(size, "size")] * dim
         scales: list[Optional[float]] = [None] * dim
     else:
+        assert scale_factor is not None  # checked above
+        factors: list[float]
         if isinstance(scale_factor, (list, tuple)):
             if len(scale_factor) != dim:
                 raise ValueError(
                     f"interpolate: input and scale_factor must have the same number of spatial dimensions, but "
                     f"got input with spatial dimensions of {spatial} and scale_factor of {tuple(scale_factor)}"
                 )
-            scales = [float(s) for s in scale_factor]
+            factors = [float(s) for s in scale_factor]
         else:
-            scales = [float(scale_factor)] * dim
-        out = [int(n * s) for n, s in zip(spatial, scales)]
+            factors = [float(scale_factor)] * dim  # type: ignore[arg-type]  # lists and tuples were handled
+        scales = [*factors]
+        out = [int(n * s) for n, s in zip(spatial, factors)]
         if recompute_scale_factor or mode == "area":
             scales = [None] * dim
     if any(o <= 0 for o in out):

@@ -129,6 +129,7 @@ def _batch_norm(
     axes = (0,) + tuple(range(2, x.ndim))
     bshape = (1, channels) + (1,) * (x.ndim - 2)
     if not training:
+        assert running_mean is not None and running_var is not None  # checked above
         mean, var = running_mean.reshape(bshape), running_var.reshape(bshape)
         y = (x - mean) * jax.lax.rsqrt(var + eps)
         return _affine(y, weight, bias, bshape).astype(dtype), running_mean, running_var
@@ -247,6 +248,7 @@ def _instance_norm(
     axes = tuple(range(2, x.ndim))
     cshape = (1, channels) + (1,) * (x.ndim - 2)
     if not use_input_stats:
+        assert running_mean is not None and running_var is not None  # checked above
         mean, var = running_mean.reshape(cshape), running_var.reshape(cshape)
         y = (x - mean) * jax.lax.rsqrt(var + eps)
         return _affine(y, weight, bias, cshape).astype(dtype), running_mean, running_var

@@ -146,8 +146,8 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     y = jnp.take_along_axis(windows, chosen, axis=2)[:, :, 0]
     if not with_indices:
         return _squeeze(unbatched, y)
-    table = jnp.broadcast_to(jnp.asarray(table, index_dtype()), windows.shape)
-    return _squeeze(unbatched, y, jnp.take_along_axis(table, chosen, axis=2)[:, :, 0])
+    index_table = jnp.broadcast_to(jnp.asarray(table, index_dtype()), windows.shape)
+    return _squeeze(unbatched, y, jnp.take_along_axis(index_table, chosen, axis=2)[:, :, 0])
 
 
 def _max_pool_doc(nd: int) -> str:
@@ -210,7 +210,7 @@ def _divisor(spatial, outs, kernel, stride, padding, count_include_pad, divisor_
         if not count_include_pad:
             start, end = np.maximum(start, 0), np.minimum(end, n)
         per_dim.append(end - start)
-    return math.prod(np.ix_(*per_dim)).astype(np.float64)
+    return math.prod(np.ix_(*per_dim)).astype(np.float64)  # type: ignore[attr-defined]  # a product of arrays
 
 
 def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
@@ -369,13 +369,15 @@ def _adaptive_max(name: str, nd: int, input: ArrayLike, output_size: OptionalSiz
     outs = _adaptive_sizes(name, nd, output_size, spatial)
     bins = [_bins(n, o) for n, o in zip(spatial, outs)]
     longest = [int(length.max(initial=1)) for _, length in bins]
-    flat, valid = [], []
+    flat_parts, valid_parts = [], []
     for offset in np.ndindex(*longest):
         where = np.meshgrid(*[start + i for (start, _), i in zip(bins, offset)], indexing="ij")
         inside = np.meshgrid(*[i < length for (_, length), i in zip(bins, offset)], indexing="ij")
-        flat.append(np.ravel_multi_index(tuple(np.minimum(w, n - 1) for w, n in zip(where, spatial)), spatial))
-        valid.append(np.logical_and.reduce(inside))
-    flat, valid = np.stack(flat), np.stack(valid)  # (window offset, *outs)
+        flat_parts.append(
+            np.ravel_multi_index(tuple(np.minimum(w, n - 1) for w, n in zip(where, spatial)), spatial)
+        )
+        valid_parts.append(np.logical_and.reduce(inside))
+    flat, valid = np.stack(flat_parts), np.stack(valid_parts)  # (window offset, *outs)
     windows = x.reshape(x.shape[:2] + (math.prod(spatial),))[:, :, flat]
     chosen = torch_argmax(windows, jnp.asarray(valid))
     y = jnp.take_along_axis(windows, chosen, axis=2)[:, :, 0]
@@ -523,14 +525,14 @@ def _fractional(name, nd, input, kernel_size, output_size, output_ratio, with_in
     order = (1, 0) if nd == 2 else (0, 1, 2)
     flat_stride = np.cumprod((1,) + spatial[:0:-1])[::-1]
     starts = [_intervals(samples[:, :, order[a]], spatial[a], outs[a], kernel[a]) for a in range(nd)]
-    flat = []
+    positions_per_offset = []
     for offset in np.ndindex(*kernel):
         position = 0
         for a in range(nd):
             index = (slice(None), slice(None)) + tuple(slice(None) if b == a else None for b in range(nd))
             position = position + (starts[a] + offset[a])[index] * int(flat_stride[a])
-        flat.append(position)
-    flat = jnp.stack(flat, axis=2).astype(index_dtype())  # (N, C, window offset, *outs)
+        positions_per_offset.append(position)
+    flat = jnp.stack(positions_per_offset, axis=2).astype(index_dtype())  # (N, C, window offset, *outs)
     planes = x.reshape(x.shape[:2] + (math.prod(spatial),))
     windows = jnp.take_along_axis(planes, flat.reshape(flat.shape[:2] + (math.prod(flat.shape[2:]),)), axis=2).reshape(
         flat.shape

@@ -126,7 +126,8 @@ def _static_threshold(value, name: str, fn: str, *, allow_zero: bool) -> float:
     if not isinstance(value, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a float or int, got {type(value).__name__}")
     # `not >=` so that nan is rejected too, as torch's kernel check does
-    if not (value >= 0) or (value == 0 and not allow_zero):
+    # (the ignore: typeshed's numbers.Real declares no comparison with an int)
+    if not (value >= 0) or (value == 0 and not allow_zero):  # type: ignore[operator]
         bound = "negative" if allow_zero else "non-positive"
         raise ValueError(f"{fn} does not support {bound} values for {name}, got {name}={value}")
     return float(value)

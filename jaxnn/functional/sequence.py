@@ -37,7 +37,7 @@ def _lengths(lengths: Lengths, name: str, batch: int) -> jax.Array:
         # stacked rather than np.asarray'd: under jax.jit the entries may be tracers
         entries = [as_array(v, name) for v in lengths]
         lengths = jnp.stack(entries) if entries else jnp.zeros((0,), jnp.int32)
-    lengths = as_array(lengths, name)
+    lengths = as_array(lengths, name)  # type: ignore[arg-type]  # a tuple or list was stacked above
     if not jnp.issubdtype(lengths.dtype, jnp.integer):
         raise TypeError(f"{name} must be integral, got dtype {lengths.dtype}")
     if lengths.size != batch:
