@@ -69,6 +69,7 @@ class _Loss(Module):
     _function: str = ""
     _arrays: tuple[str, ...] = ()
     _reductions: tuple[str, ...] = REDUCTIONS
+    _options: tuple[str, ...]  # the option names, set on the instance by _set
 
     def _set(self, *, size_average=None, reduce=None, **options: Any) -> None:
         if "reduction" in options:

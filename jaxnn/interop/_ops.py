@@ -411,8 +411,9 @@ METHODS: dict[str, Callable] = {
 
 def lookup_function(target: Any) -> Optional[Callable]:
     """The JAX implementation of a torch callable, or ``None`` when it has none."""
-    if getattr(TF, getattr(target, "__name__", ""), None) is target and hasattr(JF, target.__name__):
-        return getattr(JF, target.__name__)
+    name = getattr(target, "__name__", "")
+    if getattr(TF, name, None) is target and hasattr(JF, name):
+        return getattr(JF, name)
     try:
         return FUNCTIONS.get(target)
     except TypeError:
@@ -421,8 +422,9 @@ def lookup_function(target: Any) -> Optional[Callable]:
 
 def torch_name(target: Any) -> str:
     """The dotted name a torch callable is known by (``torch.cat``, ``operator.add``)."""
-    if getattr(TF, getattr(target, "__name__", ""), None) is target:
-        return f"torch.nn.functional.{target.__name__}"
+    name = getattr(target, "__name__", "")
+    if getattr(TF, name, None) is target:
+        return f"torch.nn.functional.{name}"
     module = getattr(target, "__module__", None) or "torch"
     if module in ("_operator", "operator"):
         return f"operator.{target.__name__}"

@@ -57,6 +57,7 @@ __all__ = [
 class _Activation(Module):
     """Calls ``_fn(input, **options)`` with the options the subclass stores."""
 
+    _fn: str  # the name of the jaxnn.functional function, set by each subclass
     _options: tuple[str, ...] = ()
 
     def __call__(self, input: ArrayLike) -> jax.Array:
@@ -121,7 +122,8 @@ class LeakyReLU(_Activation):
 class Hardtanh(_Activation):
     """clamp(x, min_val, max_val); gradient 1 strictly inside, 0 at the bounds."""
 
-    _fn, _options = "hardtanh", ("min_val", "max_val")
+    _fn = "hardtanh"
+    _options: tuple[str, ...] = ("min_val", "max_val")  # ReLU6 has none
 
     def __init__(
         self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False, *, rngs: Optional[nnx.Rngs] = None

@@ -116,6 +116,10 @@ class MultiheadAttention(Module):
         self.vdim = vdim if vdim is not None else embed_dim
         self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
         self.head_dim = embed_dim // num_heads
+        self.in_proj_weight: Optional[Parameter]
+        self.q_proj_weight: Optional[Parameter]
+        self.k_proj_weight: Optional[Parameter]
+        self.v_proj_weight: Optional[Parameter]
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(
                 init.xavier_uniform_(rngs.params(), (3 * embed_dim, embed_dim), dtype=dtype)
@@ -129,7 +133,10 @@ class MultiheadAttention(Module):
         self.in_proj_bias = Parameter(jnp.zeros((3 * embed_dim,), dtype)) if bias else None
         self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, rngs=rngs, dtype=dtype)
         if bias:
+            assert self.out_proj.bias is not None  # built with bias=True
             self.out_proj.bias[...] = jnp.zeros((embed_dim,), dtype)
+        self.bias_k: Optional[Parameter]
+        self.bias_v: Optional[Parameter]
         if add_bias_kv:
             self.bias_k = Parameter(init.xavier_normal_(rngs.params(), (1, 1, embed_dim), dtype=dtype))
             self.bias_v = Parameter(init.xavier_normal_(rngs.params(), (1, 1, embed_dim), dtype=dtype))

@@ -65,6 +65,7 @@ class _ConvNd(Module):
         sizes(name, kernel_size=self.kernel_size)
         self.stride = ntuple(stride, nd, "stride")
         self.dilation = ntuple(dilation, nd, "dilation")
+        self.padding: Union[str, tuple[int, ...]]  # 'same' / 'valid', or one int per spatial dim
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
@@ -131,13 +132,15 @@ class _ConvNd(Module):
 
 class _Conv(_ConvNd):
     def _padding_pairs(self) -> list[tuple[int, int]]:
-        if self.padding == "valid":
+        padding = self.padding
+        if padding == "valid":
             return [(0, 0)] * self._nd
-        if self.padding == "same":
+        if padding == "same":
             # torch puts the odd pad of an even effective kernel on the right.
             totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
             return [(t // 2, t - t // 2) for t in totals]
-        return [(p, p) for p in self.padding]
+        assert not isinstance(padding, str)  # __init__ takes 'valid' and 'same' only
+        return [(p, p) for p in padding]
 
     def __call__(self, input: ArrayLike) -> jax.Array:
         x = self._checked(input)
@@ -247,6 +250,11 @@ class _ConvTranspose(_ConvNd):
                     f"stride {self.stride} or dilation {self.dilation}"
                 )
 
+    def _int_padding(self) -> tuple[int, ...]:
+        padding = self.padding
+        assert not isinstance(padding, str)  # __init__ refuses string padding here
+        return padding
+
     def _output_padding(self, input_shape: tuple[int, ...], output_size: Optional[Sequence[int]]) -> tuple[int, ...]:
         """torch's ``_output_padding``: the padding that makes the output ``output_size`` (spatial, or full)."""
         if output_size is None:
@@ -264,7 +272,7 @@ class _ConvTranspose(_ConvNd):
         spatial = input_shape[non_spatial:]
         low = [
             (n - 1) * s - 2 * p + d * (k - 1) + 1
-            for n, s, p, d, k in zip(spatial, self.stride, self.padding, self.dilation, self.kernel_size)
+            for n, s, p, d, k in zip(spatial, self.stride, self._int_padding(), self.dilation, self.kernel_size)
         ]
         high = [m + s - 1 for m, s in zip(low, self.stride)]
         if any(not lo <= n <= hi for n, lo, hi in zip(size, low, high)):
@@ -283,7 +291,7 @@ class _ConvTranspose(_ConvNd):
             self.weight[...],
             self._bias(),
             self.stride,
-            self.padding,
+            self._int_padding(),
             output_padding,
             self.groups,
             self.dilation,

@@ -61,6 +61,9 @@ class _InstanceNorm(Module):
         dtype = float_dtype(dtype)
         self.weight = Parameter(jnp.ones((num_features,), dtype)) if affine else None
         self.bias = Parameter(jnp.zeros((num_features,), dtype)) if affine and bias else None
+        self.running_mean: Optional[Buffer]
+        self.running_var: Optional[Buffer]
+        self.num_batches_tracked: Optional[Buffer]
         if track_running_stats:
             self.running_mean = Buffer(jnp.zeros((num_features,), dtype))
             self.running_var = Buffer(jnp.ones((num_features,), dtype))
@@ -98,16 +101,24 @@ class _InstanceNorm(Module):
             x = x[None]
         weight = None if self.weight is None else self.weight[...]
         bias = None if self.bias is None else self.bias[...]
-        if self.running_mean is None or self.training:
-            running = (None, None) if self.running_mean is None else (self.running_mean[...], self.running_var[...])
+        running_mean, running_var = self.running_mean, self.running_var  # both Buffers, or both None
+        if running_mean is None or self.training:
             momentum = self.momentum if self.momentum is not None else 0.0
-            y, mean, var = _norm._instance_norm_train(x, *running, weight, bias, momentum, self.eps, name)
-            if self.running_mean is not None:
-                self.running_mean[...], self.running_var[...] = mean, var
-        else:
-            y = _norm.instance_norm(
-                x, self.running_mean[...], self.running_var[...], weight, bias, False, 0.0, self.eps
+            y, mean, var = _norm._instance_norm_train(
+                x,
+                None if running_mean is None else running_mean[...],
+                None if running_var is None else running_var[...],
+                weight,
+                bias,
+                momentum,
+                self.eps,
+                name,
             )
+            if running_mean is not None and running_var is not None:
+                running_mean[...], running_var[...] = mean, var
+        else:
+            assert running_var is not None
+            y = _norm.instance_norm(x, running_mean[...], running_var[...], weight, bias, False, 0.0, self.eps)
         return y[0] if unbatched else y
 
 

@@ -219,6 +219,9 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight, self.bias = _affine((num_features,), affine, affine and bias, dtype)
+        self.running_mean: Optional[Buffer]
+        self.running_var: Optional[Buffer]
+        self.num_batches_tracked: Optional[Buffer]
         if track_running_stats:
             dtype = float_dtype(dtype)
             self.running_mean = Buffer(jnp.zeros((num_features,), dtype))
@@ -256,18 +259,21 @@ class _BatchNorm(Module):
         x = jnp.asarray(input)
         self._check(x)
         weight, bias, name = _value(self.weight), _value(self.bias), type(self).__name__
-        if self.training and self.running_mean is not None:
-            count = self.num_batches_tracked[...] + 1
-            factor = self.momentum if self.momentum is not None else 1.0 / count.astype(self.running_mean.dtype)
+        running_mean, running_var, tracked = self.running_mean, self.running_var, self.num_batches_tracked
+        if self.training and running_mean is not None:
+            assert running_var is not None and tracked is not None  # __init__ sets all three or none
+            count = tracked[...] + 1
+            factor = self.momentum if self.momentum is not None else 1.0 / count.astype(running_mean.dtype)
             y, mean, var = _norm._batch_norm_train(
-                x, self.running_mean[...], self.running_var[...], weight, bias, factor, self.eps, name,
+                x, running_mean[...], running_var[...], weight, bias, factor, self.eps, name,
                 self._axis_name,
             )
-            self.running_mean[...], self.running_var[...], self.num_batches_tracked[...] = mean, var, count
+            running_mean[...], running_var[...], tracked[...] = mean, var, count
             return y
-        if self.training or self.running_mean is None:
+        if self.training or running_mean is None:
             return _norm._batch_norm_train(x, None, None, weight, bias, 0.0, self.eps, name, self._axis_name)[0]
-        return F.batch_norm(x, self.running_mean[...], self.running_var[...], weight, bias, False, 0.0, self.eps)
+        assert running_var is not None
+        return F.batch_norm(x, running_mean[...], running_var[...], weight, bias, False, 0.0, self.eps)
 
 
 class BatchNorm1d(_BatchNorm):

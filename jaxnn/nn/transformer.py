@@ -374,15 +374,15 @@ class Transformer(Module):
         if custom_encoder is not None:
             self.encoder = custom_encoder
         else:
-            layer = TransformerEncoderLayer(*layer_args, rngs=rngs, dtype=dtype)
+            encoder_layer = TransformerEncoderLayer(*layer_args, rngs=rngs, dtype=dtype)
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-            self.encoder = TransformerEncoder(layer, num_encoder_layers, norm)
+            self.encoder = TransformerEncoder(encoder_layer, num_encoder_layers, norm)
         if custom_decoder is not None:
             self.decoder = custom_decoder
         else:
-            layer = TransformerDecoderLayer(*layer_args, rngs=rngs, dtype=dtype)
+            decoder_layer = TransformerDecoderLayer(*layer_args, rngs=rngs, dtype=dtype)
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-            self.decoder = TransformerDecoder(layer, num_decoder_layers, norm)
+            self.decoder = TransformerDecoder(decoder_layer, num_decoder_layers, norm)
         for _, p in nnx.iter_graph(self):
             if isinstance(p, Parameter) and p[...].ndim > 1:
                 p[...] = init.xavier_uniform_(rngs.params(), p[...].shape, dtype=p[...].dtype)

@@ -38,10 +38,12 @@ class Upsample(Module):
         rngs: Optional[nnx.Rngs] = None,
     ) -> None:
         self.size = tuple(size) if isinstance(size, (list, tuple)) else size
+        self.scale_factor: Union[float, tuple[float, ...], None]
         if isinstance(scale_factor, (list, tuple)):
             self.scale_factor = tuple(float(s) for s in scale_factor)
         else:
-            self.scale_factor = float(scale_factor) if scale_factor else None
+            # (the ignore: mypy keeps the Sequence case, which the isinstance above took)
+            self.scale_factor = float(scale_factor) if scale_factor else None  # type: ignore[arg-type]
         self.mode = mode
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor

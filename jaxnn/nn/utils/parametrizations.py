@@ -192,7 +192,7 @@ class _Orthogonal(Module):
         self.shape = tuple(weight.shape)
         self.orthogonal_map = orthogonal_map.name
         self.use_trivialization = use_trivialization
-        self.base = nnx.data(None)
+        self.base: Optional[Buffer] = nnx.data(None)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         n, k = x.shape[-2], x.shape[-1]
