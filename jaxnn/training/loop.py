@@ -150,7 +150,9 @@ class _CheckpointPolicy:
 
     def due(self, first: int, last: int) -> bool:
         """Whether steps ``first..last`` crossed a multiple of ``every``."""
-        return bool(self.every) and last // self.every > (first - 1) // self.every
+        if not self.every:
+            return False
+        return last // self.every > (first - 1) // self.every
 
     def save(self, state: _State) -> None:
         if self.ckpt is None or self.saved_at == state.step:
@@ -252,6 +254,7 @@ class _Steps:
         """Runs the block of ``n`` batches at step ``state.step + 1`` and advances ``state``; per-step metrics."""
         first = state.step + 1
         if n > 1:
+            assert self.multi is not None  # built when steps_per_call > 1, the only way to n > 1
             rngs = jax.vmap(lambda s: jax.random.fold_in(state.key, s))(jnp.arange(first, first + n))
             *carried, out = self.multi(*state.carried(), placed, rngs)
         else:
@@ -510,7 +513,10 @@ def fit(
     checkpoints = _CheckpointPolicy(checkpoint_dir, checkpoint_every, keep_checkpoints, resume, mesh)
     _, params, other = split_model(model)
     opt_state = optimizer.init(params)
-    averaged = None if averaged_model is None else tuple(split_model(averaged_model)[1:])
+    averaged = None
+    if averaged_model is not None:
+        split = split_model(averaged_model)
+        averaged = (split.params, split.rest)
     state = checkpoints.restore(
         _State(params, other, opt_state, jax.random.key(seed), History(), seed=seed, averaged=averaged)
     )
@@ -528,6 +534,7 @@ def fit(
             if steps.evaluate is not None and evaluation is not None:
                 logs.update(_evaluate(steps.evaluate, state.params, state.other, evaluation, place))
             if steps.evaluate_averaged is not None and evaluation is not None:
+                assert state.averaged is not None  # fit keeps it whenever it built evaluate_averaged
                 logs.update(_evaluate(steps.evaluate_averaged, *state.averaged, evaluation, place, "_averaged"))
             _feed_plateau(state, logs)
             state.history.epochs.append(logs)

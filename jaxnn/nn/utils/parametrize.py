@@ -22,7 +22,7 @@ like BatchNorm's running statistics.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence, TypeGuard
 
 import jax
 import jax.numpy as jnp
@@ -61,8 +61,13 @@ def cached() -> Iterator[None]:
             _cache = {}
 
 
-def _is_tensor_variable(value: Any) -> bool:
+def _is_tensor_variable(value: Any) -> TypeGuard[nnx.Variable]:
     return isinstance(value, nnx.Variable) and not isinstance(value, nnx.RngState)
+
+
+def _plists(module: Any) -> ModuleDict:
+    """``module.parametrizations``, the attribute register_parametrization adds to a module."""
+    return module.parametrizations
 
 
 def _like(original: nnx.Variable, value: jax.Array) -> nnx.Variable:
@@ -260,7 +265,7 @@ def register_parametrization(
                     pass
                 else:
                     _check_like(z, y, "parametrization.right_inverse", tensor_name)
-        plist = module.parametrizations[tensor_name]
+        plist = _plists(module)[tensor_name]
         plist.append(parametrization)
         plist.unsafe = plist.unsafe or unsafe
         return module
@@ -276,9 +281,9 @@ def register_parametrization(
         cls = type(module)
         new_cls = type(f"Parametrized{cls.__name__}", (cls,), {"__module__": cls.__module__})
         object.__setattr__(module, "__class__", new_cls)
-        module.parametrizations = ModuleDict()
+        setattr(module, "parametrizations", ModuleDict())
     setattr(type(module), tensor_name, _property(tensor_name))
-    module.parametrizations[tensor_name] = plist
+    _plists(module)[tensor_name] = plist
     return module
 
 
@@ -298,7 +303,7 @@ def remove_parametrizations(module: nnx.Module, tensor_name: str, leave_parametr
     left parametrized the module gets its class back. Returns ``module``."""
     if not is_parametrized(module, tensor_name):
         raise ValueError(f"Module {type(module).__name__} does not have a parametrization on {tensor_name}")
-    plist = module.parametrizations[tensor_name]
+    plist = _plists(module)[tensor_name]
     if plist.is_tensor:
         original = plist.original
         if leave_parametrized:
@@ -311,7 +316,7 @@ def remove_parametrizations(module: nnx.Module, tensor_name: str, leave_parametr
             )
         original = _like(plist.original0, jax.lax.stop_gradient(getattr(module, tensor_name)))
     delattr(type(module), tensor_name)
-    del module.parametrizations[tensor_name]
+    del _plists(module)[tensor_name]
     setattr(module, tensor_name, original)
     if not is_parametrized(module):
         delattr(module, "parametrizations")
@@ -342,14 +347,14 @@ def transfer_parametrizations_and_params(
     """
     if not is_parametrized(from_module):
         return to_module
-    names = list(from_module.parametrizations) if tensor_name is None else [tensor_name]
+    names = list(_plists(from_module)) if tensor_name is None else [tensor_name]
     for name in names:
         if not hasattr(to_module, name):
             setattr(to_module, name, Parameter(getattr(from_module, name)))
-        source = from_module.parametrizations[name]
+        source = _plists(from_module)[name]
         for parametrization in source:
             register_parametrization(to_module, name, parametrization)
-        target = to_module.parametrizations[name]
+        target = _plists(to_module)[name]
         for mine, theirs in zip(target.originals(), source.originals()):
             mine.set_value(theirs.get_value())
     return to_module
