@@ -131,3 +131,11 @@ def test_invert_permutation_equals_torch():
     got = jrnn.invert_permutation(jnp.asarray(p.numpy()))
     np.testing.assert_array_equal(np.asarray(got), torch.nn.utils.rnn.invert_permutation(p).numpy())
     assert jrnn.invert_permutation(None) is None
+
+
+def test_traced_lengths_raise_value_error_naming_the_argument():
+    # _concrete gives None for a tracer; these used to index it (a bare TypeError)
+    with pytest.raises(ValueError, match="unpad_sequence: lengths must be concrete"):
+        jax.jit(lambda n: jrnn.unpad_sequence(jnp.ones((3, 2)), n))(jnp.array([3, 1]))
+    with pytest.raises(ValueError, match="from_packed: batch_sizes and sorted_indices must be concrete"):
+        jax.jit(lambda s: PackedSequence.from_packed(jnp.ones((4,)), s).padded)(jnp.array([2, 1, 1]))
