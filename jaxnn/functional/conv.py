@@ -7,11 +7,32 @@ so torch checkpoints need no transposes. Both lower to
 convolution, computed as a convolution of the stride-dilated input with the
 flipped, in/out-swapped kernel. Half-precision inputs accumulate in float32
 (bias included), as torch's kernels do.
+
+Lowering of ``conv{1,2,3}d`` (issue #20; measured in docs/benchmarks.md with
+``python -m benchmarks.conv_ops``). XLA:CPU's convolution is 7-12x slower than
+torch on 3-d kernels, ~100x on 3x3 kernels over 2x2 maps, ~10x when the input
+has one channel, so :func:`_convolve` picks per shape, ``groups == 1`` only,
+first rule that applies:
+
+1. 3-d: the ``kD`` depth-shifted slices of the input are stacked into channels
+   and depth folded into the batch, leaving one 2-d convolution with
+   ``kD * C_in`` channels, lowered by rules 2-4;
+2. a 1x1 kernel, or at most 16 output pixels per image: im2col (the kernel
+   taps as strided slices, stacked) and one ``dot_general``;
+3. ``C_in * prod(kernel) <= 9`` (a 3x3 kernel on one channel): the sum over
+   taps of a shifted slice times a weight column, one elementwise fusion;
+4. otherwise (and always with ``groups > 1``) ``lax.conv_general_dilated``.
+
+All are the same sums of products as torch's in another order (equal within
+float32 rounding); gradients are JAX's autodiff of the chosen form.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+import contextlib
+import itertools
+import math
+from typing import Any, Iterator, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -76,6 +97,119 @@ def _finish(y: jax.Array, b: Optional[jax.Array], nd: int, unbatched: bool, dtyp
     return y[0] if unbatched else y
 
 
+# Rule 2's bound on output pixels per image; above it XLA's convolution was as fast or
+# faster (8x8 maps: 1.2x vs im2col's 1.6x of torch forward at 128 channels).
+_IM2COL_MAX_PIXELS = 16
+# Rule 3's bound on C_in * prod(kernel), the terms of each output's sum.
+_TAPS_MAX_TERMS = 9
+_forced: list[Optional[str]] = [None]
+
+
+@contextlib.contextmanager
+def _lowering(name: Optional[str]) -> Iterator[None]:
+    """Traces convolutions with one lowering ('lax', 'im2col', 'taps'), or the rules (None).
+
+    For the tests and ``benchmarks.conv_ops``; read at trace time, so jit inside the block.
+    """
+    previous, _forced[0] = _forced[0], name
+    try:
+        yield
+    finally:
+        _forced[0] = previous
+
+
+def _slices(x, kernel, stride, dilation, out) -> Iterator[tuple[tuple[int, ...], jax.Array]]:
+    """``(tap, x[:, :, tap * dilation :: stride][:out])`` for every kernel tap of a padded input."""
+    n, c = x.shape[:2]
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        start = tuple(i * d for i, d in zip(tap, dilation))
+        limit = tuple(b + (o - 1) * s + 1 for b, o, s in zip(start, out, stride))
+        yield tap, jax.lax.slice(x, (0, 0) + start, (n, c) + limit, (1, 1) + tuple(stride))
+
+
+def _im2col(x, w, stride, dilation, out, accumulator) -> jax.Array:
+    """Rule 2: patches ``(N, C_in * taps, pixels)`` contracted with the weight ``(C_out, C_in * taps)``."""
+    n, o = x.shape[0], w.shape[0]
+    k = w.shape[1] * math.prod(w.shape[2:])
+    patches = jnp.stack([s for _, s in _slices(x, w.shape[2:], stride, dilation, out)], axis=2)
+    patches = patches.reshape(n, k, math.prod(out))
+    y = jax.lax.dot_general(
+        w.reshape(o, k), patches, (((1,), (1,)), ((), ())), preferred_element_type=accumulator
+    )  # (C_out, N, pixels)
+    return jnp.swapaxes(y, 0, 1).reshape((n, o, *out))
+
+
+def _taps(x, w, stride, dilation, out, accumulator) -> jax.Array:
+    """Rule 3: ``sum over (c, tap) of x[:, c] shifted by tap, times w[:, c, tap]``, in one fusion."""
+    dtype = accumulator or x.dtype
+    o, c = w.shape[:2]
+    y = None
+    for tap, s in _slices(x, w.shape[2:], stride, dilation, out):
+        column = w[(slice(None), slice(None)) + tap].astype(dtype)  # (C_out, C_in)
+        for i in range(c):
+            term = s[:, i : i + 1].astype(dtype) * column[:, i].reshape((1, o) + (1,) * len(out))
+            y = term if y is None else y + term
+    return y
+
+
+def _fold_depth(x, w, stride, pads, dilation, groups, accumulator) -> jax.Array:
+    """Rule 1: a 3-d convolution as a 2-d one over ``(N * D_out, C_in * kD, H, W)``."""
+    n, c, d = x.shape[:3]
+    o, kd = w.shape[0], w.shape[2]
+    x = jnp.pad(x, [(0, 0), (0, 0), pads[0], (0, 0), (0, 0)])
+    d_out = (x.shape[2] - dilation[0] * (kd - 1) - 1) // stride[0] + 1
+    s = jnp.stack(
+        [jax.lax.slice_in_dim(x, i * dilation[0], i * dilation[0] + (d_out - 1) * stride[0] + 1, stride[0], axis=2)
+         for i in range(kd)],
+        axis=3,
+    )  # (N, C_in, D_out, kD, H, W): channel-major, so each group's channels stay contiguous
+    s = jnp.moveaxis(s, 2, 1).reshape((n * d_out, c * kd) + x.shape[3:])
+    y = _convolve(s, w.reshape((o, w.shape[1] * kd) + w.shape[3:]), stride[1:], pads[1:], dilation[1:], groups,
+                  accumulator)
+    return jnp.moveaxis(y.reshape((n, d_out, o) + y.shape[2:]), 1, 2)
+
+
+def _rule(nd, w_shape, groups, out) -> str:
+    if groups != 1:
+        return "lax"
+    if nd == 3:
+        return "fold"
+    kernel = w_shape[2:]
+    if all(k == 1 for k in kernel) or math.prod(out) <= _IM2COL_MAX_PIXELS:
+        return "im2col"
+    if w_shape[1] * math.prod(kernel) <= _TAPS_MAX_TERMS:
+        return "taps"
+    return "lax"
+
+
+def _convolve(x, w, stride, pads, dilation, groups, accumulator) -> jax.Array:
+    """``conv_general_dilated(x, w)`` in NC... / OI... layouts, lowered per :func:`_rule`."""
+    nd = w.ndim - 2
+    kernel = w.shape[2:]
+    out = tuple(
+        (n + lo + hi - d * (k - 1) - 1) // s + 1
+        for n, (lo, hi), d, k, s in zip(x.shape[2:], pads, dilation, kernel, stride)
+    )
+    rule = _rule(nd, w.shape, groups, out) if _forced[0] is None or groups != 1 else _forced[0]
+    if rule == "fold" and nd != 3:
+        rule = "lax"
+    if rule == "fold":
+        return _fold_depth(x, w, stride, pads, dilation, groups, accumulator)
+    if rule in ("im2col", "taps"):
+        x = jnp.pad(x, [(0, 0), (0, 0), *pads])
+        return (_im2col if rule == "im2col" else _taps)(x, w, stride, dilation, out, accumulator)
+    return jax.lax.conv_general_dilated(
+        x,
+        w,
+        window_strides=stride,
+        padding=pads,
+        rhs_dilation=dilation,
+        dimension_numbers=_dimension_numbers(nd),
+        feature_group_count=groups,
+        preferred_element_type=accumulator,
+    )
+
+
 def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups) -> jax.Array:
     x, w, b, unbatched = _operands(name, nd, input, weight, bias)
     groups = _groups(name, groups)
@@ -117,16 +251,7 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups) -> j
             f"{name}: padded input size per channel {padded} is smaller than the (dilated) kernel size "
             f"{window} (input shape {jnp.shape(input)}, weight shape {w.shape})"
         )
-    y = jax.lax.conv_general_dilated(
-        x,
-        w,
-        window_strides=stride,
-        padding=pads,
-        rhs_dilation=dilation,
-        dimension_numbers=_dimension_numbers(nd),
-        feature_group_count=groups,
-        preferred_element_type=_accumulator(x.dtype),
-    )
+    y = _convolve(x, w, stride, pads, dilation, groups, _accumulator(x.dtype))
     return _finish(y, b, nd, unbatched, x.dtype)
 
 
