@@ -10,18 +10,24 @@ flipped, in/out-swapped kernel. Half-precision inputs accumulate in float32
 
 Lowering of ``conv{1,2,3}d`` (issue #20; measured in docs/benchmarks.md with
 ``python -m benchmarks.conv_ops``). XLA:CPU's convolution is 7-12x slower than
-torch on 3-d kernels, ~100x on 3x3 kernels over 2x2 maps, ~10x when the input
-has one channel, so :func:`_convolve` picks per shape, ``groups == 1`` only,
-first rule that applies:
+torch on 3x3x3 kernels and ~100x on 3x3 kernels over 2x2 maps, so
+:func:`_convolve` picks per shape, ``groups == 1`` only, first rule that applies:
 
 1. 3-d: the ``kD`` depth-shifted slices of the input are stacked into channels
    and depth folded into the batch, leaving one 2-d convolution with
-   ``kD * C_in`` channels, lowered by rules 2-4;
+   ``kD * C_in`` channels, lowered by rules 2-3;
 2. a 1x1 kernel, or at most 16 output pixels per image: im2col (the kernel
    taps as strided slices, stacked) and one ``dot_general``;
-3. ``C_in * prod(kernel) <= 9`` (a 3x3 kernel on one channel): the sum over
-   taps of a shifted slice times a weight column, one elementwise fusion;
-4. otherwise (and always with ``groups > 1``) ``lax.conv_general_dilated``.
+3. otherwise (and always with ``groups > 1``) ``lax.conv_general_dilated``.
+
+``conv_transpose{1,2,3}d`` with kernel == stride, no padding, dilation 1 and
+``groups == 1`` (rule 4, :func:`_transpose_as_matmul`) is one ``dot_general``
+and a reshape; every other transposed convolution is the lax convolution of the
+stride-dilated input.
+
+A one-channel input (the CNN row's first layer, 10x slower than torch forward)
+was also written as a sum over the 9 taps: 7x faster alone, but slower inside
+the training step, so it is not used (docs/benchmarks.md).
 
 All are the same sums of products as torch's in another order (equal within
 float32 rounding); gradients are JAX's autodiff of the chosen form.
@@ -100,14 +106,12 @@ def _finish(y: jax.Array, b: Optional[jax.Array], nd: int, unbatched: bool, dtyp
 # Rule 2's bound on output pixels per image; above it XLA's convolution was as fast or
 # faster (8x8 maps: 1.2x vs im2col's 1.6x of torch forward at 128 channels).
 _IM2COL_MAX_PIXELS = 16
-# Rule 3's bound on C_in * prod(kernel), the terms of each output's sum.
-_TAPS_MAX_TERMS = 9
 _forced: list[Optional[str]] = [None]
 
 
 @contextlib.contextmanager
 def _lowering(name: Optional[str]) -> Iterator[None]:
-    """Traces convolutions with one lowering ('lax', 'im2col', 'taps'), or the rules (None).
+    """Traces convolutions with one lowering ('lax', 'im2col', 'fold'), or the rules (None).
 
     For the tests and ``benchmarks.conv_ops``; read at trace time, so jit inside the block.
     """
@@ -139,19 +143,6 @@ def _im2col(x, w, stride, dilation, out, accumulator) -> jax.Array:
     return jnp.swapaxes(y, 0, 1).reshape((n, o, *out))
 
 
-def _taps(x, w, stride, dilation, out, accumulator) -> jax.Array:
-    """Rule 3: ``sum over (c, tap) of x[:, c] shifted by tap, times w[:, c, tap]``, in one fusion."""
-    dtype = accumulator or x.dtype
-    o, c = w.shape[:2]
-    y = None
-    for tap, s in _slices(x, w.shape[2:], stride, dilation, out):
-        column = w[(slice(None), slice(None)) + tap].astype(dtype)  # (C_out, C_in)
-        for i in range(c):
-            term = s[:, i : i + 1].astype(dtype) * column[:, i].reshape((1, o) + (1,) * len(out))
-            y = term if y is None else y + term
-    return y
-
-
 def _fold_depth(x, w, stride, pads, dilation, groups, accumulator) -> jax.Array:
     """Rule 1: a 3-d convolution as a 2-d one over ``(N * D_out, C_in * kD, H, W)``."""
     n, c, d = x.shape[:3]
@@ -177,8 +168,6 @@ def _rule(nd, w_shape, groups, out) -> str:
     kernel = w_shape[2:]
     if all(k == 1 for k in kernel) or math.prod(out) <= _IM2COL_MAX_PIXELS:
         return "im2col"
-    if w_shape[1] * math.prod(kernel) <= _TAPS_MAX_TERMS:
-        return "taps"
     return "lax"
 
 
@@ -195,9 +184,8 @@ def _convolve(x, w, stride, pads, dilation, groups, accumulator) -> jax.Array:
         rule = "lax"
     if rule == "fold":
         return _fold_depth(x, w, stride, pads, dilation, groups, accumulator)
-    if rule in ("im2col", "taps"):
-        x = jnp.pad(x, [(0, 0), (0, 0), *pads])
-        return (_im2col if rule == "im2col" else _taps)(x, w, stride, dilation, out, accumulator)
+    if rule == "im2col":
+        return _im2col(jnp.pad(x, [(0, 0), (0, 0), *pads]), w, stride, dilation, out, accumulator)
     return jax.lax.conv_general_dilated(
         x,
         w,
@@ -315,6 +303,29 @@ def conv3d(
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
+def _transpose_as_matmul(kernel, stride, padding, output_padding, dilation, groups) -> bool:
+    """Rule 4: a transposed convolution whose kernel equals its stride (a U-Net's 2x2 stride-2 up),
+    unpadded, undilated, ``groups == 1``: each input pixel writes its own ``kernel`` block."""
+    if _forced[0] == "lax" or groups != 1:
+        return False
+    return (all(k == s for k, s in zip(kernel, stride)) and not any(padding) and not any(output_padding)
+            and all(d == 1 for d in dilation))
+
+
+def _unpool_matmul(x, w, accumulator) -> jax.Array:
+    """``y[n, o, i * k + a] = sum_c x[n, c, i] * w[c, o, a]``: one ``dot_general``, then the blocks interleaved."""
+    n, c = x.shape[:2]
+    spatial, (o, *kernel) = x.shape[2:], w.shape[1:]
+    nd = len(spatial)
+    y = jax.lax.dot_general(
+        x, w.reshape(c, o * math.prod(kernel)), (((1,), (0,)), ((), ())), preferred_element_type=accumulator
+    )  # (N, *spatial, C_out * prod(kernel))
+    y = y.reshape((n, *spatial, o, *kernel))
+    # (N, *spatial, O, *kernel) -> (N, O, spatial_0, kernel_0, spatial_1, kernel_1, ...)
+    order = (0, nd + 1) + tuple(a for i in range(nd) for a in (1 + i, nd + 2 + i))
+    return jnp.transpose(y, order).reshape((n, o, *(s * k for s, k in zip(spatial, kernel))))
+
+
 def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_padding, groups, dilation) -> jax.Array:
     x, w, b, unbatched = _operands(name, nd, input, weight, bias)
     groups = _groups(name, groups)
@@ -353,6 +364,8 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
         raise ValueError(
             f"{name}: output size {outs} is too small (input shape {jnp.shape(input)}, weight shape {w.shape})"
         )
+    if _transpose_as_matmul(kernel, stride, padding, output_padding, dilation, groups):
+        return _finish(_unpool_matmul(x, w, _accumulator(x.dtype)), b, nd, unbatched, x.dtype)
     # (in, out/g, *k) -> (out, in/g, *k), spatially flipped: the kernel of the equivalent convolution.
     w = w.reshape((groups, in_channels // groups, out_per_group) + kernel)
     w = jnp.swapaxes(w, 1, 2).reshape((out_channels, in_channels // groups) + kernel)
