@@ -16,7 +16,7 @@ cotangent for the input or the weight (the unused half is dead code to XLA). Tim
 
 ``--models`` times whole steps instead, the same three ways: the spatial suite's conv3d
 block and U-Net level (value and gradient), the training suite's CNN step (cnn64) and
-resnet18 through ``from_torch`` (``benchmarks.interop``'s step, batch 16, 64x64).
+resnet18 through ``from_torch`` (``benchmarks.interop``'s step, batch 16, 64x64 and 128x128).
 
 Run ``OMP_WAIT_POLICY=PASSIVE python -m benchmarks.conv_ops`` (``--quick``: 3 rounds,
 ``--only`` a comma-separated list of shape or model names, ``--models``).
@@ -204,17 +204,19 @@ def _model_steps() -> dict[str, Callable[[str | None], Callable[[], Callable[[],
             return run
         return traced(jaxnn_build, lowering)
 
-    def resnet18(lowering):
-        torch.manual_seed(0)
-        tmodel = torchvision_models().resnet18(num_classes=10).train()
-        x = np.random.default_rng(0).standard_normal((16, 3, 64, 64)).astype("float32")
-        y = np.arange(16) % 10
-        if lowering == "torch":
-            return lambda: interop._torch_step(tmodel, x, y, compiled=False)
-        return traced(lambda: interop._jaxnn_step(tmodel, x, y), lowering)
+    def resnet18(size):
+        def make(lowering):
+            torch.manual_seed(0)
+            tmodel = torchvision_models().resnet18(num_classes=10).train()
+            x = np.random.default_rng(0).standard_normal((16, 3, size, size)).astype("float32")
+            y = np.arange(16) % 10
+            if lowering == "torch":
+                return lambda: interop._torch_step(tmodel, x, y, compiled=False)
+            return traced(lambda: interop._jaxnn_step(tmodel, x, y), lowering)
+        return make
 
     return {"conv3d block": block("conv3d block"), "unet2d block": block("unet2d block"), "cnn64 step": cnn,
-            "resnet18 step": resnet18}
+            "resnet18 step 64x64": resnet18(64), "resnet18 step 128x128": resnet18(128)}
 
 
 def run_models(names: list[str], timing: Timing) -> None:
@@ -236,7 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of 7")
     parser.add_argument("--only", default="", help=f"comma-separated shape names ({', '.join(SHAPES)}) "
-                        "or, with --models, model names (conv3d block, unet2d block, cnn64 step, resnet18 step)")
+                        "or, with --models, model names (conv3d block, unet2d block, cnn64 step, "
+                        "resnet18 step 64x64, resnet18 step 128x128)")
     parser.add_argument("--models", action="store_true", help="whole steps instead of single convolutions")
     args = parser.parse_args(argv)
     configure_torch(cores())

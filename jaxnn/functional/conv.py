@@ -9,9 +9,10 @@ flipped, in/out-swapped kernel. Half-precision inputs accumulate in float32
 (bias included), as torch's kernels do.
 
 Lowering of ``conv{1,2,3}d`` (issue #20; measured in docs/benchmarks.md with
-``python -m benchmarks.conv_ops``). XLA:CPU's convolution is 7-12x slower than
-torch on 3x3x3 kernels and ~100x on 3x3 kernels over 2x2 maps, so
-:func:`_convolve` picks per shape, ``groups == 1`` only, first rule that applies:
+``python -m benchmarks.conv_ops``). XLA:CPU's convolution was 6-23x slower than
+torch per op on 3x3x3 kernels, 60-150x (forward, input gradient) on 3x3 kernels
+over 2x2 maps and up to 3x on 1x1 kernels, so :func:`_convolve` picks per shape,
+``groups == 1`` only, first rule that applies:
 
 1. 3-d: the ``kD`` depth-shifted slices of the input are stacked into channels
    and depth folded into the batch, leaving one 2-d convolution with
@@ -21,12 +22,12 @@ torch on 3x3x3 kernels and ~100x on 3x3 kernels over 2x2 maps, so
 3. otherwise (and always with ``groups > 1``) ``lax.conv_general_dilated``.
 
 ``conv_transpose{1,2,3}d`` with kernel == stride, no padding, dilation 1 and
-``groups == 1`` (rule 4, :func:`_transpose_as_matmul`) is one ``dot_general``
-and a reshape; every other transposed convolution is the lax convolution of the
-stride-dilated input.
+``groups == 1`` (rule 4, :func:`_transpose_as_matmul`; the lax form was up to
+55x slower than torch) is one ``dot_general`` and a reshape; every other
+transposed convolution is the lax convolution of the stride-dilated input.
 
-A one-channel input (the CNN row's first layer, 10x slower than torch forward)
-was also written as a sum over the 9 taps: 7x faster alone, but slower inside
+A one-channel input (the CNN row's first layer, ~8x slower than torch forward)
+was also written as a sum over the 9 taps: ~5x faster alone, but slower inside
 the training step, so it is not used (docs/benchmarks.md).
 
 All are the same sums of products as torch's in another order (equal within
