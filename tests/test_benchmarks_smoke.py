@@ -286,3 +286,25 @@ def test_only_selects_family_rows():
     assert cfg.selects("spatial", "conv3d") and not cfg.selects("spatial", "unet2d")
     assert not cfg.selects("transformer", "encoder") and Config(only=("transformer",)).selects("transformer", "lce")
     assert not Config(quick=True).selects("spatial") and Config(quick=True, only=("spatial",)).selects("spatial")
+
+
+@pytest.mark.parametrize("shape", ["resnet18 layer4 3x3", "conv3d block up"])
+def test_conv_ops_contenders_do_the_same_work(shape):
+    """benchmarks.conv_ops: torch eager, jaxnn lax and jaxnn compute the same output and gradients."""
+    from benchmarks import conv_ops
+
+    for op in conv_ops.OPS:
+        outs = [np.asarray(c.build()(), dtype=np.float64) for c in conv_ops.contenders(shape, op)]
+        assert [c.name for c in conv_ops.contenders(shape, op)] == ["torch eager", "jaxnn lax", "jaxnn"]
+        for out in outs[1:]:
+            assert out.shape == outs[0].shape, (shape, op)
+            assert np.max(np.abs(out - outs[0])) <= 2e-6 * np.max(np.abs(outs[0])), (shape, op)
+
+
+def test_conv_ops_rules_are_reported():
+    from benchmarks import conv_ops
+
+    assert conv_ops.rule("resnet18 layer4 3x3") == "im2col"
+    assert conv_ops.rule("conv3d block conv2") == "fold + lax"
+    assert conv_ops.rule("cnn conv1") == "lax"
+    assert conv_ops.rule("conv3d block up") == "transpose as matmul"

@@ -7,11 +7,39 @@ so torch checkpoints need no transposes. Both lower to
 convolution, computed as a convolution of the stride-dilated input with the
 flipped, in/out-swapped kernel. Half-precision inputs accumulate in float32
 (bias included), as torch's kernels do.
+
+Lowering of ``conv{1,2,3}d`` (issue #20; measured in docs/benchmarks.md with
+``python -m benchmarks.conv_ops``). XLA:CPU's convolution was 6-23x slower than
+torch per op on 3x3x3 kernels, 60-150x (forward, input gradient) on 3x3 kernels
+over 2x2 maps and up to 3x on 1x1 kernels, so :func:`_convolve` picks per shape,
+``groups == 1`` only, first rule that applies:
+
+1. 3-d: the ``kD`` depth-shifted slices of the input are stacked into channels
+   and depth folded into the batch, leaving one 2-d convolution with
+   ``kD * C_in`` channels, lowered by rules 2-3;
+2. a 1x1 kernel, or at most 16 output pixels per image: im2col (the kernel
+   taps as strided slices, stacked) and one ``dot_general``;
+3. otherwise (and always with ``groups > 1``) ``lax.conv_general_dilated``.
+
+``conv_transpose{1,2,3}d`` with kernel == stride, no padding, dilation 1 and
+``groups == 1`` (rule 4, :func:`_transpose_as_matmul`; the lax form was up to
+55x slower than torch) is one ``dot_general`` and a reshape; every other
+transposed convolution is the lax convolution of the stride-dilated input.
+
+A one-channel input (the CNN row's first layer, ~8x slower than torch forward)
+was also written as a sum over the 9 taps: ~5x faster alone, but slower inside
+the training step, so it is not used (docs/benchmarks.md).
+
+All are the same sums of products as torch's in another order (equal within
+float32 rounding); gradients are JAX's autodiff of the chosen form.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+import contextlib
+import itertools
+import math
+from typing import Any, Iterator, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -76,6 +104,101 @@ def _finish(y: jax.Array, b: Optional[jax.Array], nd: int, unbatched: bool, dtyp
     return y[0] if unbatched else y
 
 
+# Rule 2's bound on output pixels per image; above it XLA's convolution was as fast or
+# faster (8x8 maps: 1.2x vs im2col's 1.6x of torch forward at 128 channels).
+_IM2COL_MAX_PIXELS = 16
+_forced: list[Optional[str]] = [None]
+
+
+@contextlib.contextmanager
+def _lowering(name: Optional[str]) -> Iterator[None]:
+    """Traces convolutions with one lowering ('lax', 'im2col', 'fold'), or the rules (None).
+
+    For the tests and ``benchmarks.conv_ops``; read at trace time, so jit inside the block.
+    """
+    previous, _forced[0] = _forced[0], name
+    try:
+        yield
+    finally:
+        _forced[0] = previous
+
+
+def _slices(x, kernel, stride, dilation, out) -> Iterator[tuple[tuple[int, ...], jax.Array]]:
+    """``(tap, x[:, :, tap * dilation :: stride][:out])`` for every kernel tap of a padded input."""
+    n, c = x.shape[:2]
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        start = tuple(i * d for i, d in zip(tap, dilation))
+        limit = tuple(b + (o - 1) * s + 1 for b, o, s in zip(start, out, stride))
+        yield tap, jax.lax.slice(x, (0, 0) + start, (n, c) + limit, (1, 1) + tuple(stride))
+
+
+def _im2col(x, w, stride, dilation, out, accumulator) -> jax.Array:
+    """Rule 2: patches ``(N, C_in * taps, pixels)`` contracted with the weight ``(C_out, C_in * taps)``."""
+    n, o = x.shape[0], w.shape[0]
+    k = w.shape[1] * math.prod(w.shape[2:])
+    patches = jnp.stack([s for _, s in _slices(x, w.shape[2:], stride, dilation, out)], axis=2)
+    patches = patches.reshape(n, k, math.prod(out))
+    y = jax.lax.dot_general(
+        w.reshape(o, k), patches, (((1,), (1,)), ((), ())), preferred_element_type=accumulator
+    )  # (C_out, N, pixels)
+    return jnp.swapaxes(y, 0, 1).reshape((n, o, *out))
+
+
+def _fold_depth(x, w, stride, pads, dilation, groups, accumulator) -> jax.Array:
+    """Rule 1: a 3-d convolution as a 2-d one over ``(N * D_out, C_in * kD, H, W)``."""
+    n, c, d = x.shape[:3]
+    o, kd = w.shape[0], w.shape[2]
+    x = jnp.pad(x, [(0, 0), (0, 0), pads[0], (0, 0), (0, 0)])
+    d_out = (x.shape[2] - dilation[0] * (kd - 1) - 1) // stride[0] + 1
+    s = jnp.stack(
+        [jax.lax.slice_in_dim(x, i * dilation[0], i * dilation[0] + (d_out - 1) * stride[0] + 1, stride[0], axis=2)
+         for i in range(kd)],
+        axis=3,
+    )  # (N, C_in, D_out, kD, H, W): channel-major, so each group's channels stay contiguous
+    s = jnp.moveaxis(s, 2, 1).reshape((n * d_out, c * kd) + x.shape[3:])
+    y = _convolve(s, w.reshape((o, w.shape[1] * kd) + w.shape[3:]), stride[1:], pads[1:], dilation[1:], groups,
+                  accumulator)
+    return jnp.moveaxis(y.reshape((n, d_out, o) + y.shape[2:]), 1, 2)
+
+
+def _rule(nd, w_shape, groups, out) -> str:
+    if groups != 1:
+        return "lax"
+    if nd == 3:
+        return "fold"
+    kernel = w_shape[2:]
+    if all(k == 1 for k in kernel) or math.prod(out) <= _IM2COL_MAX_PIXELS:
+        return "im2col"
+    return "lax"
+
+
+def _convolve(x, w, stride, pads, dilation, groups, accumulator) -> jax.Array:
+    """``conv_general_dilated(x, w)`` in NC... / OI... layouts, lowered per :func:`_rule`."""
+    nd = w.ndim - 2
+    kernel = w.shape[2:]
+    out = tuple(
+        (n + lo + hi - d * (k - 1) - 1) // s + 1
+        for n, (lo, hi), d, k, s in zip(x.shape[2:], pads, dilation, kernel, stride)
+    )
+    rule = _rule(nd, w.shape, groups, out) if _forced[0] is None or groups != 1 else _forced[0]
+    if rule == "fold" and nd != 3:
+        rule = "lax"
+    if rule == "fold":
+        return _fold_depth(x, w, stride, pads, dilation, groups, accumulator)
+    if rule == "im2col":
+        return _im2col(jnp.pad(x, [(0, 0), (0, 0), *pads]), w, stride, dilation, out, accumulator)
+    return jax.lax.conv_general_dilated(
+        x,
+        w,
+        window_strides=stride,
+        padding=pads,
+        rhs_dilation=dilation,
+        dimension_numbers=_dimension_numbers(nd),
+        feature_group_count=groups,
+        preferred_element_type=accumulator,
+    )
+
+
 def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups) -> jax.Array:
     x, w, b, unbatched = _operands(name, nd, input, weight, bias)
     groups = _groups(name, groups)
@@ -117,16 +240,7 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups) -> j
             f"{name}: padded input size per channel {padded} is smaller than the (dilated) kernel size "
             f"{window} (input shape {jnp.shape(input)}, weight shape {w.shape})"
         )
-    y = jax.lax.conv_general_dilated(
-        x,
-        w,
-        window_strides=stride,
-        padding=pads,
-        rhs_dilation=dilation,
-        dimension_numbers=_dimension_numbers(nd),
-        feature_group_count=groups,
-        preferred_element_type=_accumulator(x.dtype),
-    )
+    y = _convolve(x, w, stride, pads, dilation, groups, _accumulator(x.dtype))
     return _finish(y, b, nd, unbatched, x.dtype)
 
 
@@ -190,6 +304,29 @@ def conv3d(
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
+def _transpose_as_matmul(kernel, stride, padding, output_padding, dilation, groups) -> bool:
+    """Rule 4: a transposed convolution whose kernel equals its stride (a U-Net's 2x2 stride-2 up),
+    unpadded, undilated, ``groups == 1``: each input pixel writes its own ``kernel`` block."""
+    if _forced[0] == "lax" or groups != 1:
+        return False
+    return (all(k == s for k, s in zip(kernel, stride)) and not any(padding) and not any(output_padding)
+            and all(d == 1 for d in dilation))
+
+
+def _unpool_matmul(x, w, accumulator) -> jax.Array:
+    """``y[n, o, i * k + a] = sum_c x[n, c, i] * w[c, o, a]``: one ``dot_general``, then the blocks interleaved."""
+    n, c = x.shape[:2]
+    spatial, (o, *kernel) = x.shape[2:], w.shape[1:]
+    nd = len(spatial)
+    y = jax.lax.dot_general(
+        x, w.reshape(c, o * math.prod(kernel)), (((1,), (0,)), ((), ())), preferred_element_type=accumulator
+    )  # (N, *spatial, C_out * prod(kernel))
+    y = y.reshape((n, *spatial, o, *kernel))
+    # (N, *spatial, O, *kernel) -> (N, O, spatial_0, kernel_0, spatial_1, kernel_1, ...)
+    order = (0, nd + 1) + tuple(a for i in range(nd) for a in (1 + i, nd + 2 + i))
+    return jnp.transpose(y, order).reshape((n, o, *(s * k for s, k in zip(spatial, kernel))))
+
+
 def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_padding, groups, dilation) -> jax.Array:
     x, w, b, unbatched = _operands(name, nd, input, weight, bias)
     groups = _groups(name, groups)
@@ -228,6 +365,8 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
         raise ValueError(
             f"{name}: output size {outs} is too small (input shape {jnp.shape(input)}, weight shape {w.shape})"
         )
+    if _transpose_as_matmul(kernel, stride, padding, output_padding, dilation, groups):
+        return _finish(_unpool_matmul(x, w, _accumulator(x.dtype)), b, nd, unbatched, x.dtype)
     # (in, out/g, *k) -> (out, in/g, *k), spatially flipped: the kernel of the equivalent convolution.
     w = w.reshape((groups, in_channels // groups, out_per_group) + kernel)
     w = jnp.swapaxes(w, 1, 2).reshape((out_channels, in_channels // groups) + kernel)
