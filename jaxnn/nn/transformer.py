@@ -81,7 +81,7 @@ class TransformerEncoderLayer(Module):
     is_causal=False)``; masks as :class:`jaxnn.MultiheadAttention` (boolean True
     = blocked). torch's inference fast path computes the same formula.
 
-    >>> layer = TransformerEncoderLayer(8, 2, 16, batch_first=True, rngs=nnx.Rngs(0))
+    >>> layer = TransformerEncoderLayer(8, 2, 16, batch_first=True, rngs=nnx.Rngs(0)).eval()  # no dropout
     >>> layer(jnp.ones((3, 5, 8))).shape
     (3, 5, 8)
     """
@@ -153,7 +153,7 @@ class TransformerDecoderLayer(Module):
     tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
     memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)``.
 
-    >>> layer = TransformerDecoderLayer(8, 2, 16, rngs=nnx.Rngs(0))
+    >>> layer = TransformerDecoderLayer(8, 2, 16, rngs=nnx.Rngs(0)).eval()  # no dropout
     >>> layer(jnp.ones((4, 3, 8)), jnp.ones((6, 3, 8))).shape
     (4, 3, 8)
     """
@@ -335,7 +335,7 @@ class Transformer(Module):
     memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
     memory_is_causal=False)``.
 
-    >>> model = Transformer(8, 2, 1, 1, 16, rngs=nnx.Rngs(0))
+    >>> model = Transformer(8, 2, 1, 1, 16, rngs=nnx.Rngs(0)).eval()  # no dropout
     >>> model(jnp.ones((5, 2, 8)), jnp.ones((4, 2, 8))).shape
     (4, 2, 8)
     """
