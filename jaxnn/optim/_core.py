@@ -71,7 +71,7 @@ class Rule:
         >= 2-d parameters only); a leaf holds a size-0 placeholder for the
         group's other slots. ``None``: every leaf keeps ``slots(group)``.
       check_param: ``param -> None``, raising for a parameter torch refuses
-        (Muon: not 2-d); run by ``init`` and ``update``.
+        (Muon: not 2-d; complex ones: :func:`refuse_complex`); run by ``init`` and ``update``.
     """
 
     name: str
@@ -84,6 +84,18 @@ class Rule:
     init_from_defaults: bool = False
     leaf_slots: Callable[[Mapping[str, Any], jax.Array], tuple[str, ...]] | None = None
     check_param: Callable[[jax.Array], None] | None = None
+
+
+def refuse_complex(error: type[Exception], message: str) -> Callable[[jax.Array], None]:
+    """A ``Rule.check_param`` raising ``error(message)`` for a complex parameter, as torch's
+    Adafactor, Muon and SparseAdam refuse them (jaxnn raises at ``init``, torch at its
+    step or constructor)."""
+
+    def check(p: jax.Array) -> None:
+        if jnp.iscomplexobj(p):
+            raise error(message)
+
+    return check
 
 
 def slots_of(rule: Rule, group: Mapping[str, Any], param: Any) -> tuple[str, ...]:

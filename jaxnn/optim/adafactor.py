@@ -7,7 +7,7 @@ from typing import Optional
 import jax.numpy as jnp
 
 from ._core import check_lr_elements, rejects_parameters
-from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, lerp
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, lerp, refuse_complex
 
 __all__ = ["Adafactor"]
 
@@ -68,6 +68,7 @@ RULE = Rule(
     decoupled=lambda group: True,
     init={"row_var": _factor_init(-1), "col_var": _factor_init(-2)},
     leaf_slots=_leaf_slots,
+    check_param=refuse_complex(RuntimeError, "Adafactor does not support complex parameters"),
 )
 
 
@@ -114,6 +115,7 @@ def Adafactor(
     Raises:
       ValueError: torch's messages for ``lr < 0``, ``beta2_decay > 0``, negative
         epsilons, ``d < 1`` and ``weight_decay < 0``.
+      RuntimeError: from ``init``/``update``, a complex parameter (torch: at the step).
 
     Example:
       >>> import jax.numpy as jnp

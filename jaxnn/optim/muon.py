@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from ._core import check_lr_elements, rejects_parameters
-from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, lerp
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, lerp, refuse_complex
 
 __all__ = ["Muon"]
 
@@ -56,11 +56,15 @@ def _adjusted_ratio(adjust_lr_fn, shape):
     return 0.2 * math.sqrt(max(rows, cols))
 
 
+_refuse_complex = refuse_complex(RuntimeError, "Muon does not support complex parameters")
+
+
 def _check_param(p):
     if jnp.ndim(p) != 2:
         raise ValueError(
             f"Muon only supports 2D parameters whereas we found a parameter with size: {tuple(jnp.shape(p))}"
         )
+    _refuse_complex(p)
 
 
 def _step(group, t, lr, g, p, slots):
@@ -119,6 +123,7 @@ def Muon(
       ValueError: torch's messages for negative ``lr``/``momentum``/``weight_decay``
         and an unknown ``adjust_lr_fn``; ``ns_steps >= 100`` or coefficients
         not a triple; from ``init``/``update``, a parameter that is not 2-d.
+      RuntimeError: from ``init``/``update``, a complex parameter (torch: at the step).
 
     Example:
       >>> import jax.numpy as jnp

@@ -7,7 +7,7 @@ from typing import Sequence
 import jax.numpy as jnp
 
 from ._core import check_lr_elements, rejects_parameters
-from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, one_minus_pow
+from ._core import Rule, ScalarOrSchedule, TorchOptimizer, build, one_minus_pow, refuse_complex
 
 __all__ = ["SparseAdam"]
 
@@ -36,7 +36,12 @@ def _step(group, t, lr, g, p, slots):
     }
 
 
-RULE = Rule("SparseAdam", lambda group: ("exp_avg", "exp_avg_sq"), _step)
+RULE = Rule(
+    "SparseAdam",
+    lambda group: ("exp_avg", "exp_avg_sq"),
+    _step,
+    check_param=refuse_complex(ValueError, "SparseAdam does not support complex parameters"),
+)
 
 
 @rejects_parameters
@@ -68,7 +73,8 @@ def SparseAdam(
       betas, eps, maximize: as in torch (``eps > 0``).
 
     Raises:
-      ValueError: torch's messages for ``lr <= 0``, ``eps <= 0`` and betas outside [0, 1).
+      ValueError: torch's messages for ``lr <= 0``, ``eps <= 0`` and betas outside [0, 1);
+        from ``init``/``update``, a complex parameter.
 
     Example:
       >>> import jax.numpy as jnp

@@ -87,7 +87,6 @@ EXCLUDED: dict[tuple[str, str], str] = {
 }
 
 
-_COMPLEX = "jaxnn's {} steps complex parameters without the error torch raises"
 # (optimizer, case description) -> a mismatch found by this database and not yet fixed. Run as a strict
 # xfail: the fix turns it into a failure that asks for the entry's removal.
 KNOWN_MISMATCHES: dict[tuple[str, str], str] = {
@@ -95,9 +94,6 @@ KNOWN_MISMATCHES: dict[tuple[str, str], str] = {
         "one bfloat16 ulp of the Newton-Schulz result differs from torch's at step 2 on the 1x4 "
         "parameter with ns_coefficients=(3.4, -4.7, 2.0) (3e-8 after lr=1e-3)"
     ),
-    ("Adafactor", "does not support complex parameters"): _COMPLEX.format("Adafactor") + " (RuntimeError)",
-    ("Muon", "does not support complex parameters"): _COMPLEX.format("Muon") + " (RuntimeError)",
-    ("SparseAdam", "complex not supported"): _COMPLEX.format("SparseAdam") + " (ValueError at construction)",
 }
 
 # (optimizer, case description) -> (rtol, why torch's own rounding is coarser there).
