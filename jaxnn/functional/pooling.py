@@ -12,10 +12,18 @@ Indices (``return_indices``) are torch's: each maximum's flat, row-major
 position in its input plane, int64 when ``jax_enable_x64`` is on and int32
 otherwise. The element picked in a window is torch's: the first maximum, or
 the last nan when the window holds one; the gradient goes to that element
-only, as torch's backward scatters it. One exception: max pooling without
-``return_indices`` and without dilation runs XLA's window max (the fast path
-CNNs take), whose gradient for a window holding a nan differs from torch's
-(the output is nan either way); ask for the indices to get torch's there too.
+only, as torch's backward scatters it. Max pooling takes one of three paths:
+
+* non-overlapping windows that tile the input (stride == kernel, no padding,
+  no dilation, no window overhanging the end; at most 8 elements a window,
+  e.g. CNNs' ``MaxPool2d(2)``): torch's scan of each window written as a chain
+  of selects over the window's strided slices, with a ``custom_jvp`` whose
+  tangent is the picked element's (see :func:`_max_pool_blocks`); torch's
+  values, gradients and indices, nans included;
+* otherwise, without ``return_indices`` and without dilation: XLA's window max,
+  whose gradient for a window holding a nan differs from torch's (the output is
+  nan either way); ask for the indices to get torch's there too;
+* otherwise: every window gathered, and torch's pick taken from it.
 """
 
 from __future__ import annotations
@@ -124,10 +132,73 @@ def _geometry(name, spatial, kernel, stride, padding, dilation, ceil_mode):
     return outs, right_pads(spatial, outs, kernel, stride, padding, dilation)
 
 
+# The largest window the select chain of ``_max_pool_blocks`` is used for: its
+# gradient costs a pass over the input per window element, and measured on CPU
+# (docs/benchmarks.md) it beats XLA's window max up to 2x2x2 and loses from 3x3.
+_BLOCKS_MAX_WINDOW = 8
+
+
+def _tiles(kernel, stride, padding, dilation, pads) -> bool:
+    """Whether the windows are disjoint and inside the input: stride == kernel, no padding, no
+    dilation, nothing past the end (a ``ceil_mode`` that adds a window rules it out); the input
+    past the last whole window is never read."""
+    return math.prod(kernel) <= _BLOCKS_MAX_WINDOW and all(
+        s == k and p == 0 and d == 1 and hi == 0
+        for k, s, p, d, (_, hi) in zip(kernel, stride, padding, dilation, pads)
+    )
+
+
+def _block_parts(x: jax.Array, kernel, outs) -> list[jax.Array]:
+    """One ``(N, C, *outs)`` strided slice per window offset, row-major: part ``j`` holds element
+    ``j`` of every window."""
+    return [
+        x[(slice(None), slice(None)) + tuple(slice(i, i + (o - 1) * k + 1, k) for i, o, k in zip(offset, outs, kernel))]
+        for offset in np.ndindex(*kernel)
+    ]
+
+
+def _torch_pick(parts: list[jax.Array]) -> tuple[jax.Array, jax.Array]:
+    """torch's scan of a window: element ``j`` replaces the best so far when it is greater or nan,
+    so the first maximum wins, or the last nan (the first element if all are -inf)."""
+    best, chosen = parts[0], jnp.zeros(parts[0].shape, jnp.int8)
+    for j, value in enumerate(parts[1:], 1):
+        take = (value > best) | jnp.isnan(value)
+        best, chosen = jnp.where(take, value, best), jnp.where(take, jnp.int8(j), chosen)
+    return best, chosen
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _max_pool_blocks(x: jax.Array, kernel: tuple[int, ...], outs: tuple[int, ...]) -> jax.Array:
+    """Max pooling over disjoint windows (see ``_tiles``): elementwise selects XLA fuses into one
+    pass, where its window max and its select-and-scatter gradient are several times slower."""
+    return _torch_pick(_block_parts(x, kernel, outs))[0]
+
+
+@_max_pool_blocks.defjvp
+def _max_pool_blocks_jvp(kernel, outs, primals, tangents):
+    # The tangent is the picked element's; transposed, the cotangent goes to that element only
+    # (each input element is in at most one window, so nothing is summed).
+    (x,), (dx,) = primals, tangents
+    y, chosen = _torch_pick(_block_parts(x, kernel, outs))
+    zero = jnp.zeros((), dx.dtype)
+    picked = [jnp.where(chosen == j, part, zero) for j, part in enumerate(_block_parts(dx, kernel, outs))]
+    return y, functools.reduce(jnp.add, picked)
+
+
 def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode, with_indices):
     x, unbatched = _input(name, input, nd)
     kernel, stride, padding, dilation = _window(name, nd, kernel_size, stride, padding, dilation, True)
     outs, pads = _geometry(name, x.shape[2:], kernel, stride, padding, dilation, ceil_mode)
+    if _tiles(kernel, stride, padding, dilation, pads):
+        y = _max_pool_blocks(x, tuple(kernel), tuple(outs))
+        if not with_indices:
+            return _squeeze(unbatched, y)
+        _, chosen = _torch_pick(_block_parts(jax.lax.stop_gradient(x), kernel, outs))
+        table = positions(x.shape[2:], outs, kernel, stride, dilation, pads).astype(index_dtype())
+        index = jnp.asarray(table[0])
+        for j in range(1, len(table)):
+            index = jnp.where(chosen == j, table[j], index)
+        return _squeeze(unbatched, y, index)
     if not with_indices and all(d == 1 for d in dilation):
         # XLA's window max (its VJP sends a tie's gradient to the first maximum, as torch);
         # a concrete -inf identity makes JAX pick its differentiable max reducer.
