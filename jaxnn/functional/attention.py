@@ -158,6 +158,8 @@ def _mask_dtype_warning(key_padding_mask, attn_mask, kpm_name: str, am_name: str
             )
 
 
+# Long on purpose: torch's F.multi_head_attention_forward transcribed step by step, in its
+# order, so that it reads side by side with torch's (the source of every check and branch).
 def multi_head_attention_forward(
     query: ArrayLike,
     key: ArrayLike,

@@ -190,6 +190,7 @@ def _check_offsets(offsets: jax.Array, n: int, include_last_offset: bool) -> Non
         )
 
 
+# A little over 60 lines: torch's argument checks (each raising torch's message) before the three modes.
 def embedding_bag(
     input: ArrayLike,
     weight: ArrayLike,

@@ -79,6 +79,8 @@ class _Bracket(NamedTuple):
     gtd: jax.Array  # (2,)
 
 
+# Long on purpose: torch's `_strong_wolfe` as lax.while_loops in torch's order, one piece so that
+# it reads against torch's (the bracketing and zoom phases share their state).
 def strong_wolfe(obj_func, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
     """torch's ``_strong_wolfe`` line search along ``d`` from step ``t``, as ``lax.while_loop`` s.
 
@@ -199,6 +201,8 @@ def strong_wolfe(obj_func, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e
     return b.f[low], b.g[low], b.t[low], evals
 
 
+# Long on purpose: torch's LBFGS.step (its update_fn and iteration closures below) transcribed in
+# torch's order with its variable names, so that each line maps to torch's.
 @rejects_parameters
 def LBFGS(
     lr: float = 1,
