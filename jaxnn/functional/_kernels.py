@@ -8,7 +8,9 @@ chunked linear + cross-entropy kernel, which relies on ``lax.scan``, is
 ``_lce_kernel.py``.
 
 The XLA:CPU behaviour relied on (observed with jax 0.10's XLA, not promised
-by it: a loss benchmark that slows down after an upgrade starts here):
+by it: a loss benchmark that slows down after an upgrade starts here, and
+``tests/functional/test_kernel_guard.py`` fails when a compiled loss gains a
+full-size temporary array or a scatter, the symptom of an undone trick):
 
 1. **A reduction absorbs the elementwise work that feeds it**: a loss summed
    by 'mean'/'sum' is computed inside the reduction's loop and never written
