@@ -77,16 +77,29 @@ def _div_jvp(primals, tangents):
     return out, ta / b - tb * (out / b)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3))
-def vector_norm(x: jax.Array, ord: float = 2.0, axis: int = -1, keepdims: bool = False) -> jax.Array:  # noqa: A002
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3, 4))
+def vector_norm(
+    x: jax.Array,
+    ord: float = 2.0,  # noqa: A002
+    axis: int = -1,
+    keepdims: bool = False,
+    one_element_is_abs: bool = True,
+) -> jax.Array:
     """torch.linalg.vector_norm over one axis, with torch's gradient (``norm_backward``).
 
     ``ord`` is any real number or +-inf: 0 counts non-zeros, +-inf is the max/min
     of ``|x|``, otherwise ``sum(|x|**ord) ** (1/ord)``. The gradient is torch's:
     0 where the norm is 0 (ord > 1), ``sign(x)`` for ord 1, the max entries
     sharing it evenly for +-inf, 0 for ord 0, and 0 at zero entries for ord < 1.
+
+    Over an axis of size 1 the norm (ord != 0) is ``|x|`` exactly, as torch's
+    ``linalg_vector_norm`` returns it without the power round trip (which is an
+    ulp off, and overflows for ord 2 at 1e200); ``one_element_is_abs=False``
+    for torch kernels that have no such shortcut (``pdist``).
     """
     a = jnp.abs(x)
+    if one_element_is_abs and x.shape[axis] == 1 and ord != 0:
+        return a if keepdims else jnp.squeeze(a, axis)
     if ord == 0:
         return jnp.sum(x != 0, axis=axis, keepdims=keepdims).astype(x.dtype)
     if ord == math.inf:
@@ -125,9 +138,9 @@ def _norm_coefficient(x: jax.Array, norm: jax.Array, ord: float, axis: int) -> j
 
 
 @vector_norm.defjvp
-def _vector_norm_jvp(ord, axis, keepdims, primals, tangents):
+def _vector_norm_jvp(ord, axis, keepdims, one_element_is_abs, primals, tangents):
     (x,), (t,) = primals, tangents
-    norm = vector_norm(x, ord, axis, True)
+    norm = vector_norm(x, ord, axis, True, one_element_is_abs)
     coef = _norm_coefficient(x, norm, ord, axis)
     out = norm if keepdims else jnp.squeeze(norm, axis)
     return out, jnp.sum(coef * t, axis=axis, keepdims=keepdims)

@@ -141,5 +141,6 @@ def pdist(input: ArrayLike, p: float = 2) -> jax.Array:
         raise ValueError(f"pdist only supports non-negative p values, got {p}")
     i, j = np.triu_indices(x.shape[0], 1)
     diff = (x[i] - x[j]).astype(accumulation_dtype(x.dtype))
-    dist = _pdist_inf(diff) if p == math.inf else _ops.vector_norm(diff, float(p), -1, False)
+    # torch's pdist kernel sums |d|**p and takes the root even for one-column inputs
+    dist = _pdist_inf(diff) if p == math.inf else _ops.vector_norm(diff, float(p), -1, False, False)
     return dist.astype(x.dtype)

@@ -79,3 +79,26 @@ def test_half_precision_accumulates_in_float32(dtype):
     assert_parity(F.cosine_similarity, TF.cosine_similarity, (half, half[::-1].copy()), wrt=(0, 1), jit=True)
     assert_parity(F.normalize, TF.normalize, (half,), jit=True)
     assert F.pdist(half).dtype == jnp.dtype(dtype)
+
+
+@pytest.mark.parametrize("p", [0.5, 2.0, 3.0, -1.0, float("inf"), 0.0])
+@pytest.mark.parametrize("value", [1.000001, -3.3, 1e200, 0.0])
+def test_one_column_norms_are_torchs_bits(p, value, x64):
+    # torch's linalg_vector_norm returns |x| for a reduction over one element (no
+    # pow round trip: 1.000001 ** 0.5 ** 2 is an ulp off, 1e200 ** 2 overflows);
+    # its pdist kernel has no such shortcut. Bit equality, not a tolerance.
+    a, b = np.zeros((2, 1)), np.full((2, 1), -value)
+    got = np.asarray(F.pairwise_distance(jnp.asarray(a), jnp.asarray(b), p, 0.0))
+    np.testing.assert_array_equal(got, TF.pairwise_distance(torch.tensor(a), torch.tensor(b), p, 0.0).numpy())
+    if p >= 0:
+        rows = np.array([[0.0], [value]])
+        np.testing.assert_array_equal(np.asarray(F.pdist(jnp.asarray(rows), p)), TF.pdist(torch.tensor(rows), p).numpy())
+
+
+def test_triplet_margin_at_the_hinge_with_one_column_is_torchs(x64):
+    # the deep fuzz profile's falsifying example (issue #23's rule): p=0.5, D=1, where
+    # margin + d(a, p) - d(a, n) is exactly 0 in torch (so clamp_min passes the gradient)
+    # and was -2.2e-16 in jaxnn (the norm's pow round trip), which zeroed the gradient.
+    a, pos, neg = np.zeros((2, 1)), np.zeros((2, 1)), -np.ones((2, 1))
+    assert_parity(F.triplet_margin_loss, TF.triplet_margin_loss, (a, pos, neg),
+                  {"margin": 1.0, "p": 0.5, "eps": 1e-6, "reduction": "none"}, wrt=(0, 1, 2))
