@@ -307,3 +307,12 @@ def on_files(files, config):
 def on_page_markdown(markdown, page, config, files):
     # Guide pages link the committed plots as GitHub shows them (../benchmarks/...).
     return markdown.replace("](../benchmarks/results/reference/", "](plots/")
+
+
+# The docstrings name other objects with Sphinx roles (:func:`x`, :class:`X`), which
+# mkdocstrings' Google-style rendering leaves as text before the code span.
+_ROLE = re.compile(r":(?:func|class|meth|data|attr|mod|obj|exc):(?=<(?:code|a)\b)")
+
+
+def on_post_page(output, page, config):
+    return _ROLE.sub("", output)
