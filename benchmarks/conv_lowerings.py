@@ -37,6 +37,7 @@ from jax import lax
 
 from .harness import Contender, Timing, cores, measure
 from .peers import configure_torch
+from .training import torch_train_step
 
 
 def _pads(kernel, pad):
@@ -251,16 +252,7 @@ def cnn_ablation(timing) -> None:
         return build
 
     def torch_step():
-        opt = torch.optim.SGD(tmodel.parameters(), lr=0.01, momentum=0.9)
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-        def run():
-            opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
-            loss.backward()
-            opt.step()
-            return loss.detach()
-        return run
+        return torch_train_step(spec.criterion, tmodel, x, y)
 
     variants = {"jaxnn": (), "max pools -> strided slice": (pool,), "BatchNorm -> identity": (bn,),
                 "convs -> broadcast": (conv,), "pools and BatchNorm out": (pool, bn)}

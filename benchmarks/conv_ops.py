@@ -38,6 +38,7 @@ from jaxnn.functional import conv as conv_module
 
 from .harness import Contender, Timing, cores, measure
 from .peers import configure_torch
+from .training import torch_train_step
 
 # name -> (input shape, weight shape in torch's layout, stride, padding); "up" rows are transposed.
 SHAPES: dict[str, tuple[tuple[int, ...], tuple[int, ...], int, int]] = {
@@ -177,18 +178,7 @@ def _model_steps() -> dict[str, Callable[[str | None], Callable[[], Callable[[],
         tmodel = spec.torch_model()
         x, y = spec.data(64, np.random.default_rng(0))
         if lowering == "torch":
-            def torch_build():
-                opt = torch.optim.SGD(tmodel.parameters(), lr=0.01, momentum=0.9)
-                tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-                def run():
-                    opt.zero_grad(set_to_none=True)
-                    loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
-                    loss.backward()
-                    opt.step()
-                    return loss.detach()
-                return run
-            return torch_build
+            return lambda: torch_train_step(spec.criterion, tmodel, x, y)
 
         def jaxnn_build():
             model = spec.jaxnn_model(torch_state(tmodel))
@@ -211,7 +201,7 @@ def _model_steps() -> dict[str, Callable[[str | None], Callable[[], Callable[[],
             x = np.random.default_rng(0).standard_normal((16, 3, size, size)).astype("float32")
             y = np.arange(16) % 10
             if lowering == "torch":
-                return lambda: interop._torch_step(tmodel, x, y, compiled=False)
+                return lambda: torch_train_step("cross_entropy", tmodel, x, y)
             return traced(lambda: interop._jaxnn_step(tmodel, x, y), lowering)
         return make
 

@@ -20,7 +20,6 @@ median round's time per step, and the ratios are to jaxnn's.
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import statistics
 import time
@@ -35,9 +34,7 @@ from tests.interop._torchvision import models
 
 from .harness import CompileTimeout, time_box
 from .peers import configure_torch
-from .training import _WithLoss
-
-LR, MOMENTUM = 0.01, 0.9
+from .training import LR, MOMENTUM, torch_train_step
 
 
 def _jaxnn_step(tmodel: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
@@ -57,19 +54,8 @@ def _jaxnn_step(tmodel: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> Callab
 
 
 def _torch_step(tmodel: torch.nn.Module, x: np.ndarray, y: np.ndarray, compiled: bool) -> Callable[[], None]:
-    model = copy.deepcopy(tmodel).train()
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    forward = _WithLoss(model, torch.nn.CrossEntropyLoss())
-    if compiled:
-        forward = torch.compile(forward, dynamic=False)
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-
-    def run() -> None:
-        opt.zero_grad(set_to_none=True)
-        forward(xt, yt).backward()
-        opt.step()
-
-    return run
+    compile_ = (lambda m: torch.compile(m, dynamic=False)) if compiled else (lambda m: m)
+    return torch_train_step("cross_entropy", tmodel, x, y, compile_)
 
 
 def main(

@@ -24,7 +24,7 @@ import jaxnn
 from jaxnn.functional import pooling
 
 from .models import MODELS, torch_state
-from .training import LR, MOMENTUM, jaxnn_step, make_criterion
+from .training import LR, MOMENTUM, jaxnn_step, make_criterion, torch_train_step
 
 
 @contextlib.contextmanager
@@ -91,19 +91,7 @@ def cnn_step(rng):
         with old_path() if old else contextlib.nullcontext():
             run()
         runs[name] = run
-    model = reference.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    criterion = torch.nn.CrossEntropyLoss()
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-    def torch_run():
-        optimizer.zero_grad(set_to_none=True)
-        loss = criterion(model(tx), ty)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    runs["torch eager"] = torch_run
+    runs["torch eager"] = torch_train_step(spec.criterion, reference, x, y)
     return runs
 
 

@@ -35,7 +35,7 @@ import jaxnn
 from .config import Config, Env
 from .harness import Contender, apply_floor, measure
 from .loss_table import to_jax
-from .models import CONFIGS, MODELS, ModelSpec, State, torch_state
+from .models import CONFIGS, MODELS, State, torch_state
 from .peers import CompileBudget, require_device, torch_contenders
 
 LR, MOMENTUM = 0.01, 0.9
@@ -116,13 +116,18 @@ def _stateful(state, fn, data) -> Callable[[], Any]:
     return run
 
 
-def _torch_step(spec: ModelSpec, model: torch.nn.Module, x, y, transform, env: Env) -> Callable[[], Any]:
-    model = copy.deepcopy(model).to(env.torch_device).train()
-    criterion = torch.nn.MSELoss() if spec.criterion == "mse" else torch.nn.CrossEntropyLoss()
+def torch_train_step(
+    criterion_kind: str, model: torch.nn.Module, x, y, transform=lambda m: m, device: str = "cpu"
+) -> Callable[[], Any]:
+    """The training rows' torch step (SGD(LR, MOMENTUM), MSE or cross-entropy) on a copy of
+    ``model``; ``transform`` is applied to model and loss together (``torch.compile``).
+    Shared by the training suite and the side-by-side scripts (conv_ops, pool_ops, interop)."""
+    model = copy.deepcopy(model).to(device).train()
+    criterion = torch.nn.MSELoss() if criterion_kind == "mse" else torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     forward = transform(_WithLoss(model, criterion))
-    tx = torch.from_numpy(x).to(env.torch_device)
-    ty = torch.from_numpy(y).to(env.torch_device)
+    tx = torch.from_numpy(x).to(device)
+    ty = torch.from_numpy(y).to(device)
 
     def run():
         optimizer.zero_grad(set_to_none=True)
@@ -193,7 +198,7 @@ def train_contenders(
         Contender("jaxnn step", jax_build("step"), peer=False),
         Contender("jaxnn scan", jax_build("scan"), peer=False, units=scan_steps),
         *([Contender("hand-written jax.jit", jax_build("hand"), peer=False)] if model_name in ("tiny", "mlp") else []),
-        *torch_contenders(lambda transform: _torch_step(spec, reference, x, y, transform, env), env, budget, cfg),
+        *torch_contenders(lambda transform: torch_train_step(spec.criterion, reference, x, y, transform, env.torch_device), env, budget, cfg),
         Contender("flax nnx.jit", jax_build("flax"), peer=True),
     ]
     param_bytes = sum(v.nbytes for k, v in state.items() if "running" not in k and "num_batches" not in k)
