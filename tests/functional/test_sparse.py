@@ -127,3 +127,20 @@ def test_embedding_bag_half_precision_matches_torch():
             wrt=(1,),
             jit=True,
         )
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e200])
+def test_max_norm_rows_are_torchs_bits_with_the_lookup_gradient(scale, x64):
+    # The renormed row is read exactly (it was weight + (renormed - weight): 0 for a row of
+    # 1e200, an ulp off elsewhere), and the gradient is the plain lookup's, as torch's.
+    w = np.array([[-3.3 * scale], [0.5], [2.0 * scale]])
+    idx = np.array([0, 1, 2, 0])
+    for table in (w, np.repeat(w, 3, axis=1)):
+        tw = torch.tensor(table, requires_grad=True)
+        with torch.no_grad():
+            tw_ = tw.clone()
+        t_out = TF.embedding(torch.tensor(idx), tw_.requires_grad_(), max_norm=1.0)
+        t_out.sum().backward()
+        j_out, vjp = jax.vjp(lambda a: F.embedding(jnp.asarray(idx), a, max_norm=1.0), jnp.asarray(table))
+        np.testing.assert_array_equal(np.asarray(j_out), t_out.detach().numpy())
+        np.testing.assert_array_equal(np.asarray(vjp(jnp.ones(j_out.shape))[0]), tw_.grad.numpy())
