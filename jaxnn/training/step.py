@@ -68,15 +68,22 @@ class StepOptions:
       skip_nonfinite: if the loss or the gradient norm is nan/inf (the loss
         only, under dynamic loss scaling), return the input state unchanged --
         the buffers are donated, so this is how the last good state survives.
+      grad_norm: put the gradient's global L2 norm into the metrics (what
+        torch's ``clip_grad_norm_`` returns). ``False`` leaves metrics with the
+        loss only: one reduction over every gradient and one output array less
+        per call, about 2 us of a 15 us step on a tiny model (the norm is still
+        computed, not returned, when ``skip_nonfinite`` needs it). ``fit``
+        always records it.
 
     >>> StepOptions(accumulate_steps=2).replace(skip_nonfinite=True)
-    StepOptions(accumulate_steps=2, compute_dtype=None, loss_scale=None, skip_nonfinite=True)
+    StepOptions(accumulate_steps=2, compute_dtype=None, loss_scale=None, skip_nonfinite=True, grad_norm=True)
     """
 
     accumulate_steps: int = 1
     compute_dtype: Any = None
     loss_scale: float | None = None
     skip_nonfinite: bool = False
+    grad_norm: bool = True
 
     def __post_init__(self) -> None:
         if self.accumulate_steps < 1:
@@ -333,7 +340,9 @@ def _core_train_step(graphdef: nnx.GraphDef, criterion: Callable[[Any, Any], jax
             new_params, new_rest, new_opt_state = _select(
                 ok, (new_params, new_rest, new_opt_state), (params, rest, opt_state)
             )
-        return new_params, new_rest, new_opt_state, {"loss": loss, "grad_norm": grad_norm}, ok
+        # Without grad_norm (and skip_nonfinite) XLA drops the unused norm from the program.
+        metrics = {"loss": loss, "grad_norm": grad_norm} if options.grad_norm else {"loss": loss}
+        return new_params, new_rest, new_opt_state, metrics, ok
 
     return step
 
@@ -418,7 +427,8 @@ def make_train_step(
       only on the key); with ``rng=None`` the streams advance from their counters
       in ``other_state``. ``metrics`` holds ``loss`` (float32, before the
       update, like torch's ``loss.item()``) and ``grad_norm`` (global L2 norm of
-      the gradient given to the optimizer, what ``clip_grad_norm_`` returns).
+      the gradient given to the optimizer, what ``clip_grad_norm_`` returns;
+      not there with ``grad_norm=False``).
 
     >>> import jax.numpy as jnp, jaxnn
     >>> from flax import nnx

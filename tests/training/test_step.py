@@ -174,6 +174,33 @@ def test_nonfinite_step_is_skipped_when_asked():
     chex.assert_trees_all_equal(plain((params, rest, opt_state)), before)
 
 
+def test_grad_norm_false_drops_only_the_norm():
+    """grad_norm=False: the same update and loss bit for bit, metrics without the norm, one output less
+    in the compiled program; with skip_nonfinite the (unreturned) norm still guards the update."""
+    x, y = regression_data(8)
+    outs = {}
+    for flag in (True, False):
+        model, params, rest, opt, opt_state = _fresh()
+        step = make_train_step(model, jaxnn.MSELoss(), opt, grad_norm=flag)
+        outs[flag] = step(params, rest, opt_state, (x, y))
+        n_out = len(step.lower(params, rest, opt_state, (x, y)).out_info[3])
+        assert n_out == (2 if flag else 1)
+    assert set(outs[False][3]) == {"loss"}
+    chex.assert_trees_all_equal(plain(outs[True][:3]), plain(outs[False][:3]))
+    chex.assert_trees_all_equal(outs[True][3]["loss"], outs[False][3]["loss"])
+    assert float(outs[True][3]["grad_norm"]) > 0
+
+    # A finite loss with a nan gradient (0 * inf in fc1's weight gradient): only the norm can see it.
+    x[3, 0] = np.inf
+    finite_part = lambda o, t: jnp.mean(jnp.where(jnp.isfinite(o), o - t, 0.0) ** 2)  # noqa: E731
+    model, params, rest, opt, opt_state = _fresh()
+    before = jax.tree.map(np.asarray, plain((params, rest, opt_state)))
+    step = make_train_step(model, finite_part, opt, skip_nonfinite=True, grad_norm=False)
+    params, rest, opt_state, m = step(params, rest, opt_state, (x, y))
+    assert set(m) == {"loss"} and np.isfinite(float(m["loss"]))
+    chex.assert_trees_all_equal(plain((params, rest, opt_state)), before)
+
+
 def test_static_loss_scale_is_exact_for_powers_of_two():
     x, y = regression_data(16)
     outs = []
