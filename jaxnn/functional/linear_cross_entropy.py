@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._lce_kernel import chunked_nll
+from ._lce_kernel import _acc, chunked_nll, chunked_weighted_nll_sum
 from .nll import cross_entropy
 from .linear import linear
 
@@ -104,11 +104,16 @@ def linear_cross_entropy(
         be given with probability targets.
       options: ``None`` for the reference path (the logits are built);
         a :class:`LinearCrossEntropyOptions` for the chunked path: chunks of rows
-        through a custom VJP (a ``lax.map`` forward keeping only the row
-        log-sum-exps, a ``lax.scan`` backward recomputing each block), so neither
-        pass holds more than one ``(chunk, C)`` block. As torch, the chunked path
-        takes integer targets, ``label_smoothing == 0`` and 2-D weights; other
-        calls warn and take the reference path.
+        through a custom VJP, so no pass holds more than one ``(chunk, C)`` block.
+        For 'mean' and 'sum' the loss is ``sum_i coef_i nll_i`` (``coef`` = the row
+        weights, divided by their sum for 'mean'), whose gradient is linear in the
+        scalar cotangent: differentiated, one ``lax.scan`` computes the loss and
+        its gradient together (3 matmuls per block, as fused kernels do) and the
+        backward only scales them; for 'none' a ``lax.map`` forward keeps the row
+        log-sum-exps and a ``lax.scan`` backward recomputes each block (4 matmuls
+        per block). Undifferentiated, both run the forward alone. As torch, the
+        chunked path takes integer targets, ``label_smoothing == 0`` and 2-D
+        weights; other calls warn and take the reference path.
 
     Returns the loss, reduced as ``reduction`` says; 'mean' with class weights
     divides by the summed weight of the non-ignored targets (nan when all are
@@ -181,20 +186,23 @@ def _chunked(x, w, t, b, weight, reduction, ignore, options):
         b = jnp.zeros((num_classes,), w.dtype)
     valid = t != ignore
     safe_t = jnp.where(valid, t, 0)
-    nll = chunked_nll(x, w, b, safe_t, chunk)
+    acc = _acc(x.dtype)
     if weight is not None:
         cw = jnp.asarray(weight)
         if cw.shape != (num_classes,):
             raise ValueError(f"{who}: weight shape {cw.shape} must be ({num_classes},)")
-        row_w = jnp.where(valid, cw.astype(nll.dtype)[safe_t], 0)
+        row_w = jnp.where(valid, cw.astype(acc)[safe_t], 0)
     else:
-        row_w = valid.astype(nll.dtype)
-    losses = nll * row_w
+        row_w = valid.astype(acc)
     dtype = jnp.result_type(x, w)
     if reduction == "none":
+        losses = chunked_nll(x, w, b, safe_t, chunk) * row_w
         out = losses if batched else losses[0]
     elif reduction == "sum":
-        out = losses.sum()
+        out = chunked_weighted_nll_sum(x, w, b, safe_t, row_w, chunk)
     else:
-        out = losses.sum() / row_w.sum()
+        # The 1/sum(row_w) goes into the coefficients, not onto S: the kernel's saved
+        # gradient is then the final one (its backward scales by g = 1), so a half
+        # input's dx is rounded once, as in the unfused backward.
+        out = chunked_weighted_nll_sum(x, w, b, safe_t, row_w / row_w.sum(), chunk)
     return out.astype(dtype)

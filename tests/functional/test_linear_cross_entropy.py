@@ -1,9 +1,11 @@
 """linear_cross_entropy against torch 2.13 (reference and chunked paths, values and
-gradients), the chunked path's memory bound, LinearCrossEntropyLoss and
-AdaptiveLogSoftmaxWithLoss."""
+gradients, the class weight's included), the chunked path's memory bound, matmuls
+per block, half-precision accumulation and transformations, LinearCrossEntropyLoss
+and AdaptiveLogSoftmaxWithLoss."""
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,7 +17,7 @@ import jaxnn
 import jaxnn.functional as F
 from jaxnn import LinearCrossEntropyOptions
 from tests.nn._module_parity import assert_module_parity
-from tests.parity import assert_parity
+from tests.parity import assert_parity, tolerance
 
 N, D, C = 13, 6, 11
 
@@ -78,21 +80,124 @@ def test_reference_path_options_torch_supports(float_dtype):
         F.linear_cross_entropy(x, w[:, 0], tk[:, 0], label_smoothing=0.1, options=LinearCrossEntropyOptions())
 
 
-def test_chunked_path_holds_one_block_of_logits():
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_chunked_path_holds_one_block_of_logits(reduction):
     """XLA's temporary memory: the chunked path's is far below the (N, C) logits the
-    reference path materialises (and differentiates through)."""
+    reference path materialises (and differentiates through), for the fused kernel
+    ('mean', 'sum': its saved dx is (N, d)) as for the recomputing one ('none')."""
     n, d, c = 2048, 64, 4096
     x, w = jnp.zeros((n, d)), jnp.zeros((c, d))
     t = jnp.zeros((n,), jnp.int32)
 
     def temp(options):
-        f = jax.jit(jax.grad(lambda x, w: F.linear_cross_entropy(x, w, t, options=options), argnums=(0, 1)))
+        def loss(x, w):
+            return F.linear_cross_entropy(x, w, t, reduction=reduction, options=options).sum()
+
+        f = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
         return f.lower(x, w).compile().memory_analysis().temp_size_in_bytes
 
     logits_bytes = n * c * 4
     reference, chunked = temp(None), temp(LinearCrossEntropyOptions(batch_chunk_size=128))
     assert reference >= logits_bytes
     assert chunked < logits_bytes / 4 and chunked * 4 < reference
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_chunked_matmuls_per_block(reduction):
+    """Differentiated, 'mean' and 'sum' compute the loss and its gradient in one scan
+    (3 matmuls a block: logits, dx, dW); 'none' recomputes the logits in its backward
+    (4). Undifferentiated, the forward alone (1). A 4 for 'mean'/'sum' means the
+    fused kernel (_lce_kernel.chunked_weighted_nll_sum) is no longer used."""
+    x, w, b, t, cw = _data("float32")
+    opts = LinearCrossEntropyOptions(batch_chunk_size=4)
+
+    def loss(x, w, b, cw):
+        return F.linear_cross_entropy(x, w, t, linear_bias=b, weight=cw, reduction=reduction, options=opts).sum()
+
+    def dots(f):
+        return str(jax.make_jaxpr(f)(x, w, b, cw)).count("dot_general")
+
+    assert dots(jax.value_and_grad(loss, argnums=(0, 1, 2, 3))) == (4 if reduction == "none" else 3)
+    assert dots(loss) == 1
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("chunk", [4, 5, 13])
+def test_chunked_gradient_wrt_class_weight(reduction, chunk, float_dtype):
+    """The chunked path's gradients w.r.t. input, weight, bias and the class ``weight``
+    (which torch does not differentiate: the torch side is the formula), for chunks
+    that pad the last block (13 rows: 3 and 2 padded rows) and for one chunk."""
+    x, w, b, t, cw = _data(float_dtype)
+    t = np.where((t == -100) | (np.arange(N) == 7), 3, t)  # rows 2, 5, 7 ignored
+    opts = LinearCrossEntropyOptions(batch_chunk_size=chunk)
+
+    def jfn(x, w, b, cw):
+        return F.linear_cross_entropy(x, w, t, linear_bias=b, weight=cw, reduction=reduction, ignore_index=3,
+                                      options=opts)
+
+    def tfn(x, w, b, cw):
+        tt = torch.tensor(t)
+        valid = tt != 3
+        safe = torch.where(valid, tt, 0)
+        nll = -torch.log_softmax(x @ w.T + b, -1).gather(1, safe[:, None])[:, 0]
+        row_w = torch.where(valid, cw[safe], 0)
+        losses = nll * row_w
+        return {"none": losses, "sum": losses.sum(), "mean": losses.sum() / row_w.sum()}[reduction]
+
+    assert_parity(jfn, tfn, [x, w, b, cw], wrt=(0, 1, 2, 3), jit=True)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_chunked_half_precision_accumulates_in_float32(reduction, dtype):
+    """Half inputs: the chunked path's value and gradients (in the input dtypes) are the
+    float32 computation on the same half numbers, rounded to the half dtype."""
+    x, w, b, t, cw = (jnp.asarray(a, dtype) if a.dtype.kind == "f" else a for a in _data("float32"))
+    opts = LinearCrossEntropyOptions(batch_chunk_size=4)
+
+    def run(options, *args):
+        def loss(x, w, b, cw):
+            out = F.linear_cross_entropy(x, w, t, linear_bias=b, weight=cw, reduction=reduction, options=options)
+            return (out * jnp.arange(1, out.size + 1, dtype=out.dtype).reshape(out.shape)).sum()
+
+        return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3)))(*args)
+
+    half = run(opts, x, w, b, cw)
+    exact = run(None, *(a.astype(jnp.float32) for a in (x, w, b, cw)))
+    rtol, atol = tolerance(dtype)
+    for got, want in zip(jax.tree.leaves(half), jax.tree.leaves(exact)):
+        assert got.dtype == jnp.dtype(dtype)
+        scale = float(jnp.abs(want).max())
+        np.testing.assert_allclose(np.asarray(got, np.float64), np.asarray(want, np.float64),
+                                   rtol=rtol, atol=atol * max(scale, 1.0))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_chunked_under_transformations(reduction):
+    """jit(value_and_grad) twice (the cached program), grad of grad (the fused kernel's
+    forward rule is differentiable JAX code) and vmap agree with the reference path."""
+    x, w, b, t, cw = (jnp.asarray(a) for a in _data("float32"))
+
+    def loss(options):
+        def f(x, w, b, cw):
+            return F.linear_cross_entropy(x, w, t, linear_bias=b, weight=cw, reduction=reduction, options=options)
+
+        return f
+
+    chunked, reference = loss(LinearCrossEntropyOptions(batch_chunk_size=4)), loss(None)
+    vg = jax.jit(jax.value_and_grad(chunked, argnums=(0, 1, 2, 3)))
+    first, second = vg(x, w, b, cw), vg(x * 0.5, w, b, cw)
+    want = [jax.value_and_grad(reference, argnums=(0, 1, 2, 3))(x_, w, b, cw) for x_ in (x, x * 0.5)]
+    chex.assert_trees_all_close((first, second), tuple(want), rtol=2e-5, atol=2e-6)
+
+    def hvp(f):
+        return jax.grad(lambda x: jnp.vdot(jax.grad(f)(x, w, b, cw), jnp.cos(x)))(x)
+
+    chex.assert_trees_all_close(hvp(chunked), hvp(reference), rtol=2e-5, atol=2e-6)
+    xs = jnp.stack([x, x * 0.5, -x])
+    batched = [jax.vmap(jax.value_and_grad(f, argnums=(0, 1, 3)), in_axes=(0, None, None, None))(xs, w, b, cw)
+               for f in (chunked, reference)]
+    chex.assert_trees_all_close(batched[0], batched[1], rtol=2e-5, atol=2e-6)
 
 
 def test_chunk_size_resolution():
