@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Optional, Sequence, Union, cast
+from typing import Any, Callable, Optional, Sequence, Union, cast
 
 import jax
 import jax.numpy as jnp
@@ -105,16 +105,48 @@ def _calculate_correct_fan(shape: Sequence[int], mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _bucket(n: int) -> int:
+    """The length drawn for ``n`` elements: a power of two up to 2**16, then a multiple of 1/16 octave."""
+    if n <= 1 << 12:
+        return 1 << 12
+    if n <= 1 << 16:
+        return 1 << (n - 1).bit_length()
+    step = 1 << (n.bit_length() - 5)
+    return -(-n // step) * step
+
+
+def _drawn(
+    sample: Callable[[jax.Array, tuple[int, ...]], jax.Array], key: jax.Array, shape: tuple[int, ...]
+) -> jax.Array:
+    """``sample(key, shape)``, drawn as a flat bucket-length array cut to ``shape``.
+
+    Outside ``jit`` every new shape compiles JAX's sampler (threefry and the
+    transform: ~0.1-0.5 s on CPU), which made building a model cost seconds
+    per distinct parameter shape; drawn at a few bucket lengths (at most 1/16
+    longer than needed past 2**16 elements), a model compiles a handful of
+    samplers and one cheap slice per shape. The values are the same bits:
+    JAX's default (partitionable) threefry draws element ``i`` of a flat array
+    from ``(key, i)`` alone, and the transforms are elementwise (with
+    ``jax_threefry_partitionable`` off they are a prefix of a longer draw: the
+    same distribution, other bits).
+
+    >>> _bucket(10), _bucket(5000), _bucket(100_000)
+    (4096, 8192, 102400)
+    """
+    n = math.prod(shape)
+    return sample(key, (_bucket(n),))[:n].reshape(shape)
+
+
 def uniform_(key: jax.Array, shape: Shape, a: float = 0.0, b: float = 1.0, dtype=None) -> jax.Array:
     """U(a, b)."""
     shape, dtype = _shape_dtype(shape, dtype)
-    return jax.random.uniform(key, shape, dtype, minval=a, maxval=b)
+    return _drawn(lambda k, s: jax.random.uniform(k, s, dtype, minval=a, maxval=b), key, shape)
 
 
 def normal_(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 1.0, dtype=None) -> jax.Array:
     """N(mean, std**2)."""
     shape, dtype = _shape_dtype(shape, dtype)
-    return mean + std * jax.random.normal(key, shape, dtype)
+    return _drawn(lambda k, s: mean + std * jax.random.normal(k, s, dtype), key, shape)
 
 
 def trunc_normal_(
@@ -129,8 +161,10 @@ def trunc_normal_(
     """N(mean, std**2) truncated to ``[a, b]``; as torch, ``a`` and ``b`` are absolute
     bounds, not multiples of ``std``."""
     shape, dtype = _shape_dtype(shape, dtype)
-    z = jax.random.truncated_normal(key, (a - mean) / std, (b - mean) / std, shape, dtype)
-    return jnp.clip(mean + std * z, a, b)
+    lo, hi = (a - mean) / std, (b - mean) / std
+    return _drawn(
+        lambda k, s: jnp.clip(mean + std * jax.random.truncated_normal(k, lo, hi, s, dtype), a, b), key, shape
+    )
 
 
 def constant_(shape: Shape, val: float, dtype=None) -> jax.Array:
@@ -227,7 +261,7 @@ def orthogonal_(key: jax.Array, shape: Shape, gain: float = 1.0, dtype=None) -> 
         return jnp.zeros(shape, dtype)
     rows = shape[0]
     cols = math.prod(shape) // rows
-    flat = jax.random.normal(key, (rows, cols), dtype)
+    flat = _drawn(lambda k, s: jax.random.normal(k, s, dtype), key, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = jnp.linalg.qr(flat)

@@ -132,3 +132,30 @@ def test_layer_defaults_match_torchs(jlayer, tlayer):
         fan_in = t_weight.shape[1] * math.prod(t_weight.shape[2:])
         bound = 1 / math.sqrt(fan_in) if not isinstance(t, torch.nn.Bilinear) else 1 / math.sqrt(t_weight.shape[1])
     _compare(j.weight[...], t_weight, bound)
+
+
+@pytest.mark.parametrize("shape", [(3,), (64, 64), (65, 64, 1), (1000, 101), (3, 7, 5, 5)])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_bucketed_draws_are_jax_randoms_own_bits(shape, dtype):
+    """The samplers draw a flat bucket-length array and cut it (one compile per bucket, not per shape):
+    under JAX's default partitionable threefry that is bit for bit the direct draw at the shape."""
+    assert jax.config.jax_threefry_partitionable
+    key = jax.random.key(11)
+    cases = {
+        "uniform_": (init.uniform_(key, shape, -0.5, 2.0, dtype=dtype), jax.random.uniform(key, shape, dtype, -0.5, 2.0)),
+        "normal_": (init.normal_(key, shape, 0.0, 1.0, dtype=dtype), jax.random.normal(key, shape, dtype)),
+        "trunc_normal_": (
+            init.trunc_normal_(key, shape, 0.0, 1.0, -2.0, 2.0, dtype=dtype),
+            jnp.clip(jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype), -2.0, 2.0),
+        ),
+    }
+    for name, (got, direct) in cases.items():
+        assert got.shape == tuple(shape) and got.dtype == dtype, name
+        np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(direct, np.float32), err_msg=name)
+
+
+def test_bucket_lengths_cover_and_waste_at_most_a_sixteenth():
+    for n in [1, 4096, 4097, 65536, 65537, 100_000, 2**20 + 1, 3 * 2**21 - 5]:
+        b = init._bucket(n)
+        assert b >= n and (n <= 2**16 or b - n <= n / 16), (n, b)
+    assert len({init._bucket(n) for n in range(1, 4097)}) == 1  # every small parameter shares one sampler

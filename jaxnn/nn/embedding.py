@@ -11,6 +11,7 @@ from flax import nnx
 from jax.typing import ArrayLike
 
 from .. import functional as F
+from .. import init
 from ..functional.sparse import embedding_renorm
 from ..module import Module
 from ..parameter import Parameter
@@ -143,7 +144,7 @@ def _table(
         if weight.shape != shape:
             raise ValueError(f"{layer}: _weight has shape {weight.shape}, expected {shape}")
         return weight
-    weight = jax.random.normal(require_rngs(rngs, layer).params(), shape, float_dtype(dtype))
+    weight = init.normal_(require_rngs(rngs, layer).params(), shape, dtype=float_dtype(dtype))
     return weight if padding_idx is None else weight.at[padding_idx].set(0)
 
 
