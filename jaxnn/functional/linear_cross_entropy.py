@@ -204,5 +204,9 @@ def _chunked(x, w, t, b, weight, reduction, ignore, options):
         # The 1/sum(row_w) goes into the coefficients, not onto S: the kernel's saved
         # gradient is then the final one (its backward scales by g = 1), so a half
         # input's dx is rounded once, as in the unfused backward.
-        out = chunked_weighted_nll_sum(x, w, b, safe_t, row_w / row_w.sum(), chunk)
+        # Every target ignored: the loss is nan (0/0) and the gradient 0, as torch's; a 0/0
+        # inside the coefficients would make the gradient nan.
+        total = row_w.sum()
+        out = chunked_weighted_nll_sum(x, w, b, safe_t, row_w / jnp.where(total == 0, 1, total), chunk)
+        out = jnp.where(total == 0, jnp.nan, out)
     return out.astype(dtype)

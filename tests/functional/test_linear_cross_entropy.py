@@ -265,3 +265,22 @@ def test_adaptive_log_softmax_matches_torch(float_dtype):
         jaxnn.AdaptiveLogSoftmaxWithLoss(16, 30, [12, 5], rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="2D input"):
         jmod(x[None], t)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_every_target_ignored_gives_torchs_value_and_zero_gradient(reduction, chunked):
+    """'mean' of no target is nan (0/0) with a zero gradient in torch; the chunked path once gave a nan gradient."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)
+    t = np.full(5, -100)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch_out = torch.nn.functional.linear_cross_entropy(tx, tw, torch.tensor(t), reduction=reduction)
+    torch_out.backward()
+    options = LinearCrossEntropyOptions(batch_chunk_size=2) if chunked else None
+    value, (gx, gw) = jax.value_and_grad(
+        lambda a, b: F.linear_cross_entropy(a, b, jnp.asarray(t), reduction=reduction, options=options), argnums=(0, 1)
+    )(x, w)
+    np.testing.assert_array_equal(np.asarray(value), torch_out.detach().numpy())  # nan == nan here
+    np.testing.assert_array_equal(np.asarray(gx), tx.grad.numpy())
+    np.testing.assert_array_equal(np.asarray(gw), tw.grad.numpy())
