@@ -180,6 +180,48 @@ def test_constant_slices_have_exactly_zero_variance(x64):
     assert float(jnp.max(jnp.abs(layer))) == 0.0
 
 
+NORMS = {
+    "batch_norm": (lambda x, w: F.batch_norm(x, None, None, w, None, True),
+                   lambda x, w: TF.batch_norm(x, None, None, w, None, True)),
+    "instance_norm": (lambda x, w: F.instance_norm(x, weight=w), lambda x, w: TF.instance_norm(x, weight=w)),
+    "group_norm": (lambda x, w: F.group_norm(x, 2, w), lambda x, w: TF.group_norm(x, 2, w)),
+    "layer_norm": (lambda x, w: F.layer_norm(x, [5], jnp.ones(5) * w[0]),
+                   lambda x, w: TF.layer_norm(x, [5], torch.ones(5, dtype=w.dtype) * w[0])),
+}
+
+
+@pytest.mark.parametrize("name", list(NORMS))
+def test_forward_mode_and_second_order_match_torch(name, x64):
+    """The statistics are differentiated by a closed form (a custom_jvp in _standardize):
+    forward mode, forward-over-reverse and reverse-over-reverse must still be torch's."""
+    ours, theirs = NORMS[name]
+    x, t, v, c = (_randn(3, 4, 5, dtype="float64", seed=s) for s in range(4))
+    w = _randn(4, dtype="float64", seed=4)
+
+    def loss(x):  # nonlinear in the output, so the Hessian has the statistics' second derivatives
+        return jnp.sum(jnp.square(ours(x, jnp.asarray(w))) * c)
+
+    tangent = jax.jvp(lambda x: ours(x, jnp.asarray(w)), (x,), (t,))[1]
+    hvp_rev = jax.grad(lambda x: jnp.vdot(jax.grad(loss)(x), v))(x)
+    hvp_fwd = jax.jvp(jax.grad(loss), (x,), (v,))[1]
+
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w)
+    want_tangent = torch.func.jvp(lambda x: theirs(x, wt), (torch.tensor(x),), (torch.tensor(t),))[1]
+    (g,) = torch.autograd.grad((theirs(xt, wt) ** 2 * torch.tensor(c)).sum(), xt, create_graph=True)
+    (want_hvp,) = torch.autograd.grad(g, xt, torch.tensor(v))
+    chex.assert_trees_all_close(np.asarray(tangent), want_tangent.numpy(), rtol=1e-10, atol=1e-10)
+    chex.assert_trees_all_close(np.asarray(hvp_rev), want_hvp.numpy(), rtol=1e-9, atol=1e-9)
+    chex.assert_trees_all_close(np.asarray(hvp_fwd), want_hvp.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_traced_eps_is_differentiated_too():
+    x = _randn(3, 5)
+    got = jax.jit(jax.grad(lambda x, e: jnp.sum(F.layer_norm(x, [5], eps=e) ** 3)))(x, 1e-3)
+    xt = torch.tensor(x, requires_grad=True)
+    (TF.layer_norm(xt, [5], eps=1e-3) ** 3).sum().backward()
+    chex.assert_trees_all_close(np.asarray(got), xt.grad.numpy(), rtol=2e-5, atol=2e-5)
+
+
 def test_under_jit():
     x = _randn(4, 3, 5)
     f = jax.jit(lambda x: (F.layer_norm(x, [5]), F.group_norm(x, 3), F.batch_norm(x, None, None, training=True),
