@@ -19,16 +19,21 @@ over 2x2 maps and up to 3x on 1x1 kernels, so :func:`_convolve` picks per shape,
    ``kD * C_in`` channels, lowered by rules 2-3;
 2. a 1x1 kernel, or at most 16 output pixels per image: im2col (the kernel
    taps as strided slices, stacked) and one ``dot_general``;
-3. otherwise (and always with ``groups > 1``) ``lax.conv_general_dilated``.
+3. at most 25 (input channel, tap) pairs per output pixel (a first layer on
+   one or two channels: 3x3 or 5x5 over a grey image): the same patches times
+   the weight broadcast over the batch, one batched ``dot_general`` whose output
+   is already ``(N, C_out, pixels)``. XLA:CPU runs its convolution channels-last,
+   and the transposes around it cost more than the convolution on such shapes
+   (the CNN row's step 11.2 -> 8.8 ms);
+4. otherwise (and always with ``groups > 1``) ``lax.conv_general_dilated``.
 
 ``conv_transpose{1,2,3}d`` with kernel == stride, no padding, dilation 1 and
-``groups == 1`` (rule 4, :func:`_transpose_as_matmul`; the lax form was up to
+``groups == 1`` (rule 5, :func:`_transpose_as_matmul`; the lax form was up to
 55x slower than torch) is one ``dot_general`` and a reshape; every other
 transposed convolution is the lax convolution of the stride-dilated input.
 
-A one-channel input (the CNN row's first layer, ~8x slower than torch forward)
-was also written as a sum over the 9 taps: ~5x faster alone, but slower inside
-the training step, so it is not used (docs/benchmarks.md).
+A one-channel input was also written as a sum over the 9 taps: ~5x faster
+alone, but slower inside the training step than rule 3 (docs/benchmarks.md).
 
 All are the same sums of products as torch's in another order (equal within
 float32 rounding); gradients are JAX's autodiff of the chosen form.
@@ -107,12 +112,15 @@ def _finish(y: jax.Array, b: Optional[jax.Array], nd: int, unbatched: bool, dtyp
 # Rule 2's bound on output pixels per image; above it XLA's convolution was as fast or
 # faster (8x8 maps: 1.2x vs im2col's 1.6x of torch forward at 128 channels).
 _IM2COL_MAX_PIXELS = 16
+# Rule 3's bound on C_in * taps: measured faster than lax up to 25 (1-2 channels, 3x3 and 5x5;
+# 1.6-3x on a conv+relu value and weight gradient), level at 27-36, 4x slower at 75 (3 ch, 5x5).
+_BATCHED_MAX_DEPTH = 25
 _forced: list[Optional[str]] = [None]
 
 
 @contextlib.contextmanager
 def _lowering(name: Optional[str]) -> Iterator[None]:
-    """Traces convolutions with one lowering ('lax', 'im2col', 'fold'), or the rules (None).
+    """Traces convolutions with one lowering ('lax', 'im2col', 'batched', 'fold'), or the rules (None).
 
     For the tests and ``benchmarks.conv_ops``; read at trace time, so jit inside the block.
     """
@@ -132,16 +140,33 @@ def _slices(x, kernel, stride, dilation, out) -> Iterator[tuple[tuple[int, ...],
         yield tap, jax.lax.slice(x, (0, 0) + start, (n, c) + limit, (1, 1) + tuple(stride))
 
 
+def _patches(x, w_shape, stride, dilation, out) -> jax.Array:
+    """``(N, C_in * taps, pixels)``: every kernel tap's strided slice of a padded input, channel-major."""
+    patches = jnp.stack([s for _, s in _slices(x, w_shape[2:], stride, dilation, out)], axis=2)
+    return patches.reshape(x.shape[0], w_shape[1] * math.prod(w_shape[2:]), math.prod(out))
+
+
 def _im2col(x, w, stride, dilation, out, accumulator) -> jax.Array:
     """Rule 2: patches ``(N, C_in * taps, pixels)`` contracted with the weight ``(C_out, C_in * taps)``."""
     n, o = x.shape[0], w.shape[0]
-    k = w.shape[1] * math.prod(w.shape[2:])
-    patches = jnp.stack([s for _, s in _slices(x, w.shape[2:], stride, dilation, out)], axis=2)
-    patches = patches.reshape(n, k, math.prod(out))
+    patches = _patches(x, w.shape, stride, dilation, out)
     y = jax.lax.dot_general(
-        w.reshape(o, k), patches, (((1,), (1,)), ((), ())), preferred_element_type=accumulator
+        w.reshape(o, patches.shape[1]), patches, (((1,), (1,)), ((), ())), preferred_element_type=accumulator
     )  # (C_out, N, pixels)
     return jnp.swapaxes(y, 0, 1).reshape((n, o, *out))
+
+
+def _im2col_batched(x, w, stride, dilation, out, accumulator) -> jax.Array:
+    """Rule 3: ``y[n] = W @ patches[n]``, the ``(C_out, C_in * taps)`` weight broadcast over the batch.
+
+    The batched product comes out as ``(N, C_out, pixels)``, channels first: no
+    transpose of the output, where rule 2's plain product gives ``(C_out, N, pixels)``.
+    """
+    n, o = x.shape[0], w.shape[0]
+    patches = _patches(x, w.shape, stride, dilation, out)
+    wb = jnp.broadcast_to(w.reshape(1, o, patches.shape[1]), (n, o, patches.shape[1]))
+    y = jax.lax.dot_general(wb, patches, (((2,), (1,)), ((0,), (0,))), preferred_element_type=accumulator)
+    return y.reshape((n, o, *out))
 
 
 def _fold_depth(x, w, stride, pads, dilation, groups, accumulator) -> jax.Array:
@@ -169,6 +194,8 @@ def _rule(nd, w_shape, groups, out) -> str:
     kernel = w_shape[2:]
     if all(k == 1 for k in kernel) or math.prod(out) <= _IM2COL_MAX_PIXELS:
         return "im2col"
+    if nd == 2 and w_shape[1] * math.prod(kernel) <= _BATCHED_MAX_DEPTH:
+        return "batched"
     return "lax"
 
 
@@ -185,8 +212,9 @@ def _convolve(x, w, stride, pads, dilation, groups, accumulator) -> jax.Array:
         rule = "lax"
     if rule == "fold":
         return _fold_depth(x, w, stride, pads, dilation, groups, accumulator)
-    if rule == "im2col":
-        return _im2col(jnp.pad(x, [(0, 0), (0, 0), *pads]), w, stride, dilation, out, accumulator)
+    if rule in ("im2col", "batched"):
+        lower = _im2col if rule == "im2col" else _im2col_batched
+        return lower(jnp.pad(x, [(0, 0), (0, 0), *pads]), w, stride, dilation, out, accumulator)
     return jax.lax.conv_general_dilated(
         x,
         w,

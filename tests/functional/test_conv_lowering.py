@@ -16,7 +16,11 @@ from tests.parity import cotangent, tolerance
 
 # (id, function, input shape, weight shape, keyword args, the rule that must be selected)
 CASES = [
-    ("cnn-conv1", "conv2d", (8, 1, 28, 28), (16, 1, 3, 3), {"padding": 1}, "lax"),
+    ("cnn-conv1", "conv2d", (8, 1, 28, 28), (16, 1, 3, 3), {"padding": 1}, "batched"),
+    ("grey-5x5-strided", "conv2d", (3, 1, 17, 15), (6, 1, 5, 5), {"stride": 2, "padding": 2}, "batched"),
+    ("two-ch-dilated", "conv2d", (3, 2, 12, 11), (5, 2, 3, 3), {"dilation": 2, "padding": (2, 1)}, "batched"),
+    ("grey-unbatched-same", "conv2d", (1, 9, 8), (4, 1, 2, 3), {"padding": "same"}, "batched"),
+    ("rgb-3x3", "conv2d", (2, 3, 10, 10), (4, 3, 3, 3), {"padding": 1}, "lax"),
     ("r18-512-2x2", "conv2d", (4, 512, 2, 2), (512, 512, 3, 3), {"padding": 1}, "im2col"),
     ("r18-1x1-stride2", "conv2d", (4, 256, 4, 4), (512, 256, 1, 1), {"stride": 2}, "im2col"),
     ("1x1-large-map", "conv2d", (2, 16, 20, 20), (24, 16, 1, 1), {}, "im2col"),
@@ -49,8 +53,7 @@ def test_rule_selected(case):
     assert C._rule(len(w_shape) - 2, w_shape, 1, tuple(out[-(len(w_shape) - 2):])) == rule
 
 
-# Sums here run over up to 6,272 terms (the weight gradient of cnn-conv1, kept as a lax
-# reference case), so the
+# Sums here run over up to 6,272 terms (the weight gradient of cnn-conv1), so the
 # elementwise float32 tolerance of tests/parity.py, sized for sums of 1e2..1e4 small
 # terms, is replaced by float32 rounding relative to the largest magnitude: torch's own
 # float32 result is up to 1.4e-6 from the float64 one at these shapes, the lax path 7e-7.
@@ -100,7 +103,7 @@ def test_matches_lax_path(case):
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-@pytest.mark.parametrize("case", [CASES[4], CASES[8]], ids=["im2col", "fold"])
+@pytest.mark.parametrize("case", [CASES[0], CASES[8], CASES[12]], ids=["batched", "im2col", "fold"])
 def test_half_precision_accumulates_in_float32(case, dtype):
     _, name, x_shape, w_shape, kwargs, _ = case
     args = _args(x_shape, w_shape, "float32")
@@ -114,12 +117,20 @@ def test_half_precision_accumulates_in_float32(case, dtype):
     np.testing.assert_allclose(np.asarray(new, np.float32), np.asarray(old, np.float32), rtol=rtol, atol=atol)
 
 
+def test_batched_rule_bound():
+    # C_in * taps <= 25, 2-d only (measured: 1-d was faster at some such shapes, 3x slower at others).
+    assert C._rule(2, (8, 1, 5, 5), 1, (20, 20)) == "batched"
+    assert C._rule(2, (8, 3, 3, 3), 1, (20, 20)) == "lax"
+    assert C._rule(2, (8, 1, 1, 1), 1, (20, 20)) == "im2col"
+    assert C._rule(1, (8, 1, 9), 1, (100,)) == "lax"
+
+
 def test_groups_keep_the_lax_path():
     assert C._rule(2, (4, 1, 3, 3), 4, (2, 2)) == "lax"
     assert C._rule(3, (4, 1, 3, 3, 3), 4, (2, 2, 2)) == "lax"
 
 
-# Rule 4: transposed convolutions with kernel == stride, unpadded (a U-Net's up-sampling).
+# Rule 5: transposed convolutions with kernel == stride, unpadded (a U-Net's up-sampling).
 TRANSPOSE = [
     ("conv3d-block-up", "conv_transpose3d", (2, 16, 4, 4, 4), (16, 8, 2, 2, 2), {"stride": 2}),
     ("unet-up", "conv_transpose2d", (2, 64, 8, 8), (64, 32, 2, 2), {"stride": 2}),
