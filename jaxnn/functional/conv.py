@@ -25,7 +25,13 @@ over 2x2 maps and up to 3x on 1x1 kernels, so :func:`_convolve` picks per shape,
    is already ``(N, C_out, pixels)``. XLA:CPU runs its convolution channels-last,
    and the transposes around it cost more than the convolution on such shapes
    (the CNN row's step 11.2 -> 8.8 ms);
-4. otherwise (and always with ``groups > 1``) ``lax.conv_general_dilated``.
+4. otherwise (and always with ``groups > 1``) ``lax.conv_general_dilated``;
+   but inside the body of a jaxnn loop (:func:`_loop_body`, set by
+   ``jaxnn.training.make_multi_step`` while it traces the step) on the CPU
+   backend, rule 2's im2col: XLA:CPU leaves a loop body's convolutions on its
+   generic emitter (the channels-first form and the weight gradient; jax#12868),
+   12-15x slower than the same convolution outside a loop, while a dot is as
+   fast there. The patches hold ``taps`` copies of the input.
 
 ``conv_transpose{1,2,3}d`` with kernel == stride, no padding, dilation 1 and
 ``groups == 1`` (rule 5, :func:`_transpose_as_matmul`; the lax form was up to
@@ -116,6 +122,7 @@ _IM2COL_MAX_PIXELS = 16
 # 1.6-3x on a conv+relu value and weight gradient), level at 27-36, 4x slower at 75 (3 ch, 5x5).
 _BATCHED_MAX_DEPTH = 25
 _forced: list[Optional[str]] = [None]
+_in_loop: list[bool] = [False]
 
 
 @contextlib.contextmanager
@@ -129,6 +136,20 @@ def _lowering(name: Optional[str]) -> Iterator[None]:
         yield
     finally:
         _forced[0] = previous
+
+
+@contextlib.contextmanager
+def _loop_body() -> Iterator[None]:
+    """Traces convolutions as the body of an XLA loop: rule 4 becomes im2col on the CPU backend.
+
+    Read at trace time: wrap the tracing of a ``lax.scan`` body, not the call of a
+    compiled function. ``jaxnn.training``'s multi-step drivers do.
+    """
+    previous, _in_loop[0] = _in_loop[0], True
+    try:
+        yield
+    finally:
+        _in_loop[0] = previous
 
 
 def _slices(x, kernel, stride, dilation, out) -> Iterator[tuple[tuple[int, ...], jax.Array]]:
@@ -196,6 +217,8 @@ def _rule(nd, w_shape, groups, out) -> str:
         return "im2col"
     if nd == 2 and w_shape[1] * math.prod(kernel) <= _BATCHED_MAX_DEPTH:
         return "batched"
+    if _in_loop[0] and jax.default_backend() == "cpu":
+        return "im2col"
     return "lax"
 
 

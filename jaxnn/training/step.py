@@ -17,6 +17,7 @@ the caller's model.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import zlib
 from typing import Any, Callable, Mapping, NamedTuple
@@ -26,6 +27,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from ..functional import conv as _conv
 from .precision import find_loss_scale
 
 __all__ = [
@@ -304,7 +306,8 @@ def _gradient_fn(graphdef, criterion, options: StepOptions):
 
         zeros = jax.tree.map(jnp.zeros_like, params)
         xs = (jnp.arange(k), _micro_batches(batch, k))
-        (grad_sum, rest, loss_sum, written), _ = jax.lax.scan(micro, (zeros, rest, jnp.float32(0), params), xs)
+        with _conv._loop_body():  # as in _scan_steps: XLA:CPU's loop-body convolutions are slow
+            (grad_sum, rest, loss_sum, written), _ = jax.lax.scan(micro, (zeros, rest, jnp.float32(0), params), xs)
         # Mean of equal-sized micro-batch means == the mean over the whole batch,
         # as torch's ``(loss / k).backward()`` accumulation computes it.
         return loss_sum / k, rest, jax.tree.map(lambda g: g / k, grad_sum), written
@@ -474,10 +477,13 @@ def make_multi_step(
     first non-finite entry).
 
     ``unroll`` is ``lax.scan``'s: how many steps one loop iteration holds
-    (``True``: all ``n``, no loop left). XLA:CPU runs convolutions inside a
-    loop body markedly slower than at the top level (half the speed for the
-    benchmarks' small CNN), and ``unroll=True`` recovers it at the cost of
-    compile time growing with ``n``; dense models gain little from it.
+    (``True``: all ``n``, no loop left). XLA:CPU leaves a loop body's
+    convolutions on its generic emitter, 12-15x slower than at the top level
+    (jax#12868), so on the CPU backend the loop body traces them as im2col dots
+    (``taps`` copies of each input in memory): the benchmarks' small CNN went
+    from 5x to ~1.2x the single step's time per step. ``unroll=True`` keeps
+    XLA's convolutions at the cost of compile time growing with ``n``; dense
+    models gain little from it.
 
     ``options`` and keyword changes to it are :func:`make_train_step`'s.
     """
@@ -509,7 +515,9 @@ def _scan_steps(core: Callable, skip_nonfinite: bool, unroll: int | bool) -> Cal
             return (tuple(new_state), healthy), metrics
 
         carry = (to_pure(tuple(state)), jnp.bool_(True))
-        (state, _), metrics = jax.lax.scan(body, carry, (batches, rngs), unroll=unroll)
+        # XLA:CPU runs a loop body's convolutions 12-15x slower: im2col there (unroll=True leaves no loop)
+        with contextlib.nullcontext() if unroll is True else _conv._loop_body():
+            (state, _), metrics = jax.lax.scan(body, carry, (batches, rngs), unroll=unroll)
         return (*state, metrics)
 
     return run

@@ -125,6 +125,15 @@ def test_batched_rule_bound():
     assert C._rule(1, (8, 1, 9), 1, (100,)) == "lax"
 
 
+def test_loop_body_turns_the_lax_rule_into_im2col():
+    # XLA:CPU's loop bodies keep convolutions on a slow emitter (jaxnn.training's scans set this).
+    with C._loop_body():
+        assert C._rule(2, (8, 16, 3, 3), 1, (14, 14)) == "im2col"
+        assert C._rule(2, (8, 1, 3, 3), 1, (14, 14)) == "batched"
+        assert C._rule(2, (4, 1, 3, 3), 4, (14, 14)) == "lax"  # groups > 1
+    assert C._rule(2, (8, 16, 3, 3), 1, (14, 14)) == "lax"
+
+
 def test_groups_keep_the_lax_path():
     assert C._rule(2, (4, 1, 3, 3), 4, (2, 2)) == "lax"
     assert C._rule(3, (4, 1, 3, 3, 3), 4, (2, 2, 2)) == "lax"

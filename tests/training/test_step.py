@@ -90,6 +90,35 @@ def test_multi_step_scan_equals_one_step_loop(unroll):
     chex.assert_trees_all_close(plain((params2, rest2, opt_state2)), plain((params, rest, opt_state)), rtol=1e-6, atol=1e-7)
 
 
+def test_multi_step_convolutions_leave_the_loop_body_as_dots():
+    """XLA:CPU runs convolutions inside a loop body 12-15x slower (jax#12868), so the multi step
+    traces them as im2col dots there (jaxnn/functional/conv.py): no convolution left in its loop,
+    one in the single step, and the same training within float32 rounding."""
+    n, batch = 3, 4
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((n, batch, 3, 8, 8)).astype(np.float32)
+    ys = rng.integers(0, 5, (n, batch))
+
+    def fresh():
+        model = jaxnn.Sequential(jaxnn.Conv2d(3, 4, 3, padding=1, rngs=nnx.Rngs(0)), jaxnn.BatchNorm2d(4),
+                                 jaxnn.ReLU(), jaxnn.Flatten(), jaxnn.Linear(4 * 8 * 8, 5, rngs=nnx.Rngs(1)))
+        _, params, rest = split_model(model)
+        opt = jaxnn.optim.SGD(lr=0.1, momentum=0.9)
+        return model, params, rest, opt, opt.init(params)
+
+    model, params, rest, opt, opt_state = fresh()
+    step = make_train_step(model, jaxnn.CrossEntropyLoss(), opt)
+    assert " convolution(" in step.lower(params, rest, opt_state, (xs[0], ys[0])).compile().as_text()
+    for i in range(n):
+        params, rest, opt_state, _ = step(params, rest, opt_state, (xs[i], ys[i]))
+
+    model2, params2, rest2, opt2, opt_state2 = fresh()
+    run = make_multi_step(model2, jaxnn.CrossEntropyLoss(), opt2)
+    assert " convolution(" not in run.lower(params2, rest2, opt_state2, (xs, ys)).compile().as_text()
+    params2, rest2, opt_state2, _ = run(params2, rest2, opt_state2, (xs, ys))
+    chex.assert_trees_all_close(plain((params2, rest2)), plain((params, rest)), rtol=1e-5, atol=1e-6)
+
+
 def test_accumulating_micro_batches_equals_one_big_batch():
     # A model without the batch-statistics layer's influence on the output mean:
     # with Centre, micro-batch means differ from the big batch's, as in torch.
