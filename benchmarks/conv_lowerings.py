@@ -9,10 +9,16 @@ Candidates for a convolution in torch's layouts (input ``(N, C, *spatial)``, wei
 * ``im2col``: the kernel taps as strided slices stacked to ``(N, C * taps, P)`` and one
   ``dot_general`` with the ``(O, C * taps)`` weight (output ``(O, N, P)``, then transposed);
 * ``im2col rows``: the same patches as ``(N * P, C * taps)`` rows times the weight transposed;
+* ``im2col batched``: the same patches times the weight broadcast over the batch, one batched
+  ``dot_general`` whose output is already ``(N, O, P)`` (kept as rule 3 for ``C * taps <= 25``);
 * ``taps``: ``sum over (c, tap)`` of a shifted slice times a weight column (tiny ``C``);
 * ``depth stack`` (3-d): the ``kD`` depth-shifted slices stacked into channels, depth folded
   into the batch, one 2-d ``conv_general_dilated``;
 * ``depth sum`` (3-d): ``kD`` 2-d convolutions over the depth-shifted slices, summed.
+
+``--in-scan`` runs each JAX op as the body of a 4-step ``lax.scan`` (inputs stacked 4 times)
+and reports the time per op: XLA:CPU keeps a loop body's convolutions on its generic emitter,
+which is why jaxnn's multi step traces them as im2col.
 
 ``--cnn-ablation`` times the cnn64 training step (benchmarks/models.py, SGD momentum) with
 parts swapped out at trace time: the max pools by strided slicing, BatchNorm by identity, the
@@ -75,6 +81,14 @@ def conv_im2col(x, w, stride, pad):
     return jnp.swapaxes(y, 0, 1).reshape((n, o, *out))
 
 
+def conv_im2col_batched(x, w, stride, pad):
+    n, o = x.shape[0], w.shape[0]
+    cols, out = _slices(x, w.shape[2:], stride, pad)
+    p = jnp.stack([c for _, c in cols], axis=2).reshape(n, -1, math.prod(out))
+    wb = jnp.broadcast_to(w.reshape(1, o, -1), (n, o, p.shape[1]))
+    return lax.dot_general(wb, p, (((2,), (1,)), ((0,), (0,)))).reshape((n, o, *out))
+
+
 def conv_im2col_rows(x, w, stride, pad):
     n, o = x.shape[0], w.shape[0]
     cols, out = _slices(x, w.shape[2:], stride, pad)
@@ -123,13 +137,18 @@ def conv_depth_sum(x, w, stride, pad):
 
 CANDIDATES: dict[str, Callable] = {
     "lax": conv_lax, "lax nhwc": conv_lax_nhwc, "im2col": conv_im2col, "im2col rows": conv_im2col_rows,
+    "im2col batched": conv_im2col_batched,
     "taps": conv_taps, "depth stack": conv_depth_stack, "depth sum": conv_depth_sum,
 }
 # name -> (input shape, weight shape, stride, padding, candidates that apply)
-_2D, _3D = ("lax", "lax nhwc", "im2col", "im2col rows"), ("lax", "im2col", "depth stack", "depth sum")
+_2D, _3D = ("lax", "lax nhwc", "im2col", "im2col rows", "im2col batched"), ("lax", "im2col", "depth stack", "depth sum")
 SHAPES: dict[str, tuple[tuple[int, ...], tuple[int, ...], int, int, tuple[str, ...]]] = {
     "cnn conv1": ((64, 1, 28, 28), (16, 1, 3, 3), 1, 1, _2D + ("taps",)),
     "cnn conv2": ((64, 16, 14, 14), (32, 16, 3, 3), 1, 1, _2D),
+    "grey 5x5 -> 32": ((64, 1, 28, 28), (32, 1, 5, 5), 1, 2, _2D),
+    "2ch 3x3 32x32": ((64, 2, 32, 32), (32, 2, 3, 3), 1, 1, _2D),
+    "rgb 3x3 32x32": ((64, 3, 32, 32), (64, 3, 3, 3), 1, 1, _2D),
+    "rgb 5x5 32x32": ((64, 3, 32, 32), (16, 3, 5, 5), 1, 2, _2D),
     "resnet18 stem 7x7/2": ((16, 3, 64, 64), (64, 3, 7, 7), 2, 3, ("lax", "im2col", "taps")),
     "resnet18 64ch 16x16": ((16, 64, 16, 16), (64, 64, 3, 3), 1, 1, _2D),
     "resnet18 128ch 8x8": ((16, 128, 8, 8), (128, 128, 3, 3), 1, 1, _2D),
@@ -166,7 +185,10 @@ def _torch(name, op):
         g, x, w, None, [stride] * nd, [pad] * nd, [1] * nd, False, [0] * nd, 1, mask)[index]
 
 
-def _jax(name, op, candidate):
+SCAN_STEPS = 4
+
+
+def _jax(name, op, candidate, in_scan=False):
     x_shape, w_shape, stride, pad, _ = SHAPES[name]
     impl = CANDIDATES[candidate]
     x, w, g = (jnp.asarray(a) for a in _data(name))
@@ -180,10 +202,14 @@ def _jax(name, op, candidate):
         fn, args = jax.jit(lambda x, w, g: jax.vjp(lambda x: f(x, w), x)[1](g)[0]), (x, w, g)
     else:
         fn, args = jax.jit(lambda x, w, g: jax.vjp(lambda w: f(x, w), w)[1](g)[0]), (x, w, g)
+    if in_scan:  # the same op as the body of a lax.scan over stacked copies of its inputs
+        body = fn.__wrapped__ if hasattr(fn, "__wrapped__") else fn
+        stacked = tuple(jnp.stack([a] * SCAN_STEPS) for a in args)
+        fn, args = jax.jit(lambda *xs: lax.scan(lambda c, a: (c, body(*a)), 0, xs)[1][0]), stacked
     return lambda: fn(*args)
 
 
-def per_op(names, candidates, timing) -> None:
+def per_op(names, candidates, timing, in_scan=False) -> None:
     print("| conv | op | torch eager ms | " + " | ".join(f"{c} / torch" for c in candidates) + " |")
     print("|---|---|---:|" + "---:|" * len(candidates))
     for name in names:
@@ -193,11 +219,11 @@ def per_op(names, candidates, timing) -> None:
             timed = [Contender("torch eager", lambda t=torch_run: t, peer=True)]
             for c in candidates:
                 if c in SHAPES[name][4]:
-                    run = _jax(name, op, c)
+                    run = _jax(name, op, c, in_scan)
                     error = np.max(np.abs(np.asarray(run()) - reference)) / np.max(np.abs(reference))
                     if error > 1e-5:  # a check that it is the same function; parity is tested in tests/
                         raise AssertionError(f"{name} {op} {c}: {error:.1e} from torch")
-                    timed.append(Contender(c, lambda r=run: r, peer=False))
+                    timed.append(Contender(c, lambda r=run: r, peer=False, units=SCAN_STEPS if in_scan else 1))
             by = {r.contender: r for r in measure(timed, timing)}
             ratios = [f"{by[c].ratio_best_peer:.2f}" if c in by and by[c].ratio_best_peer else "-" for c in candidates]
             print(f"| {name} | {op} | {by['torch eager'].median_s * 1e3:.3f} | {' | '.join(ratios)} |", flush=True)
@@ -269,6 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default="", help=f"comma-separated shapes ({', '.join(SHAPES)})")
     parser.add_argument("--candidates", default="", help=f"comma-separated ({', '.join(CANDIDATES)})")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--in-scan", action="store_true", help="each JAX op as the body of a lax.scan")
     parser.add_argument("--cnn-ablation", action="store_true", help="the cnn64 step with parts swapped out")
     args = parser.parse_args(argv)
     configure_torch(cores())
@@ -280,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     bad = [n for n in names if n not in SHAPES] + [c for c in candidates if c not in CANDIDATES]
     if bad:
         parser.error(f"unknown shapes or candidates: {bad}")
-    per_op(names, candidates, Timing(rounds=args.rounds, min_sample_s=0.03))
+    per_op(names, candidates, Timing(rounds=args.rounds, min_sample_s=0.03), args.in_scan)
 
 
 if __name__ == "__main__":
