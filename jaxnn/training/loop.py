@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec
 
 from ..optim.plateau import ReduceLROnPlateauState, plateau_step
 from ..optim.swa_utils import AveragedModel
@@ -40,6 +41,7 @@ from .step import (
     StepOptions,
     _averaged_steps,
     _check_optimizer,
+    _compiled,
     make_eval_step,
     make_multi_step,
     make_train_step,
@@ -182,6 +184,17 @@ class _Placement:
         if self.mesh is None:
             return tree
         return (fsdp_shard if self.fsdp else replicate)(tree, self.mesh)
+
+    def out_shardings(self, carried: Any) -> Any:
+        """The compiled steps' ``out_shardings``: the placed state where it is, the metrics replicated.
+
+        Without them XLA picks the outputs' shardings (it split small FSDP leaves
+        that were placed whole), and the second step compiled again for them.
+        """
+        if self.mesh is None:
+            return None
+        whole = NamedSharding(self.mesh, PartitionSpec())
+        return (*jax.tree.map(lambda a: getattr(a, "sharding", whole), tuple(carried)), whole)
 
     def batch(self, batch: Any, axis: int = 0) -> Any:
         if self.mesh is None:
@@ -341,13 +354,15 @@ def _feed_plateau(state: _State, logs: dict[str, Any]) -> None:
 
 
 def _build_steps(
-    model, criterion, optimizer, options: StepOptions, metric_fns, evaluation, per_call, averaged
+    model, criterion, optimizer, options: StepOptions, metric_fns, evaluation, per_call, averaged, out_shardings=None
 ) -> _Steps:
     if averaged is None:
-        single = make_train_step(model, criterion, optimizer, options=options)
-        multi = make_multi_step(model, criterion, optimizer, options=options) if per_call > 1 else None
+        single = make_train_step(model, criterion, optimizer, options=options, jit=False)
+        multi = make_multi_step(model, criterion, optimizer, options=options, jit=False) if per_call > 1 else None
+        single = _compiled(single, True, True, out_shardings)
+        multi = None if multi is None else _compiled(multi, True, True, out_shardings)
     else:
-        single, multi = _averaged_steps(model, averaged, criterion, optimizer, options)
+        single, multi = _averaged_steps(model, averaged, criterion, optimizer, options, out_shardings)
     evaluate = evaluate_averaged = None
     if evaluation is not None:
         evaluate = make_eval_step(model, criterion, metrics=metric_fns, compute_dtype=options.compute_dtype)
@@ -523,7 +538,8 @@ def fit(
     place = _Placement(mesh, fsdp)
     state.carry(place.state(state.carried()))
     options = StepOptions(accumulate_steps, compute_dtype, loss_scale, skip_nonfinite=True)
-    steps = _build_steps(model, criterion, optimizer, options, metric_fns, evaluation, steps_per_call, averaged_model)
+    steps = _build_steps(model, criterion, optimizer, options, metric_fns, evaluation, steps_per_call, averaged_model,
+                         place.out_shardings(state.carried()))
     policy, show = _NonFinitePolicy(opt_state), _progress_enabled(progress)
     try:
         while state.epoch < epochs:

@@ -368,10 +368,17 @@ def _check_optimizer(optimizer: Any) -> None:
 _DONATED = "has been deleted or donated"
 
 
-def _compiled(fn: Callable, jit: bool, donate: bool) -> Callable:
+def _compiled(fn: Callable, jit: bool, donate: bool, out_shardings: Any = None) -> Callable:
+    """``jax.jit(fn)`` donating the three state arguments, behind a fixed-signature wrapper.
+
+    ``out_shardings`` (``fit`` on a mesh: the placed state's shardings, then the
+    metrics') keeps the returned state where it was given, so the second call
+    does not compile again for shardings XLA picked for the outputs.
+    """
     if not jit:
         return fn
-    compiled = jax.jit(fn, donate_argnums=(0, 1, 2) if donate else ())
+    sharded = {} if out_shardings is None else {"out_shardings": out_shardings}
+    compiled = jax.jit(fn, donate_argnums=(0, 1, 2) if donate else (), **sharded)
 
     # A fixed signature: forwarding *args/**kwargs costs a few microseconds a call on a small model.
     def call(params, other_state, opt_state, batch, rng=None):
@@ -554,12 +561,13 @@ def _averaged_steps(
     criterion: Callable[[Any, Any], jax.Array],
     optimizer: optax.GradientTransformation,
     options: StepOptions,
+    out_shardings: Any = None,
 ) -> tuple[Callable, Callable]:
     """``fit``'s jitted single step and multi step when it keeps ``averaged`` (an ``AveragedModel``) up to date.
 
     ``step(params, rest, opt_state, avg_params, avg_rest, batch, rng)`` and
     ``run(..., batches, rngs)`` return the five state parts and the metrics,
-    all five donated.
+    all five donated (``out_shardings`` as in :func:`_compiled`).
     """
     graphdef = mode_graphdef(model, True)
     core = _with_average(_core_train_step(graphdef, criterion, optimizer, options), graphdef, averaged,
@@ -573,7 +581,8 @@ def _averaged_steps(
         return scan((params, rest, opt_state, avg_params, avg_rest), batches, rngs)
 
     donated = (0, 1, 2, 3, 4)
-    return jax.jit(single, donate_argnums=donated), jax.jit(multi, donate_argnums=donated)
+    sharded = {} if out_shardings is None else {"out_shardings": out_shardings}
+    return (jax.jit(single, donate_argnums=donated, **sharded), jax.jit(multi, donate_argnums=donated, **sharded))
 
 
 def make_eval_step(

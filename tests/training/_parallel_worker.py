@@ -5,6 +5,7 @@ single-device and the sharded results, and how the sharded arrays were laid out.
 """
 
 import json
+import logging
 
 import jax
 import numpy as np
@@ -50,6 +51,34 @@ def fitted(mesh=None, steps_per_call=1):
     return (params, rest), [r["loss"] for r in h.steps]
 
 
+class _Compiles(logging.Handler):
+    """Counts XLA compilations of fit's training step (``jax_log_compiles`` records)."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record):
+        self.count += "Compiling jit(step)" in record.getMessage()
+
+
+def step_compiles(mesh, fsdp):
+    """fit on 48 samples in batches of 16 (each divisible by the 4 devices): the step must compile once.
+
+    Width 512: FSDP splits fc1.weight (512, 4) and places the small leaves (the biases) whole."""
+    counter = _Compiles()
+    logger = logging.getLogger("jax._src.interpreters.pxla")
+    logger.addHandler(counter)
+    jax.config.update("jax_log_compiles", True)
+    try:
+        jaxnn.fit(MLP(sizes=(4, 512, 3), p=0.0), jaxnn.MSELoss(), optax.adam(1e-2), regression_data(48), epochs=2,
+                  batch_size=16, mesh=mesh, fsdp=fsdp, progress=False, verbose=False)
+    finally:
+        jax.config.update("jax_log_compiles", False)
+        logger.removeHandler(counter)
+    return counter.count
+
+
 mesh = data_mesh()
 single, _ = steps()
 dp, dp_params = steps(replicate, mesh)
@@ -62,6 +91,8 @@ print(json.dumps({
     "fsdp": max_diff(single, fs),
     "fit_dp": max_diff(fit_single, fit_dp),
     "fit_loss": float(np.max(np.abs(np.array(loss_single) - np.array(loss_dp)))),
+    "step_compiles_fsdp": step_compiles(mesh, fsdp=True),
+    "step_compiles_dp": step_compiles(mesh, fsdp=False),
     "dp_w1_shards": [s.data.shape for s in dp_params["fc1"]["weight"][...].addressable_shards],
     "fsdp_w1_shards": [s.data.shape for s in fs_params["fc1"]["weight"][...].addressable_shards],
     "batch_shards": [s.data.shape for s in shard_batch(regression_data(16), mesh)[0].addressable_shards],

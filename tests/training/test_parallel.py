@@ -16,6 +16,9 @@ def test_four_device_mesh_equals_one_device():
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["devices"] == 4
+    # fit gives the steps out_shardings = the placed state's: without them XLA split the small FSDP
+    # leaves placed whole, and the second step compiled again.
+    assert r["step_compiles_fsdp"] == 1 and r["step_compiles_dp"] == 1
     assert r["batch_shards"] == [[4, 4]] * 4, "a batch of 16 is split 4 ways"
     assert r["block_shards"] == [[2, 4, 4]] * 4, "a stack of 2 batches is split on its batch axis"
     assert r["dp_w1_shards"] == [[16, 4]] * 4, "replicated parameters live whole on every device"
