@@ -306,5 +306,6 @@ def test_conv_ops_rules_are_reported():
 
     assert conv_ops.rule("resnet18 layer4 3x3") == "im2col"
     assert conv_ops.rule("conv3d block conv2") == "fold + lax"
-    assert conv_ops.rule("cnn conv1") == "lax"
+    assert conv_ops.rule("cnn conv1") == "batched"  # one input channel: rule 3
+    assert conv_ops.rule("cnn conv2") == "lax"
     assert conv_ops.rule("conv3d block up") == "transpose as matmul"
