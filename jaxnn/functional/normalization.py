@@ -75,11 +75,12 @@ def _standardize(x: jax.Array, axes: tuple[int, ...], eps: Union[float, jax.Arra
     """``(xhat, mean, var)``: ``xhat = (x - mean) / sqrt(var + eps)`` over ``axes``.
 
     Differentiated by its closed form (a ``custom_jvp``), as torch's backward kernels
-    are: with ``r = 1 / sqrt(var + eps)`` the tangent of ``xhat`` is
-    ``r * (t - mean(t) - xhat * mean(xhat * t))``, a symmetric map, so reverse mode
-    gives ``dx = r * (g - mean(g) - xhat * mean(xhat * g))``: two reductions where
-    autodiff of the two-pass moments takes five (the ``cnn64`` step's BatchNorm
-    forward+backward 1.6 -> 0.9 ms). Forward mode and higher orders still work.
+    are: with ``r = 1 / sqrt(var + eps)`` and ``u = r * t`` the tangent of ``xhat`` is
+    ``u - mean(u) - xhat * mean(xhat * u)``, a symmetric map, so reverse mode gives
+    ``dx = v - mean(v) - xhat * mean(xhat * v)`` with ``v = r * g``: two reductions
+    over the input, fewer passes than autodiff of the pivoted two-pass moments
+    (BatchNorm2d forward+backward at 64x16x28x28: 0.81 -> 0.64 ms). Forward mode
+    and higher orders still work.
 
     >>> import jax.numpy as jnp
     >>> _standardize(jnp.array([1.0, 3.0]), (0,), 0.0)[0].tolist()

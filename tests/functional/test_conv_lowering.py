@@ -125,6 +125,14 @@ def test_batched_rule_bound():
     assert C._rule(1, (8, 1, 9), 1, (100,)) == "lax"
 
 
+def test_batched_rule_on_an_empty_batch_is_torchs():
+    x, w = np.zeros((0, 1, 8, 8), np.float32), randn(4, 1, 3, 3, dtype="float32")
+    out = F.conv2d(x, w, padding=1)
+    assert out.shape == tuple(TF.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).shape)
+    grad = jax.grad(lambda w: jnp.sum(F.conv2d(x, w, padding=1)))(jnp.asarray(w))
+    np.testing.assert_array_equal(np.asarray(grad), np.zeros_like(w))  # torch: a zero weight gradient
+
+
 def test_loop_body_turns_the_lax_rule_into_im2col():
     # XLA:CPU's loop bodies keep convolutions on a slow emitter (jaxnn.training's scans set this).
     with C._loop_body():

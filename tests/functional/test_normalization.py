@@ -214,6 +214,18 @@ def test_forward_mode_and_second_order_match_torch(name, x64):
     chex.assert_trees_all_close(np.asarray(hvp_fwd), want_hvp.numpy(), rtol=1e-9, atol=1e-9)
 
 
+def test_input_gradient_of_a_constant_channel_is_torchs(x64):
+    """var == 0 exactly (the pivoted mean): the closed-form backward's 1/sqrt(eps) scaling must give
+    torch's input gradient there, not only its zero weight gradient."""
+    x = _randn(4, 3, 5, dtype="float64")
+    x[:, 1] = 2.5
+    ct = _randn(4, 3, 5, dtype="float64", seed=1)
+    got = jax.grad(lambda x: jnp.sum(F.batch_norm(x, None, None, training=True) * ct))(x)
+    xt = torch.tensor(x, requires_grad=True)
+    (TF.batch_norm(xt, None, None, training=True) * torch.tensor(ct)).sum().backward()
+    chex.assert_trees_all_close(np.asarray(got), xt.grad.numpy(), rtol=1e-9, atol=1e-9)
+
+
 def test_traced_eps_is_differentiated_too():
     x = _randn(3, 5)
     got = jax.jit(jax.grad(lambda x, e: jnp.sum(F.layer_norm(x, [5], eps=e) ** 3)))(x, 1e-3)
